@@ -1,0 +1,1 @@
+//! The connector trait and everything a connector author depends on.

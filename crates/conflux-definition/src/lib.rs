@@ -1,0 +1,1 @@
+//! Typed model and validation of Workflow Definition Language documents.

@@ -1,0 +1,1 @@
+//! The run engine: scheduling, built-in actions, retries, durable runs.

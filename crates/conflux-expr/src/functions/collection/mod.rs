@@ -1,0 +1,5 @@
+//! collection functions.
+
+use super::FunctionDef;
+
+pub static FUNCTIONS: &[FunctionDef] = &[];

@@ -1,0 +1,5 @@
+//! conversion functions.
+
+use super::FunctionDef;
+
+pub static FUNCTIONS: &[FunctionDef] = &[];

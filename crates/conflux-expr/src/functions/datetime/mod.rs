@@ -1,0 +1,5 @@
+//! datetime functions.
+
+use super::FunctionDef;
+
+pub static FUNCTIONS: &[FunctionDef] = &[];

@@ -1,0 +1,5 @@
+//! logical functions.
+
+use super::FunctionDef;
+
+pub static FUNCTIONS: &[FunctionDef] = &[];

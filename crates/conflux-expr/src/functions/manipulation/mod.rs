@@ -1,0 +1,5 @@
+//! manipulation functions.
+
+use super::FunctionDef;
+
+pub static FUNCTIONS: &[FunctionDef] = &[];

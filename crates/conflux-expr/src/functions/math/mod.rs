@@ -1,0 +1,5 @@
+//! math functions.
+
+use super::FunctionDef;
+
+pub static FUNCTIONS: &[FunctionDef] = &[];

@@ -1,0 +1,5 @@
+//! string functions.
+
+use super::FunctionDef;
+
+pub static FUNCTIONS: &[FunctionDef] = &[];

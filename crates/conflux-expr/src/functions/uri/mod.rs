@@ -1,0 +1,5 @@
+//! uri functions.
+
+use super::FunctionDef;
+
+pub static FUNCTIONS: &[FunctionDef] = &[];

@@ -1,0 +1,5 @@
+//! workflow functions.
+
+use super::FunctionDef;
+
+pub static FUNCTIONS: &[FunctionDef] = &[];

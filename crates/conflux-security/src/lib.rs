@@ -1,0 +1,1 @@
+//! Keys, SAS signing, secret encryption, identities, access policies.

@@ -1,0 +1,1 @@
+//! HTTP host: trigger endpoints and the management API.

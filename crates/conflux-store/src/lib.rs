@@ -1,0 +1,1 @@
+//! Run history, journal and trigger state storage (SQLite embedded, PostgreSQL scale-out).

@@ -1,0 +1,5 @@
+//! The `conflux` command line.
+
+fn main() {
+    println!("conflux");
+}
