@@ -14,3 +14,4 @@ pub mod value;
 pub use error::EvalError;
 pub use host::{EvalHost, NoHost};
 pub use value::{Content, Map, Value};
+pub mod time;

@@ -1,0 +1,1 @@
+//! Loading a Logic Apps Standard project folder.
