@@ -1,1 +1,586 @@
 //! The run engine: scheduling, built-in actions, retries, durable runs.
+//!
+//! An [`Engine`] hosts registered workflows and runs them: [`Engine::start_run`]
+//! creates the run (in the store, for stateful workflows), schedules its actions
+//! by their `runAfter` graph, executes built-in actions itself and hands other
+//! types to plugged [`ActionExecutor`]s, and finishes with the run status the
+//! Logic Apps rules give (see docs/engine.md). A stateful run journals every
+//! step, so [`Engine::resume_incomplete`] continues it after a restart.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use conflux_engine::{Engine, EngineOptions, StartRun, WorkflowRegistration};
+//! use conflux_store::{RunStatus, SqliteStore};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let store = Arc::new(SqliteStore::open_in_memory().await.expect("in-memory store"));
+//! let engine = Engine::new(EngineOptions::new(store));
+//! let doc = serde_json::json!({"definition": {
+//!     "triggers": {"manual": {"type": "Request", "kind": "Http"}},
+//!     "actions": {"Hello": {"type": "Compose", "inputs": "@concat('Hello ', triggerBody()?['name'])"}}
+//! }});
+//! let workflow = conflux_definition::Workflow::from_json(&doc).expect("valid");
+//! engine.register_workflow(WorkflowRegistration::new("hello", Arc::new(workflow))).expect("registered");
+//! let run = engine
+//!     .start_run(StartRun::new("hello", "manual", serde_json::json!({"body": {"name": "Ada"}})))
+//!     .await
+//!     .expect("started");
+//! let outcome = run.completion.await.expect("finished");
+//! assert_eq!(outcome.status, RunStatus::Succeeded);
+//! # }
+//! ```
+
+mod actions;
+mod clock;
+mod exec;
+mod executor;
+mod persist;
+mod retry;
+mod secure;
+mod state;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use chrono::{DateTime, Utc};
+use conflux_definition::{ActionKind, Workflow, WorkflowKind};
+use conflux_expr::{Map, Value};
+use conflux_store::{ActionStatus, RunRecord, RunStatus, RunTransition, Store, StoreError, WorkflowName, WriteBatch};
+use tokio::sync::{broadcast, oneshot, watch};
+use tokio::task::JoinHandle;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use conflux_expr::Value as ExprValue;
+pub use conflux_store::RunId;
+pub use executor::{ActionExecutor, ExecuteRequest, ExecutorError};
+pub use state::ActionResult;
+
+use persist::Recorder;
+use state::{fmt_time, lock, Frame, RunCtx, Stop};
+
+/// Errors of the engine's API (action failures are run results, not errors).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("the workflow '{0}' is not registered in this engine")]
+    WorkflowNotFound(String),
+    #[error("the workflow '{0}' is disabled; enable it to start runs")]
+    WorkflowDisabled(String),
+    #[error("the workflow '{workflow}' uses action types no installed executor provides: {actions}")]
+    UnsupportedActionTypes { workflow: String, actions: String },
+    #[error("the run '{run_id}' of workflow '{workflow}' was not found")]
+    RunNotFound { workflow: String, run_id: String },
+    #[error("the engine is shutting down; no new runs are started")]
+    ShuttingDown,
+    #[error("the store failed: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// How the engine is built.
+pub struct EngineOptions {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub executors: Vec<Arc<dyn ActionExecutor>>,
+    pub http: reqwest::Client,
+}
+
+impl EngineOptions {
+    /// Real time, no executors, a default HTTP client.
+    pub fn new(store: Arc<dyn Store>) -> EngineOptions {
+        EngineOptions { store, clock: Arc::new(SystemClock), executors: Vec::new(), http: reqwest::Client::new() }
+    }
+}
+
+/// A workflow handed to the engine.
+pub struct WorkflowRegistration {
+    pub name: String,
+    pub workflow: Arc<Workflow>,
+    /// Runs keep no history unless they fail.
+    pub stateless: bool,
+    /// Values from parameters.json, overriding the definition's defaults. A
+    /// `{"type": ..., "value": ...}` entry is unwrapped to its value.
+    pub parameters: serde_json::Map<String, serde_json::Value>,
+    /// What `@appsetting('name')` reads.
+    pub app_settings: serde_json::Map<String, serde_json::Value>,
+    pub enabled: bool,
+}
+
+impl WorkflowRegistration {
+    /// An enabled registration; stateless when the workflow's kind says so.
+    pub fn new(name: impl Into<String>, workflow: Arc<Workflow>) -> WorkflowRegistration {
+        let stateless = workflow.kind == WorkflowKind::Stateless;
+        WorkflowRegistration {
+            name: name.into(),
+            workflow,
+            stateless,
+            parameters: serde_json::Map::new(),
+            app_settings: serde_json::Map::new(),
+            enabled: true,
+        }
+    }
+}
+
+/// What [`Engine::workflows`] lists.
+#[derive(Debug, Clone)]
+pub struct WorkflowInfo {
+    pub name: String,
+    pub stateless: bool,
+    pub enabled: bool,
+    pub triggers: Vec<String>,
+    pub has_response: bool,
+}
+
+/// A request to start a run.
+#[derive(Debug, Clone)]
+pub struct StartRun {
+    pub workflow: String,
+    pub trigger_name: String,
+    /// `{headers, body, queries, relativePathParameters}` as the trigger produced them.
+    pub trigger_outputs: serde_json::Value,
+    pub client_tracking_id: Option<String>,
+}
+
+impl StartRun {
+    pub fn new(workflow: impl Into<String>, trigger_name: impl Into<String>, trigger_outputs: serde_json::Value) -> StartRun {
+        StartRun { workflow: workflow.into(), trigger_name: trigger_name.into(), trigger_outputs, client_tracking_id: None }
+    }
+}
+
+/// The reply of a Response action, for whoever started the run.
+#[derive(Debug, Clone)]
+pub struct ResponseMessage {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Value,
+}
+
+/// One finished action (or repetition), for summaries such as `conflux run`.
+#[derive(Debug, Clone)]
+pub struct ActionSummary {
+    pub name: String,
+    /// Loop indexes, outermost first; empty outside loops.
+    pub repetition: Vec<u32>,
+    pub status: ActionStatus,
+    pub code: Option<String>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub run_id: RunId,
+    pub status: RunStatus,
+    pub code: Option<String>,
+    pub error: Option<serde_json::Value>,
+    pub outputs: Option<serde_json::Value>,
+    /// Every action result in completion order.
+    pub actions: Vec<ActionSummary>,
+}
+
+/// A started run.
+pub struct RunHandle {
+    pub run_id: RunId,
+    /// Present when the workflow has a Response action.
+    pub response: Option<oneshot::Receiver<ResponseMessage>>,
+    pub completion: oneshot::Receiver<RunOutcome>,
+}
+
+struct Registered {
+    reg: WorkflowRegistration,
+    parameters: Arc<HashMap<String, Value>>,
+    app_settings: Arc<HashMap<String, Value>>,
+}
+
+/// State shared by the engine handle and its runs.
+pub(crate) struct EngineShared {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    executors: Vec<Arc<dyn ActionExecutor>>,
+    pub(crate) http: reqwest::Client,
+    workflows: RwLock<HashMap<String, Arc<Registered>>>,
+    runs: Mutex<HashMap<String, Arc<RunCtx>>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    shutting_down: AtomicBool,
+    completions: broadcast::Sender<RunOutcome>,
+}
+
+impl EngineShared {
+    pub(crate) fn executor_for(&self, action_type: &str) -> Option<&Arc<dyn ActionExecutor>> {
+        self.executors.iter().find(|e| e.handles(action_type))
+    }
+}
+
+/// The run engine; cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    shared: Arc<EngineShared>,
+}
+
+impl Engine {
+    pub fn new(options: EngineOptions) -> Engine {
+        Engine {
+            shared: Arc::new(EngineShared {
+                store: options.store,
+                clock: options.clock,
+                executors: options.executors,
+                http: options.http,
+                workflows: RwLock::new(HashMap::new()),
+                runs: Mutex::new(HashMap::new()),
+                tasks: Mutex::new(Vec::new()),
+                shutting_down: AtomicBool::new(false),
+                completions: broadcast::channel(256).0,
+            }),
+        }
+    }
+
+    /// Adds (or replaces) a workflow. Fails when it uses action types no
+    /// executor provides.
+    pub fn register_workflow(&self, reg: WorkflowRegistration) -> Result<(), EngineError> {
+        let unsupported: Vec<String> = reg
+            .workflow
+            .all_actions
+            .values()
+            .filter_map(|a| match &a.kind {
+                ActionKind::Other { type_name, .. } if self.shared.executor_for(type_name).is_none() => {
+                    Some(format!("{} ({type_name})", a.name))
+                }
+                _ => None,
+            })
+            .collect();
+        if !unsupported.is_empty() {
+            let mut actions = unsupported;
+            actions.sort();
+            return Err(EngineError::UnsupportedActionTypes { workflow: reg.name.clone(), actions: actions.join(", ") });
+        }
+        let mut parameters = HashMap::new();
+        for (name, p) in &reg.workflow.parameters {
+            if let Some(d) = &p.default_value {
+                parameters.insert(name.clone(), Value::from(d));
+            }
+        }
+        for (name, v) in &reg.parameters {
+            let value = match v {
+                serde_json::Value::Object(o) if o.contains_key("value") && o.keys().all(|k| k == "value" || k == "type") => &o["value"],
+                other => other,
+            };
+            parameters.insert(name.clone(), Value::from(value));
+        }
+        let app_settings = reg.app_settings.iter().map(|(k, v)| (k.clone(), Value::from(v))).collect();
+        let name = reg.name.clone();
+        let entry = Arc::new(Registered { reg, parameters: Arc::new(parameters), app_settings: Arc::new(app_settings) });
+        self.shared.workflows.write().unwrap_or_else(|e| e.into_inner()).insert(name, entry);
+        Ok(())
+    }
+
+    pub fn workflows(&self) -> Vec<WorkflowInfo> {
+        let map = self.shared.workflows.read().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<WorkflowInfo> = map
+            .values()
+            .map(|r| WorkflowInfo {
+                name: r.reg.name.clone(),
+                stateless: r.reg.stateless,
+                enabled: r.reg.enabled,
+                triggers: r.reg.workflow.triggers.keys().cloned().collect(),
+                has_response: r.reg.workflow.has_response,
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// Starts a run; for stateful workflows the run is in the store when this returns.
+    pub async fn start_run(&self, req: StartRun) -> Result<RunHandle, EngineError> {
+        start_run_shared(&self.shared, req).await
+    }
+
+    /// Cancels a running run: running actions are cancelled, pending ones skipped.
+    pub async fn cancel_run(&self, workflow: &str, run_id: &RunId) -> Result<(), EngineError> {
+        let ctx = lock(&self.shared.runs).get(run_id.as_str()).cloned();
+        match ctx {
+            Some(ctx) if ctx.workflow_name == workflow => {
+                ctx.stop(Stop::Cancelled);
+                Ok(())
+            }
+            _ => Err(EngineError::RunNotFound { workflow: workflow.to_string(), run_id: run_id.to_string() }),
+        }
+    }
+
+    /// Continues every unfinished stateful run from its journal; returns how many.
+    pub async fn resume_incomplete(&self) -> Result<usize, EngineError> {
+        let runs = self.shared.store.incomplete_runs().await?;
+        let mut resumed = 0;
+        for run in runs {
+            let reg = self.shared.workflows.read().unwrap_or_else(|e| e.into_inner()).get(run.workflow.as_str()).cloned();
+            let Some(reg) = reg else {
+                tracing::warn!(run = %run.run_id, workflow = %run.workflow, "Cannot resume a run of a workflow that is not registered.");
+                continue;
+            };
+            if lock(&self.shared.runs).contains_key(run.run_id.as_str()) {
+                continue;
+            }
+            let events = self.shared.store.load_journal(&run.run_id).await?;
+            let replay = persist::decode_journal(&events, run.client_tracking_id.as_deref());
+            let trigger_record = replay.trigger_record.clone().unwrap_or(run.trigger.clone());
+            let ctx = new_run_ctx(
+                &self.shared,
+                &reg,
+                RunSeed {
+                    run_id: run.run_id.clone(),
+                    trigger_record: Value::from(&trigger_record),
+                    client_tracking_id: replay.client_tracking_id.clone().or(run.client_tracking_id.clone()),
+                    recorder: Recorder::durable(self.shared.store.clone(), replay.next_seq),
+                    replay: replay.results.clone(),
+                },
+            );
+            {
+                let mut vars = lock(&ctx.variables);
+                for (n, v) in &replay.variables {
+                    vars.insert(n.to_ascii_lowercase(), v.clone());
+                }
+            }
+            let root = Frame::root();
+            for r in &replay.ordered {
+                root.insert(r.clone());
+            }
+            // The response, if any, was owed to a caller that is gone.
+            let (tx, _rx) = oneshot::channel();
+            spawn_run(&self.shared, ctx, root, tx);
+            resumed += 1;
+        }
+        Ok(resumed)
+    }
+
+    /// Every run that finishes from now on (including resumed runs), as it finishes.
+    pub fn completions(&self) -> broadcast::Receiver<RunOutcome> {
+        self.shared.completions.subscribe()
+    }
+
+    /// Stops scheduling; in-flight runs keep their journal and resume later.
+    pub async fn shutdown(&self) {
+        self.shared.shutting_down.store(true, Ordering::SeqCst);
+        let runs: Vec<Arc<RunCtx>> = lock(&self.shared.runs).values().cloned().collect();
+        for r in runs {
+            r.stop(Stop::Shutdown);
+        }
+        let tasks: Vec<JoinHandle<()>> = std::mem::take(&mut *lock(&self.shared.tasks));
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+struct RunSeed {
+    run_id: RunId,
+    trigger_record: Value,
+    client_tracking_id: Option<String>,
+    recorder: Recorder,
+    replay: HashMap<String, Arc<state::ActionResult>>,
+}
+
+fn new_run_ctx(shared: &Arc<EngineShared>, reg: &Registered, seed: RunSeed) -> Arc<RunCtx> {
+    let (stop_tx, _) = watch::channel(None);
+    let name = reg.reg.name.clone();
+    let workflow_value = Value::from(serde_json::json!({
+        "id": format!("/workflows/{name}"),
+        "name": name,
+        "type": "workflows",
+        "run": {"id": format!("/workflows/{name}/runs/{}", seed.run_id), "name": seed.run_id.as_str(), "type": "workflows/runs"},
+    }));
+    Arc::new(RunCtx {
+        engine: shared.clone(),
+        run_id: seed.run_id,
+        workflow_name: name,
+        workflow: reg.reg.workflow.clone(),
+        parameters: reg.parameters.clone(),
+        app_settings: reg.app_settings.clone(),
+        trigger_record: seed.trigger_record,
+        workflow_value,
+        client_tracking_id: seed.client_tracking_id,
+        variables: Mutex::new(HashMap::new()),
+        clock: shared.clock.clone(),
+        stop_tx,
+        response_tx: Mutex::new(None),
+        response_sent: Mutex::new(None),
+        terminate: Mutex::new(None),
+        recorder: seed.recorder,
+        replay: seed.replay,
+        stateless: reg.reg.stateless,
+    })
+}
+
+pub(crate) async fn start_run_shared(shared: &Arc<EngineShared>, req: StartRun) -> Result<RunHandle, EngineError> {
+    if shared.shutting_down.load(Ordering::SeqCst) {
+        return Err(EngineError::ShuttingDown);
+    }
+    let reg = shared
+        .workflows
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&req.workflow)
+        .cloned()
+        .ok_or_else(|| EngineError::WorkflowNotFound(req.workflow.clone()))?;
+    if !reg.reg.enabled {
+        return Err(EngineError::WorkflowDisabled(req.workflow));
+    }
+    let now = shared.clock.now();
+    let run_id = RunId::generate(now);
+    let tracking = req.client_tracking_id.clone().unwrap_or_else(|| run_id.to_string());
+    let trigger_json = serde_json::json!({
+        "name": req.trigger_name,
+        "outputs": req.trigger_outputs,
+        "startTime": fmt_time(now),
+        "endTime": fmt_time(now),
+        "status": "Succeeded",
+        "code": "OK",
+        "clientTrackingId": tracking,
+    });
+    let recorder = if reg.reg.stateless {
+        Recorder::deferred(Some(shared.store.clone()))
+    } else {
+        let mut record = RunRecord::new(run_id.clone(), WorkflowName::new(reg.reg.name.as_str()), "1", req.trigger_name.as_str(), now);
+        record.client_tracking_id = Some(tracking.clone());
+        record.trigger = trigger_json.clone();
+        let recorder = Recorder::durable(shared.store.clone(), 0);
+        let mut batch = WriteBatch::new();
+        batch.create_run(record);
+        batch.append_event(recorder.event(
+            &run_id,
+            now,
+            serde_json::json!({"type": "runStarted", "trigger": trigger_json, "triggerOutputs": req.trigger_outputs, "clientTrackingId": tracking}),
+        ));
+        shared.store.commit(batch).await?;
+        recorder
+    };
+    let ctx = new_run_ctx(
+        shared,
+        &reg,
+        RunSeed {
+            run_id: run_id.clone(),
+            trigger_record: Value::from(&trigger_json),
+            client_tracking_id: Some(tracking),
+            recorder,
+            replay: HashMap::new(),
+        },
+    );
+    let response = if reg.reg.workflow.has_response {
+        let (tx, rx) = oneshot::channel();
+        *lock(&ctx.response_tx) = Some(tx);
+        Some(rx)
+    } else {
+        None
+    };
+    let (done_tx, done_rx) = oneshot::channel();
+    spawn_run(shared, ctx, Frame::root(), done_tx);
+    Ok(RunHandle { run_id, response, completion: done_rx })
+}
+
+fn spawn_run(shared: &Arc<EngineShared>, ctx: Arc<RunCtx>, root: Arc<Frame>, done: oneshot::Sender<RunOutcome>) {
+    lock(&shared.runs).insert(ctx.run_id.to_string(), ctx.clone());
+    let shared2 = shared.clone();
+    let handle = tokio::spawn(async move {
+        let outcome = drive(&ctx, &root).await;
+        lock(&shared2.runs).remove(ctx.run_id.as_str());
+        if let Some(o) = outcome {
+            // Nobody may be listening; that is fine.
+            let _ = shared2.completions.send(o.clone());
+            let _ = done.send(o);
+        }
+    });
+    let mut tasks = lock(&shared.tasks);
+    tasks.retain(|t| !t.is_finished());
+    tasks.push(handle);
+}
+
+/// Runs the top level and records the run's end. `None` when the engine shut
+/// down mid-run (the run stays incomplete and resumes later).
+async fn drive(ctx: &Arc<RunCtx>, root: &Arc<Frame>) -> Option<RunOutcome> {
+    let results = exec::run_map(ctx, &ctx.workflow.actions, root).await;
+    let stop = ctx.stop_reason();
+    if stop == Some(Stop::Shutdown) {
+        return None;
+    }
+    let terminate = lock(&ctx.terminate).clone();
+    let (status, code, error) = match (stop, terminate) {
+        (_, Some((status, error))) => (status, Some("Terminated".to_string()), error),
+        (Some(Stop::Cancelled), _) => (RunStatus::Cancelled, Some("Cancelled".to_string()), None),
+        _ => match exec::aggregate(&ctx.workflow.actions, &results) {
+            ActionStatus::Succeeded => (RunStatus::Succeeded, None, None),
+            ActionStatus::Cancelled => (RunStatus::Cancelled, Some("Cancelled".to_string()), None),
+            _ => (
+                RunStatus::Failed,
+                Some("ActionFailed".to_string()),
+                Some(serde_json::json!({"code": "ActionFailed", "message": "An action failed. No dependent actions succeeded."})),
+            ),
+        },
+    };
+    let outputs = evaluate_outputs(ctx, root);
+    let end = ctx.clock.now();
+    let response = lock(&ctx.response_sent).clone();
+    let mut transition = RunTransition::new(ctx.run_id.clone(), status);
+    transition.code = code.clone();
+    transition.error = error.clone();
+    transition.end_time = Some(end);
+    transition.outputs = outputs.clone();
+    transition.response = response;
+    match &ctx.recorder {
+        Recorder::Durable { store, .. } => {
+            let mut batch = WriteBatch::new();
+            batch.append_event(ctx.recorder.event(&ctx.run_id, end, serde_json::json!({"type": "runCompleted", "status": status.as_str()})));
+            batch.transition(transition);
+            if let Err(e) = store.commit(batch).await {
+                tracing::warn!(run = %ctx.run_id, error = %e, "Could not record the end of a run.");
+            }
+        }
+        Recorder::Deferred { .. } => {
+            if status == RunStatus::Failed {
+                if let Some((store, records)) = ctx.recorder.deferred_records() {
+                    let trigger = ctx.trigger_record.to_json();
+                    let trigger_name = trigger.get("name").and_then(|n| n.as_str()).unwrap_or_default().to_string();
+                    let start = ctx.run_id.timestamp().unwrap_or(end);
+                    let mut record = RunRecord::new(ctx.run_id.clone(), WorkflowName::new(ctx.workflow_name.as_str()), "1", trigger_name, start);
+                    record.trigger = trigger;
+                    record.stateless = true;
+                    record.client_tracking_id = ctx.client_tracking_id.clone();
+                    let mut batch = WriteBatch::new();
+                    batch.create_run(record);
+                    for r in records {
+                        batch.upsert_action(r);
+                    }
+                    batch.transition(transition);
+                    if let Err(e) = store.commit(batch).await {
+                        tracing::warn!(run = %ctx.run_id, error = %e, "Could not record a failed stateless run.");
+                    }
+                }
+            }
+        }
+    }
+    Some(RunOutcome { run_id: ctx.run_id.clone(), status, code, error, outputs, actions: ctx.recorder.take_summaries() })
+}
+
+fn evaluate_outputs(ctx: &Arc<RunCtx>, root: &Arc<Frame>) -> Option<serde_json::Value> {
+    if ctx.workflow.outputs.is_empty() {
+        return None;
+    }
+    let host = state::Host { run: ctx, frame: root, current: None, item: None };
+    let mut m = Map::new();
+    for o in &ctx.workflow.outputs {
+        let mut entry = Map::new();
+        entry.insert("type".into(), Value::string(o.type_name.as_str()));
+        match o.value.eval(&host) {
+            Ok(v) => {
+                entry.insert("value".into(), v);
+            }
+            Err(e) => {
+                entry.insert("error".into(), actions_error(&e.to_string()));
+            }
+        }
+        m.insert(o.name.clone(), Value::object(entry));
+    }
+    Some(Value::object(m).to_json())
+}
+
+fn actions_error(message: &str) -> Value {
+    Value::from(serde_json::json!({"code": "InvalidTemplate", "message": message}))
+}

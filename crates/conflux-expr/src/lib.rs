@@ -5,13 +5,31 @@
 //! (`"Total: @{add(1, 2)}"`, always a string). This crate classifies and compiles
 //! such strings once, and evaluates the compiled form many times against an
 //! [`EvalHost`] that supplies run state.
+//!
+//! ```
+//! use conflux_expr::{NoHost, Template, Value};
+//!
+//! let sum = Template::compile("@add(1, 2)").unwrap();
+//! assert_eq!(sum.eval(&NoHost).unwrap(), Value::Int(3));
+//! let text = Template::compile("Total: @{add(1, 2)}").unwrap();
+//! assert_eq!(text.eval(&NoHost).unwrap(), Value::from("Total: 3"));
+//! ```
 
+pub mod ast;
+mod compile;
+pub mod context;
 pub mod error;
+mod eval;
 pub mod functions;
 pub mod host;
+pub mod lexer;
+pub mod parser;
+pub mod template;
 pub mod value;
 
-pub use error::EvalError;
+pub use context::JsonContext;
+pub use error::{CompileError, EvalError, ParseError};
 pub use host::{EvalHost, NoHost};
+pub use template::{eval_str, CompiledValue, Template};
 pub use value::{Content, Map, Value};
 pub mod time;

@@ -332,7 +332,9 @@ impl From<serde_json::Value> for Value {
             J::Number(n) => number_value(&n),
             J::String(s) => Value::String(s.into()),
             J::Array(a) => Value::array(a.into_iter().map(Value::from).collect()),
-            J::Object(o) => Value::object(o.into_iter().map(|(k, v)| (k, Value::from(v))).collect()),
+            J::Object(o) => {
+                Value::object(o.into_iter().map(|(k, v)| (k, Value::from(v))).collect())
+            }
         }
     }
 }

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod connector_host;
 mod connectors_cmd;
 mod eval;
 mod run;

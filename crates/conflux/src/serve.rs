@@ -1,10 +1,203 @@
-//! `conflux serve`.
+//! `conflux serve`: host a Logic Apps Standard project folder over HTTP.
 
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use conflux_definition::project::Project;
+use conflux_definition::Workflow;
+use conflux_engine::{Engine, EngineOptions, WorkflowRegistration};
+use conflux_server::{Host, HostConfig, HostOptions, MasterKey, Secret, WorkflowSpec};
+use conflux_store::SqliteStore;
 
 #[derive(clap::Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// The project folder: host.json, connections.json, parameters.json and one folder per workflow.
+    pub dir: PathBuf,
+    /// Address to listen on; port 0 picks a free port (the chosen one is printed).
+    #[arg(long, default_value = "127.0.0.1:7071")]
+    pub listen: SocketAddr,
+    /// Folder for the run-history database and the master key.
+    #[arg(long, default_value = ".conflux")]
+    pub data: PathBuf,
+    /// Base URL used in callback URLs and content links (e.g. behind a reverse proxy).
+    #[arg(long)]
+    pub public_url: Option<String>,
+    /// Largest accepted request body, in bytes (default 104857600, or host.json
+    /// extensions.workflow.maxRequestBodyBytes).
+    #[arg(long)]
+    pub max_body_bytes: Option<usize>,
+    /// How long a caller waits for a Response action, in seconds (default 235).
+    #[arg(long)]
+    pub response_timeout_secs: Option<u64>,
+}
 
-pub fn main(_args: ServeArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`conflux serve` is not available in this build")
+pub fn main(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CONFLUX_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let project = Project::load(&args.dir)?;
+    for problem in &project.problems {
+        eprintln!("warning: {problem}");
+    }
+    std::fs::create_dir_all(&args.data)
+        .with_context(|| format!("creating the data folder {}", args.data.display()))?;
+    let master_key = Arc::new(MasterKey::load_or_create(&args.data)?);
+    let store = Arc::new(
+        SqliteStore::open(args.data.join("conflux.db"))
+            .await
+            .with_context(|| {
+                format!(
+                    "opening the run-history database in {}",
+                    args.data.display()
+                )
+            })?,
+    );
+    let engine = Engine::new(EngineOptions::new(store.clone()));
+
+    let parameters: serde_json::Map<String, serde_json::Value> = project
+        .parameters
+        .iter()
+        .map(|(name, p)| (name.clone(), p.value.clone()))
+        .collect();
+    let app_settings: serde_json::Map<String, serde_json::Value> = project
+        .app_settings
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    let mut specs = Vec::new();
+    for project_workflow in &project.workflows {
+        let workflow = match Workflow::from_json(&project_workflow.document) {
+            Ok(workflow) => Arc::new(workflow),
+            Err(err) => {
+                eprintln!(
+                    "warning: {} is not served: {err}",
+                    project_workflow.path.display()
+                );
+                continue;
+            }
+        };
+        let mut registration =
+            WorkflowRegistration::new(project_workflow.name.clone(), workflow.clone());
+        registration.parameters = parameters.clone();
+        registration.app_settings = app_settings.clone();
+        if let Err(err) = engine.register_workflow(registration) {
+            eprintln!(
+                "warning: workflow '{}' is not served: {err}",
+                project_workflow.name
+            );
+            continue;
+        }
+        specs.push(WorkflowSpec {
+            name: project_workflow.name.clone(),
+            kind: project_workflow.kind,
+            document: project_workflow.document.clone(),
+            workflow,
+            parameters: parameters
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        });
+    }
+
+    let mut config = HostConfig {
+        public_url: args.public_url.clone(),
+        ..HostConfig::default()
+    };
+    if let Some(limit) = args.max_body_bytes.or_else(|| {
+        project
+            .host
+            .pointer("/extensions/workflow/maxRequestBodyBytes")
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|n| usize::try_from(n).ok())
+    }) {
+        config.max_body_bytes = limit;
+    }
+    if let Some(secs) = args.response_timeout_secs {
+        config.response_timeout = Duration::from_secs(secs);
+    }
+    let admin_key = std::env::var("CONFLUX_ADMIN_KEY").ok().map(Secret::new);
+    let host = Host::start(HostOptions {
+        runtime: Arc::new(engine.clone()),
+        store,
+        master_key,
+        workflows: specs,
+        app_settings: project
+            .app_settings
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<HashMap<_, _>>(),
+        host_json: project.host.clone(),
+        admin_key,
+        config,
+        clock: Arc::new(conflux_engine::SystemClock),
+    })
+    .await?;
+    if let Some(key) = &host.generated_admin_key {
+        println!("admin key (shown once; use it as `Authorization: Bearer <key>` for the management API): {}", key.expose());
+    }
+    let bound = host.bind(args.listen).await?;
+    let resumed = engine.resume_incomplete().await?;
+    if resumed > 0 {
+        println!("resumed {resumed} incomplete run(s)");
+    }
+    println!("listening on http://{}", bound.local_addr());
+    for callback in bound.callback_urls() {
+        let suffix = callback
+            .relative_path
+            .as_deref()
+            .map(|p| format!(" (append /{p} to the path)"))
+            .unwrap_or_default();
+        println!(
+            "  {} {}/{}: {}{suffix}",
+            callback.method, callback.workflow, callback.trigger, callback.url
+        );
+    }
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    let schedulers = bound.start_schedulers();
+    bound.serve(shutdown_signal()).await?;
+    for scheduler in schedulers {
+        scheduler.abort();
+    }
+    println!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("Shutting down: no new requests are accepted.");
 }

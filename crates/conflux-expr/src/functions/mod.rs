@@ -13,6 +13,7 @@ use crate::error::FnResult;
 use crate::host::EvalHost;
 use crate::value::Value;
 
+pub mod args;
 pub mod collection;
 pub mod conversion;
 pub mod datetime;

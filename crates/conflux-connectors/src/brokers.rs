@@ -1,0 +1,192 @@
+//! What the message-broker connectors (Redis, AMQP, MQTT, NATS) share: the
+//! event shape of their triggers, the payload rules of their publish actions,
+//! and small descriptor and error helpers.
+//!
+//! Every broker trigger hands the workflow the same outline, so that a
+//! definition written against one broker reads naturally against another:
+//!
+//! ```json
+//! {"body": <payload>, "headers": {...}, "properties": {...}, "<address>": "..."}
+//! ```
+//!
+//! where `<address>` is `channel`, `list`, `queue`, `topic` or `subject`.
+
+use base64::Engine as _;
+use conflux_connector_api::{ConfigProblem, ConnectorError, ParameterDescriptor, ParameterKind};
+use serde_json::{Map, Value};
+
+/// A parameter descriptor; secure strings are secret.
+pub(crate) const fn param(
+    name: &'static str,
+    display_name: &'static str,
+    description: &'static str,
+    kind: ParameterKind,
+    required: bool,
+) -> ParameterDescriptor {
+    ParameterDescriptor {
+        name,
+        display_name,
+        description,
+        kind,
+        required,
+        secret: matches!(kind, ParameterKind::SecureString),
+    }
+}
+
+/// Turns input problems into one invalid-input error that lists them all.
+pub(crate) fn problems_to_error(problems: Vec<ConfigProblem>) -> ConnectorError {
+    ConnectorError::invalid_input(
+        problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
+}
+
+/// The problem reported for an operation id the connector does not offer.
+pub(crate) fn unknown_operation(
+    connector: &conflux_connector_api::ConnectorDescriptor,
+    operation: &str,
+) -> Vec<ConfigProblem> {
+    let known: Vec<&str> = connector.operations.iter().map(|o| o.id).collect();
+    vec![ConfigProblem::new(
+        "operationId",
+        format!(
+            "{} has no operation '{operation}'; available: {}",
+            connector.display_name,
+            known.join(", ")
+        ),
+    )]
+}
+
+/// Decodes a message payload into the `body` a workflow sees.
+///
+/// - A declared JSON content type (`application/json`, `…+json`) is parsed as
+///   JSON; if it does not parse, the text is kept.
+/// - Without a declared content type, a payload that is a JSON object or array
+///   is parsed; anything else stays text, so `"42"` remains the string `"42"`.
+/// - Bytes that are not UTF-8 become binary content
+///   (`{"$content-type", "$content": base64}`), the form Conflux uses for
+///   binary values everywhere.
+pub(crate) fn decode_body(payload: &[u8], content_type: Option<&str>) -> Value {
+    let Ok(text) = std::str::from_utf8(payload) else {
+        let mut content = Map::new();
+        content.insert(
+            "$content-type".into(),
+            Value::String(
+                content_type
+                    .unwrap_or("application/octet-stream")
+                    .to_owned(),
+            ),
+        );
+        content.insert(
+            "$content".into(),
+            Value::String(base64::engine::general_purpose::STANDARD.encode(payload)),
+        );
+        return Value::Object(content);
+    };
+    let parse = match content_type {
+        Some(ct) => is_json_content_type(ct),
+        None => {
+            let trimmed = text.trim_start();
+            trimmed.starts_with('{') || trimmed.starts_with('[')
+        }
+    };
+    if parse {
+        if let Ok(value) = serde_json::from_str::<Value>(text) {
+            return value;
+        }
+    }
+    Value::String(text.to_owned())
+}
+
+/// Whether a MIME type denotes JSON (`application/json`, `text/json`,
+/// `application/problem+json`, with or without parameters).
+pub(crate) fn is_json_content_type(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json" || essence == "text/json" || essence.ends_with("+json")
+}
+
+/// The bytes a publish action sends for a `message`/`body` input: strings go
+/// as their text, binary content (`{"$content": base64}`) as its bytes, any
+/// other JSON value as compact JSON. Also returns the content type the value
+/// implies, for brokers that carry one.
+pub(crate) fn encode_body(value: &Value) -> Result<(Vec<u8>, &'static str), String> {
+    match value {
+        Value::String(text) => Ok((text.as_bytes().to_vec(), "text/plain")),
+        Value::Object(map) if map.contains_key("$content") => {
+            let encoded = map
+                .get("$content")
+                .and_then(Value::as_str)
+                .ok_or("binary content needs `$content` as a base64 string")?;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .map_err(|e| format!("`$content` is not valid base64: {e}"))?;
+            Ok((bytes, "application/octet-stream"))
+        }
+        other => Ok((other.to_string().into_bytes(), "application/json")),
+    }
+}
+
+/// Builds a trigger event in the shared shape.
+pub(crate) fn event(
+    address: (&str, &str),
+    body: Value,
+    headers: Map<String, Value>,
+    properties: Map<String, Value>,
+) -> Value {
+    let mut event = Map::new();
+    event.insert("body".into(), body);
+    event.insert("headers".into(), Value::Object(headers));
+    event.insert("properties".into(), Value::Object(properties));
+    event.insert(address.0.into(), Value::String(address.1.to_owned()));
+    Value::Object(event)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn bodies_decode_as_a_workflow_expects() {
+        let cases: &[(&[u8], Option<&str>, Value)] = &[
+            (br#"{"a":1}"#, None, json!({"a": 1})),
+            (b"[1,2]", None, json!([1, 2])),
+            (b"42", None, json!("42")),
+            (b"42", Some("application/json"), json!(42)),
+            (b"{not json", None, json!("{not json")),
+            (b"{not json", Some("application/json"), json!("{not json")),
+            (br#"{"a":1}"#, Some("text/plain"), json!(r#"{"a":1}"#)),
+            (b"hello", Some("application/vnd.x+json; charset=utf-8"), json!("hello")),
+            (
+                &[0xff, 0x00],
+                None,
+                json!({"$content-type": "application/octet-stream", "$content": "/wA="}),
+            ),
+        ];
+        for (payload, content_type, expected) in cases {
+            assert_eq!(&decode_body(payload, *content_type), expected, "{payload:?}");
+        }
+    }
+
+    #[test]
+    fn bodies_encode_for_publishing() {
+        assert_eq!(encode_body(&json!("hi")).unwrap(), (b"hi".to_vec(), "text/plain"));
+        assert_eq!(
+            encode_body(&json!({"a": [1]})).unwrap(),
+            (br#"{"a":[1]}"#.to_vec(), "application/json")
+        );
+        assert_eq!(
+            encode_body(&json!({"$content-type": "x/y", "$content": "/wA="})).unwrap(),
+            (vec![0xff, 0x00], "application/octet-stream")
+        );
+        assert!(encode_body(&json!({"$content": "!!"})).is_err());
+    }
+}

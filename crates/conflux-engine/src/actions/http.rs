@@ -1,0 +1,253 @@
+//! The Http action: one request (with retries per the retry policy), then the
+//! 202/Location asynchronous pattern unless it is disabled.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use conflux_definition::ActionDefinition;
+use conflux_expr::{Content, Map, Value};
+use conflux_store::ActionStatus;
+
+use super::{error_value, Outcome};
+use crate::retry::RetryState;
+use crate::state::RunCtx;
+
+/// Polling interval of the async pattern when the server sends no Retry-After.
+const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(10);
+
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Value,
+    retry_after: Option<Duration>,
+}
+
+enum Attempt {
+    Done(Response),
+    /// Connection-level failure (refused, reset, timed out).
+    Transport(String),
+}
+
+pub(crate) async fn run(ctx: &Arc<RunCtx>, def: &ActionDefinition, inputs: Value) -> Outcome {
+    let recorded_inputs = Some(sanitize(&inputs));
+    let method = inputs.get("method").map(|m| m.to_text().to_ascii_uppercase()).unwrap_or_else(|| "GET".into());
+    let Ok(method) = reqwest::Method::from_bytes(method.as_bytes()) else {
+        return Outcome::failed("InvalidTemplate", &format!("'{method}' is not an HTTP method")).with_inputs(recorded_inputs);
+    };
+    let uri = inputs.get("uri").map(|u| u.to_text()).unwrap_or_default();
+    let mut url = match reqwest::Url::parse(&uri) {
+        Ok(u) => u,
+        Err(e) => return Outcome::failed("InvalidUri", &format!("The uri '{uri}' of action '{}' is not valid: {e}", def.name)).with_inputs(recorded_inputs),
+    };
+    if let Some(Value::Object(q)) = inputs.get("queries") {
+        let mut pairs = url.query_pairs_mut();
+        for (k, v) in q.iter() {
+            pairs.append_pair(k, &v.to_text());
+        }
+    }
+    let mut retry = RetryState::new(&def.retry_policy, ctx.clock.now());
+    let response = loop {
+        let started = ctx.clock.now();
+        let attempt = send(ctx, &method, url.clone(), &inputs).await;
+        let ended = ctx.clock.now();
+        let (retryable, retry_after, code, message) = match &attempt {
+            Attempt::Transport(msg) => (true, None, "ServiceUnavailable".to_string(), msg.clone()),
+            Attempt::Done(r) if r.status == 408 || r.status == 429 || r.status >= 500 => {
+                (true, r.retry_after, status_code_name(r.status), format!("The server responded with status {}.", r.status))
+            }
+            Attempt::Done(_) => (false, None, String::new(), String::new()),
+        };
+        if retryable {
+            if let Some(delay) = retry.next_delay(retry_after) {
+                retry.record(started, ended, &code, &error_value(&code, &message));
+                sleep(ctx, delay).await;
+                continue;
+            }
+        }
+        match attempt {
+            Attempt::Done(r) => break r,
+            Attempt::Transport(msg) => {
+                let mut o = Outcome::failed("ServiceUnavailable", &format!("The request to '{uri}' failed: {msg}"));
+                o.inputs = recorded_inputs;
+                o.retry_history = retry.history;
+                return o;
+            }
+        }
+    };
+    let mut response = response;
+    let asynchronous = !def.options.disable_async_pattern && !ctx.stateless;
+    while asynchronous && response.status == 202 {
+        let Some(location) = header(&response.headers, "location") else { break };
+        let Ok(poll_url) = url.join(&location) else { break };
+        sleep(ctx, response.retry_after.unwrap_or(DEFAULT_POLL_INTERVAL)).await;
+        match send(ctx, &reqwest::Method::GET, poll_url, &Value::Null).await {
+            Attempt::Done(r) => response = r,
+            Attempt::Transport(msg) => {
+                let mut o = Outcome::failed("ServiceUnavailable", &format!("Polling '{location}' failed: {msg}"));
+                o.inputs = recorded_inputs;
+                o.retry_history = retry.history;
+                return o;
+            }
+        }
+    }
+    let status = response.status;
+    let outputs = outputs_value(response);
+    let mut o = Outcome::ok(recorded_inputs, Some(outputs));
+    o.retry_history = retry.history;
+    if status >= 400 {
+        let code = status_code_name(status);
+        o.status = ActionStatus::Failed;
+        o.error = Some(error_value(&code, &format!("The server responded with status {status}.")));
+        o.code = Some(code);
+    }
+    o
+}
+
+async fn sleep(ctx: &RunCtx, d: Duration) {
+    let until = ctx.clock.now() + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+    ctx.clock.sleep_until(until).await;
+}
+
+fn header(headers: &[(String, String)], name: &str) -> Option<String> {
+    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+}
+
+/// `Authorization` material never reaches run history.
+fn sanitize(inputs: &Value) -> Value {
+    let Value::Object(o) = inputs else { return inputs.clone() };
+    let mut m = (**o).clone();
+    if let Some(Value::Object(auth)) = m.get("authentication").cloned() {
+        let mut a = (*auth).clone();
+        for k in ["password", "value", "secret", "pfx"] {
+            if a.contains_key(k) {
+                a.insert(k.into(), Value::string("*sanitized*"));
+            }
+        }
+        m.insert("authentication".into(), Value::object(a));
+    }
+    if let Some(Value::Object(h)) = m.get("headers").cloned() {
+        let mut hh = (*h).clone();
+        for (k, v) in hh.iter_mut() {
+            if k.eq_ignore_ascii_case("authorization") {
+                *v = Value::string("*sanitized*");
+            }
+        }
+        m.insert("headers".into(), Value::object(hh));
+    }
+    Value::object(m)
+}
+
+async fn send(ctx: &RunCtx, method: &reqwest::Method, url: reqwest::Url, inputs: &Value) -> Attempt {
+    let mut req = ctx.engine.http.request(method.clone(), url);
+    let mut has_content_type = false;
+    if let Some(Value::Object(h)) = inputs.get("headers") {
+        for (k, v) in h.iter() {
+            has_content_type |= k.eq_ignore_ascii_case("content-type");
+            req = req.header(k.as_str(), v.to_text());
+        }
+    }
+    if let Some(c) = inputs.get("cookie") {
+        req = req.header("Cookie", c.to_text());
+    }
+    if let Some(auth) = inputs.get("authentication") {
+        let t = auth.get("type").map(|t| t.to_text().to_ascii_lowercase()).unwrap_or_default();
+        match t.as_str() {
+            "basic" => {
+                let user = auth.get("username").map(|u| u.to_text()).unwrap_or_default();
+                let pass = auth.get("password").map(|p| p.to_text());
+                req = req.basic_auth(user, pass);
+            }
+            "raw" => {
+                if let Some(v) = auth.get("value") {
+                    req = req.header("Authorization", v.to_text());
+                }
+            }
+            _ => {}
+        }
+    }
+    match inputs.get("body") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) => req = req.body(s.to_string()),
+        Some(Value::Content(c)) => {
+            if !has_content_type {
+                req = req.header("Content-Type", c.content_type.clone());
+            }
+            req = req.body(c.data.clone());
+        }
+        Some(other) => {
+            if let Some(c) = other.as_content() {
+                req = req.header("Content-Type", c.content_type.clone()).body(c.data.clone());
+            } else {
+                if !has_content_type {
+                    req = req.header("Content-Type", "application/json");
+                }
+                req = req.body(other.to_json_string());
+            }
+        }
+    }
+    let resp = match req.send().await {
+        Ok(r) => r,
+        Err(e) => return Attempt::Transport(e.to_string()),
+    };
+    let status = resp.status().as_u16();
+    let headers: Vec<(String, String)> = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    let retry_after = header(&headers, "retry-after").and_then(|s| s.trim().parse::<u64>().ok()).map(Duration::from_secs);
+    let content_type = header(&headers, "content-type").unwrap_or_default();
+    let bytes = match resp.bytes().await {
+        Ok(b) => b,
+        Err(e) => return Attempt::Transport(e.to_string()),
+    };
+    Attempt::Done(Response { status, headers, body: decode_body(&content_type, &bytes), retry_after })
+}
+
+/// JSON bodies are parsed, text is kept as a string, anything else is content.
+fn decode_body(content_type: &str, bytes: &[u8]) -> Value {
+    if bytes.is_empty() {
+        return Value::Null;
+    }
+    let ct = content_type.to_ascii_lowercase();
+    if ct.contains("json") {
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) {
+            return Value::from(v);
+        }
+    }
+    if ct.is_empty() || ct.starts_with("text/") || ct.contains("json") {
+        if let Ok(s) = std::str::from_utf8(bytes) {
+            return Value::string(s);
+        }
+    }
+    Value::content(Content::new(content_type, bytes.to_vec()))
+}
+
+fn outputs_value(r: Response) -> Value {
+    let mut headers = Map::with_capacity(r.headers.len());
+    for (k, v) in r.headers {
+        headers.insert(k, Value::string(v));
+    }
+    let mut m = Map::with_capacity(3);
+    m.insert("statusCode".into(), Value::Int(i64::from(r.status)));
+    m.insert("headers".into(), Value::object(headers));
+    m.insert("body".into(), r.body);
+    Value::object(m)
+}
+
+/// `BadRequest`, `NotFound`, `InternalServerError`, ... as the runtime names codes.
+fn status_code_name(status: u16) -> String {
+    reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .map(|r| r.split(|c: char| !c.is_ascii_alphanumeric()).map(capitalise).collect())
+        .unwrap_or_else(|| status.to_string())
+}
+
+fn capitalise(w: &str) -> String {
+    let mut c = w.chars();
+    match c.next() {
+        Some(f) => f.to_ascii_uppercase().to_string() + c.as_str(),
+        None => String::new(),
+    }
+}

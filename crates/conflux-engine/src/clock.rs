@@ -1,0 +1,112 @@
+//! The injected clock: Wait, retry delays, timeouts and `utcNow()` all read it,
+//! so tests drive time with a [`ManualClock`] instead of sleeping.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+
+/// A source of time.
+#[async_trait]
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> DateTime<Utc>;
+    /// Returns once `now() >= deadline`.
+    async fn sleep_until(&self, deadline: DateTime<Utc>);
+}
+
+/// Real time.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+#[async_trait]
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    async fn sleep_until(&self, deadline: DateTime<Utc>) {
+        let now = Utc::now();
+        if let Ok(d) = (deadline - now).to_std() {
+            tokio::time::sleep(d).await;
+        }
+    }
+}
+
+/// Time that moves only when a test calls [`ManualClock::advance`].
+#[derive(Debug)]
+pub struct ManualClock {
+    now: Mutex<DateTime<Utc>>,
+    changed: Notify,
+    sleepers: AtomicUsize,
+    sleepers_changed: Notify,
+}
+
+impl ManualClock {
+    pub fn new(start: DateTime<Utc>) -> ManualClock {
+        ManualClock {
+            now: Mutex::new(start),
+            changed: Notify::new(),
+            sleepers: AtomicUsize::new(0),
+            sleepers_changed: Notify::new(),
+        }
+    }
+
+    /// Moves time forward and wakes every sleeper whose deadline passed.
+    pub fn advance(&self, by: std::time::Duration) {
+        {
+            let mut now = self.now.lock().unwrap_or_else(|e| e.into_inner());
+            *now += chrono::Duration::from_std(by).unwrap_or(chrono::Duration::MAX);
+        }
+        self.changed.notify_waiters();
+    }
+
+    /// How many tasks are waiting in `sleep_until`.
+    pub fn sleepers(&self) -> usize {
+        self.sleepers.load(Ordering::SeqCst)
+    }
+
+    /// Waits until at least `n` tasks sleep on this clock (the engine reached
+    /// its Wait, retry delay or timeout).
+    pub async fn wait_for_sleepers(&self, n: usize) {
+        loop {
+            let notified = self.sleepers_changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.sleepers() >= n {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+#[async_trait]
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.now.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn sleep_until(&self, deadline: DateTime<Utc>) {
+        struct Sleeping<'a>(&'a ManualClock);
+        impl Drop for Sleeping<'_> {
+            fn drop(&mut self) {
+                self.0.sleepers.fetch_sub(1, Ordering::SeqCst);
+                self.0.sleepers_changed.notify_waiters();
+            }
+        }
+        self.sleepers.fetch_add(1, Ordering::SeqCst);
+        self.sleepers_changed.notify_waiters();
+        let _guard = Sleeping(self);
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.now() >= deadline {
+                return;
+            }
+            notified.await;
+        }
+    }
+}

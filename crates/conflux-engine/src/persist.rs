@@ -1,0 +1,265 @@
+//! Durable runs: journal events and action records written through the store,
+//! and the decoding of a journal when a run resumes.
+//!
+//! Journal payloads (`type` field): `runStarted` (trigger record, tracking id),
+//! `actionStarted`, `actionCompleted` (status, outputs, variables it set, ...),
+//! `runCompleted`. A completed action is committed before its successors are
+//! scheduled, so after a restart every action that finished is replayed from
+//! its event instead of running again. Sections hidden by secure data are not
+//! written to the journal either; such an action runs again on resume.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use conflux_definition::{ActionDefinition, ActionKind};
+use conflux_expr::Value;
+use conflux_store::{ActionRecord, ActionStatus, JournalEvent, RepetitionKey, RunId, Store, WriteBatch};
+use serde_json::json;
+
+use crate::state::{fmt_time, lock, ActionResult, Frame, RunCtx};
+use crate::ActionSummary;
+
+/// Where a run's history goes.
+pub(crate) enum Recorder {
+    /// Stateful: every step is committed to the store as it happens.
+    Durable { store: Arc<dyn Store>, seq: AtomicU64, summaries: Mutex<Vec<ActionSummary>> },
+    /// Stateless: kept in memory; written only if the run fails.
+    Deferred { store: Option<Arc<dyn Store>>, records: Mutex<Vec<ActionRecord>>, summaries: Mutex<Vec<ActionSummary>> },
+}
+
+pub(crate) fn replay_key(name: &str, repetition: &[u32]) -> String {
+    let mut k = String::with_capacity(name.len() + 8 * repetition.len());
+    k.push_str(name);
+    for r in repetition {
+        k.push('|');
+        k.push_str(&r.to_string());
+    }
+    k
+}
+
+/// Actions that finish instantly get no separate "started" write.
+fn is_long_running(def: &ActionDefinition) -> bool {
+    !matches!(
+        def.kind,
+        ActionKind::Compose { .. }
+            | ActionKind::ParseJson { .. }
+            | ActionKind::Query { .. }
+            | ActionKind::Select { .. }
+            | ActionKind::Join { .. }
+            | ActionKind::Table { .. }
+            | ActionKind::InitializeVariable { .. }
+            | ActionKind::Variable { .. }
+            | ActionKind::Terminate { .. }
+            | ActionKind::Response { .. }
+            | ActionKind::Expression { .. }
+    )
+}
+
+impl Recorder {
+    pub fn durable(store: Arc<dyn Store>, next_seq: u64) -> Recorder {
+        Recorder::Durable { store, seq: AtomicU64::new(next_seq), summaries: Mutex::new(Vec::new()) }
+    }
+
+    pub fn deferred(store: Option<Arc<dyn Store>>) -> Recorder {
+        Recorder::Deferred { store, records: Mutex::new(Vec::new()), summaries: Mutex::new(Vec::new()) }
+    }
+
+    pub fn next_seq(&self) -> u64 {
+        match self {
+            Recorder::Durable { seq, .. } => seq.fetch_add(1, Ordering::SeqCst),
+            Recorder::Deferred { .. } => 0,
+        }
+    }
+
+    pub fn take_summaries(&self) -> Vec<ActionSummary> {
+        match self {
+            Recorder::Durable { summaries, .. } | Recorder::Deferred { summaries, .. } => std::mem::take(&mut *lock(summaries)),
+        }
+    }
+
+    pub fn event(&self, run_id: &RunId, at: DateTime<Utc>, payload: serde_json::Value) -> JournalEvent {
+        JournalEvent { run_id: run_id.clone(), seq: self.next_seq(), at, payload }
+    }
+
+    pub async fn action_started(&self, ctx: &RunCtx, def: &ActionDefinition, frame: &Frame, start: DateTime<Utc>) {
+        let Recorder::Durable { store, .. } = self else { return };
+        if !is_long_running(def) {
+            return;
+        }
+        let mut batch = WriteBatch::new();
+        batch.append_event(self.event(&ctx.run_id, start, json!({"type": "actionStarted", "name": def.name, "repetition": frame.repetition})));
+        let mut rec = ActionRecord::new(ctx.run_id.clone(), def.name.clone(), ActionStatus::Running);
+        rec.repetition = RepetitionKey::from_indexes(&frame.repetition);
+        rec.repetition_indexes = frame.loop_indexes.clone();
+        rec.start_time = Some(start);
+        batch.upsert_action(rec);
+        if let Err(e) = store.commit(batch).await {
+            tracing::warn!(run = %ctx.run_id, action = %def.name, error = %e, "Could not record the start of an action.");
+        }
+    }
+
+    pub async fn action_completed(&self, ctx: &RunCtx, def: &ActionDefinition, frame: &Frame, r: &ActionResult) {
+        let summary = ActionSummary {
+            name: r.name.clone(),
+            repetition: frame.repetition.clone(),
+            status: r.status,
+            code: r.code.clone(),
+            start: r.start,
+            end: r.end,
+        };
+        let record = action_record(ctx, frame, r);
+        match self {
+            Recorder::Durable { store, summaries, .. } => {
+                lock(summaries).push(summary);
+                let mut batch = WriteBatch::new();
+                batch.append_event(self.event(&ctx.run_id, r.end, completed_payload(def, frame, r)));
+                batch.upsert_action(record);
+                if let Err(e) = store.commit(batch).await {
+                    tracing::warn!(run = %ctx.run_id, action = %def.name, error = %e, "Could not record the result of an action.");
+                }
+            }
+            Recorder::Deferred { records, summaries, .. } => {
+                lock(summaries).push(summary);
+                lock(records).push(record);
+            }
+        }
+    }
+
+    /// For stateless runs: the records to write if the run failed.
+    pub fn deferred_records(&self) -> Option<(Arc<dyn Store>, Vec<ActionRecord>)> {
+        match self {
+            Recorder::Deferred { store: Some(s), records, .. } => Some((s.clone(), std::mem::take(&mut *lock(records)))),
+            _ => None,
+        }
+    }
+}
+
+fn action_record(ctx: &RunCtx, frame: &Frame, r: &ActionResult) -> ActionRecord {
+    let mut rec = ActionRecord::new(ctx.run_id.clone(), r.name.clone(), r.status);
+    rec.repetition = RepetitionKey::from_indexes(&frame.repetition);
+    rec.repetition_indexes = frame.loop_indexes.clone();
+    rec.code = r.code.clone();
+    rec.error = r.error.as_ref().map(Value::to_json);
+    rec.start_time = Some(r.start);
+    rec.end_time = Some(r.end);
+    if r.secured_inputs {
+        rec.secured_sections.push("inputs".into());
+    } else {
+        rec.inputs = r.inputs.as_ref().map(Value::to_json);
+    }
+    if r.secured_outputs {
+        rec.secured_sections.push("outputs".into());
+    } else {
+        rec.outputs = r.outputs.as_ref().map(Value::to_json);
+    }
+    rec.retry_history = r.retry_history.clone();
+    rec.tracked_properties = r.tracked_properties.as_ref().map(Value::to_json);
+    rec.iteration_count = r.iteration_count;
+    rec.tracking_id = ctx.client_tracking_id.clone();
+    rec
+}
+
+fn completed_payload(def: &ActionDefinition, frame: &Frame, r: &ActionResult) -> serde_json::Value {
+    json!({
+        "type": "actionCompleted",
+        "name": def.name,
+        "repetition": frame.repetition,
+        "status": r.status.as_str(),
+        "effective": r.effective.as_str(),
+        "code": r.code,
+        "error": r.error.as_ref().map(Value::to_json),
+        "inputs": if r.secured_inputs { None } else { r.inputs.as_ref().map(Value::to_json) },
+        "outputs": if r.secured_outputs { None } else { r.outputs.as_ref().map(Value::to_json) },
+        "secured": r.secured_inputs || r.secured_outputs,
+        "startTime": fmt_time(r.start),
+        "endTime": fmt_time(r.end),
+        "retryHistory": r.retry_history,
+        "iterationCount": r.iteration_count,
+        "trackedProperties": r.tracked_properties.as_ref().map(Value::to_json),
+        "variables": r.variables.iter().map(|(n, v)| json!([n, v.to_json()])).collect::<Vec<_>>(),
+    })
+}
+
+/// What a journal says about a run that has to resume.
+pub(crate) struct Replay {
+    pub trigger_record: Option<serde_json::Value>,
+    pub trigger_outputs: Option<serde_json::Value>,
+    pub client_tracking_id: Option<String>,
+    pub results: HashMap<String, Arc<ActionResult>>,
+    /// Variable values in the order they were set.
+    pub variables: Vec<(String, Value)>,
+    /// Replayed results in journal order.
+    pub ordered: Vec<Arc<ActionResult>>,
+    pub next_seq: u64,
+}
+
+fn parse_time(v: &serde_json::Value) -> DateTime<Utc> {
+    v.as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
+}
+
+pub(crate) fn decode_journal(events: &[JournalEvent], tracking: Option<&str>) -> Replay {
+    let mut replay = Replay { trigger_record: None, trigger_outputs: None, client_tracking_id: None, results: HashMap::new(), variables: Vec::new(), ordered: Vec::new(), next_seq: 0 };
+    for e in events {
+        replay.next_seq = replay.next_seq.max(e.seq + 1);
+        let p = &e.payload;
+        match p.get("type").and_then(|t| t.as_str()) {
+            Some("runStarted") => {
+                replay.trigger_record = p.get("trigger").cloned();
+                replay.trigger_outputs = p.get("triggerOutputs").cloned();
+                replay.client_tracking_id = p.get("clientTrackingId").and_then(|c| c.as_str()).map(str::to_string);
+            }
+            Some("actionCompleted") => {
+                if p.get("secured").and_then(|s| s.as_bool()) == Some(true) {
+                    continue;
+                }
+                let name = p.get("name").and_then(|n| n.as_str()).unwrap_or_default().to_string();
+                let repetition: Vec<u32> = p
+                    .get("repetition")
+                    .and_then(|r| r.as_array())
+                    .map(|a| a.iter().filter_map(|x| x.as_u64()).map(|x| x as u32).collect())
+                    .unwrap_or_default();
+                let status = p.get("status").and_then(|s| s.as_str()).and_then(|s| s.parse().ok()).unwrap_or(ActionStatus::Failed);
+                let effective = p.get("effective").and_then(|s| s.as_str()).and_then(|s| s.parse().ok()).unwrap_or(status);
+                let opt = |k: &str| p.get(k).filter(|v| !v.is_null()).map(Value::from);
+                let mut r = ActionResult {
+                    name: name.clone(),
+                    status,
+                    effective,
+                    code: p.get("code").and_then(|c| c.as_str()).map(str::to_string),
+                    error: opt("error"),
+                    inputs: opt("inputs"),
+                    outputs: opt("outputs"),
+                    start: parse_time(&p["startTime"]),
+                    end: parse_time(&p["endTime"]),
+                    retry_history: p.get("retryHistory").and_then(|h| h.as_array()).cloned().unwrap_or_default(),
+                    tracked_properties: opt("trackedProperties"),
+                    iteration_count: p.get("iterationCount").and_then(|c| c.as_u64()).map(|c| c as u32),
+                    secured_inputs: false,
+                    secured_outputs: false,
+                    variables: p
+                        .get("variables")
+                        .and_then(|v| v.as_array())
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|pair| Some((pair.get(0)?.as_str()?.to_string(), Value::from(pair.get(1)?))))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    record: Value::Null,
+                };
+                r.build_record(tracking);
+                replay.variables.extend(r.variables.iter().cloned());
+                let r = Arc::new(r);
+                replay.ordered.push(r.clone());
+                replay.results.insert(replay_key(&name, &repetition), r);
+            }
+            _ => {}
+        }
+    }
+    replay
+}

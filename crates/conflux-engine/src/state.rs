@@ -1,0 +1,355 @@
+//! The state of one run: results, variables, loop frames, and the expression
+//! host that reads them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use conflux_definition::{ActionDefinition, Workflow};
+use conflux_expr::{EvalError, EvalHost, Map, Value};
+use conflux_store::{ActionStatus, RunId};
+use tokio::sync::{oneshot, watch};
+
+use crate::clock::Clock;
+use crate::persist::Recorder;
+use crate::{EngineShared, ResponseMessage};
+
+/// How an action finished (or was skipped).
+#[derive(Debug, Clone)]
+pub struct ActionResult {
+    pub name: String,
+    pub status: ActionStatus,
+    /// For the final-status rules: the status itself, or for a Skipped action
+    /// the status of what caused the skip (a branch not taken counts as Succeeded).
+    pub effective: ActionStatus,
+    pub code: Option<String>,
+    pub error: Option<Value>,
+    pub inputs: Option<Value>,
+    pub outputs: Option<Value>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub retry_history: Vec<serde_json::Value>,
+    pub tracked_properties: Option<Value>,
+    pub iteration_count: Option<u32>,
+    /// Sections hidden in history (secure data, directly or propagated).
+    pub secured_inputs: bool,
+    pub secured_outputs: bool,
+    /// Variable values this action set, so a resumed run can restore them
+    /// without running it again.
+    pub variables: Vec<(String, Value)>,
+    /// The record `actions('name')` returns.
+    pub record: Value,
+}
+
+impl ActionResult {
+    pub(crate) fn build_record(&mut self, tracking_id: Option<&str>) {
+        let mut m = Map::with_capacity(9);
+        m.insert("name".into(), Value::string(self.name.as_str()));
+        if let Some(i) = &self.inputs {
+            m.insert("inputs".into(), i.clone());
+        }
+        if let Some(o) = &self.outputs {
+            m.insert("outputs".into(), o.clone());
+        }
+        m.insert("startTime".into(), Value::string(fmt_time(self.start)));
+        m.insert("endTime".into(), Value::string(fmt_time(self.end)));
+        m.insert("status".into(), Value::string(self.status.as_str()));
+        m.insert(
+            "code".into(),
+            Value::string(self.code.as_deref().unwrap_or(match self.status {
+                ActionStatus::Succeeded => "OK",
+                ActionStatus::Skipped => "ActionSkipped",
+                _ => "ActionFailed",
+            })),
+        );
+        if let Some(e) = &self.error {
+            m.insert("error".into(), e.clone());
+        }
+        if let Some(t) = &self.tracked_properties {
+            m.insert("trackedProperties".into(), t.clone());
+        }
+        if let Some(id) = tracking_id {
+            m.insert("clientTrackingId".into(), Value::string(id));
+        }
+        self.record = Value::object(m);
+    }
+}
+
+pub(crate) fn fmt_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// Why a run stops early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// Cancelled through the API.
+    Cancelled,
+    /// A Terminate action ended the run.
+    Terminated,
+    /// The engine is shutting down; the run resumes later.
+    Shutdown,
+}
+
+/// A loop iteration (or the run's top level when `loop_name` is empty).
+pub(crate) struct Frame {
+    pub parent: Option<Arc<Frame>>,
+    pub loop_name: String,
+    pub item: Value,
+    pub index: u32,
+    /// Indexes of the enclosing loops, outermost first.
+    pub repetition: Vec<u32>,
+    pub loop_indexes: Vec<(String, u32)>,
+    pub results: Mutex<HashMap<String, Arc<ActionResult>>>,
+}
+
+impl Frame {
+    pub fn root() -> Arc<Frame> {
+        Arc::new(Frame {
+            parent: None,
+            loop_name: String::new(),
+            item: Value::Null,
+            index: 0,
+            repetition: Vec::new(),
+            loop_indexes: Vec::new(),
+            results: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn iteration(parent: &Arc<Frame>, loop_name: &str, item: Value, index: u32) -> Arc<Frame> {
+        let mut repetition = parent.repetition.clone();
+        repetition.push(index);
+        let mut loop_indexes = parent.loop_indexes.clone();
+        loop_indexes.push((loop_name.to_string(), index));
+        Arc::new(Frame {
+            parent: Some(parent.clone()),
+            loop_name: loop_name.to_string(),
+            item,
+            index,
+            repetition,
+            loop_indexes,
+            results: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn lookup(&self, name: &str) -> Option<Arc<ActionResult>> {
+        if let Some(r) = lock(&self.results).get(name) {
+            return Some(r.clone());
+        }
+        self.parent.as_ref().and_then(|p| p.lookup(name))
+    }
+
+    /// Records a result here and in every enclosing frame, so code after a loop
+    /// sees the latest iteration's record.
+    pub fn insert(&self, result: Arc<ActionResult>) {
+        lock(&self.results).insert(result.name.clone(), result.clone());
+        if let Some(p) = &self.parent {
+            p.insert(result);
+        }
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic elsewhere must not wedge the run; the data stays consistent
+    // because every critical section is a single insert or read.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Everything a running workflow shares between its actions.
+pub(crate) struct RunCtx {
+    pub engine: Arc<EngineShared>,
+    pub run_id: RunId,
+    pub workflow_name: String,
+    pub workflow: Arc<Workflow>,
+    pub parameters: Arc<HashMap<String, Value>>,
+    pub app_settings: Arc<HashMap<String, Value>>,
+    pub trigger_record: Value,
+    pub workflow_value: Value,
+    pub client_tracking_id: Option<String>,
+    pub variables: Mutex<HashMap<String, Value>>,
+    pub clock: Arc<dyn Clock>,
+    pub stop_tx: watch::Sender<Option<Stop>>,
+    pub response_tx: Mutex<Option<oneshot::Sender<ResponseMessage>>>,
+    pub response_sent: Mutex<Option<serde_json::Value>>,
+    pub terminate: Mutex<Option<(conflux_store::RunStatus, Option<serde_json::Value>)>>,
+    pub recorder: Recorder,
+    /// Results recorded before a restart, by `name|repetition`.
+    pub replay: HashMap<String, Arc<ActionResult>>,
+    pub stateless: bool,
+}
+
+impl RunCtx {
+    pub fn stop_reason(&self) -> Option<Stop> {
+        *self.stop_tx.borrow()
+    }
+
+    pub fn stop(&self, why: Stop) {
+        self.stop_tx.send_if_modified(|s| {
+            if s.is_none() {
+                *s = Some(why);
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// Resolves once the run is asked to stop.
+    pub async fn stopped(&self) -> Stop {
+        let mut rx = self.stop_tx.subscribe();
+        loop {
+            if let Some(s) = *rx.borrow_and_update() {
+                return s;
+            }
+            if rx.changed().await.is_err() {
+                return Stop::Shutdown;
+            }
+        }
+    }
+}
+
+/// The expression host of one evaluation: run state seen from one frame.
+pub(crate) struct Host<'a> {
+    pub run: &'a RunCtx,
+    pub frame: &'a Arc<Frame>,
+    pub current: Option<&'a ActionDefinition>,
+    /// `item()` of Query/Select/Table.
+    pub item: Option<&'a Value>,
+}
+
+impl EvalHost for Host<'_> {
+    fn parameter(&self, name: &str) -> Result<Value, EvalError> {
+        self.run.parameters.get(name).cloned().ok_or_else(|| {
+            EvalError::new(format!(
+                "the workflow parameter '{name}' is not declared in the definition's parameters"
+            ))
+        })
+    }
+
+    fn variable(&self, name: &str) -> Result<Value, EvalError> {
+        lock(&self.run.variables)
+            .get(&name.to_ascii_lowercase())
+            .cloned()
+            .ok_or_else(|| {
+                EvalError::new(format!(
+                    "the variable '{name}' is not initialized; add an InitializeVariable action at the top level that runs before this one"
+                ))
+            })
+    }
+
+    fn trigger(&self) -> Result<Value, EvalError> {
+        Ok(self.run.trigger_record.clone())
+    }
+
+    fn action(&self, name: &str) -> Result<Value, EvalError> {
+        if let Some(r) = self.frame.lookup(name) {
+            return Ok(r.record.clone());
+        }
+        if self.run.workflow.action(name).is_some() {
+            Err(EvalError::new(format!(
+                "the action '{name}' has not run yet; make this action run after it"
+            )))
+        } else {
+            Err(EvalError::new(format!(
+                "the action '{name}' does not exist in the workflow"
+            )))
+        }
+    }
+
+    fn current_action(&self) -> Result<Value, EvalError> {
+        let name = self.current.map(|a| a.name.as_str()).unwrap_or_default();
+        match self.frame.lookup(name) {
+            Some(r) => Ok(r.record.clone()),
+            None => {
+                let mut m = Map::new();
+                m.insert("name".into(), Value::string(name));
+                Ok(Value::object(m))
+            }
+        }
+    }
+
+    fn item(&self) -> Result<Value, EvalError> {
+        if let Some(i) = self.item {
+            return Ok(i.clone());
+        }
+        let mut f = Some(self.frame);
+        while let Some(frame) = f {
+            if !frame.loop_name.is_empty() && self.is_foreach(&frame.loop_name) {
+                return Ok(frame.item.clone());
+            }
+            f = frame.parent.as_ref();
+        }
+        Err(EvalError::new(
+            "item() is only available inside a Foreach loop or the where/select of Query, Select and Table",
+        ))
+    }
+
+    fn items(&self, loop_name: &str) -> Result<Value, EvalError> {
+        let mut f = Some(self.frame);
+        while let Some(frame) = f {
+            if frame.loop_name == loop_name {
+                return Ok(frame.item.clone());
+            }
+            f = frame.parent.as_ref();
+        }
+        Err(EvalError::new(format!(
+            "'{loop_name}' is not a Foreach loop enclosing this action"
+        )))
+    }
+
+    fn iteration_index(&self, loop_name: &str) -> Result<Value, EvalError> {
+        let mut f = Some(self.frame);
+        while let Some(frame) = f {
+            if frame.loop_name == loop_name {
+                return Ok(Value::Int(i64::from(frame.index)));
+            }
+            f = frame.parent.as_ref();
+        }
+        Err(EvalError::new(format!(
+            "'{loop_name}' is not a loop enclosing this action"
+        )))
+    }
+
+    fn result(&self, scope_name: &str) -> Result<Value, EvalError> {
+        let def = self.run.workflow.action(scope_name).ok_or_else(|| {
+            EvalError::new(format!("the action '{scope_name}' does not exist in the workflow"))
+        })?;
+        let containers = def.kind.containers();
+        if containers.is_empty() {
+            return Err(EvalError::new(format!(
+                "'{scope_name}' is not a Scope, If, Switch, Foreach or Until action"
+            )));
+        }
+        let mut out = Vec::new();
+        for map in containers {
+            for a in &map.actions {
+                if let Some(r) = self.frame.lookup(&a.name) {
+                    out.push(r.record.clone());
+                }
+            }
+        }
+        Ok(Value::array(out))
+    }
+
+    fn workflow(&self) -> Result<Value, EvalError> {
+        Ok(self.run.workflow_value.clone())
+    }
+
+    fn app_setting(&self, name: &str) -> Result<Value, EvalError> {
+        self.run.app_settings.get(name).cloned().ok_or_else(|| {
+            EvalError::new(format!("the app setting '{name}' is not defined"))
+        })
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.run.clock.now()
+    }
+}
+
+impl Host<'_> {
+    fn is_foreach(&self, name: &str) -> bool {
+        self.run
+            .workflow
+            .action(name)
+            .is_some_and(|a| matches!(a.kind, conflux_definition::ActionKind::Foreach { .. }))
+    }
+}

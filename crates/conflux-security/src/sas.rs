@@ -1,0 +1,307 @@
+//! Shared-access signatures for callback URLs and content links.
+//!
+//! A signature is HMAC-SHA256, keyed with one of two access keys, over the
+//! signed version, the permissions (`sp`), the expiry (`se`, empty when the URL
+//! never expires) and the URL path. Two keys exist so one can be regenerated
+//! while callers move to URLs signed with the other; regenerating a key
+//! invalidates every URL signed with it.
+
+use base64::Engine as _;
+use chrono::{DateTime, SecondsFormat, Utc};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use crate::{random_bytes, Secret};
+
+/// The only signed-version (`sv`) Conflux issues and accepts.
+pub const SAS_VERSION: &str = "1.0";
+
+/// Which access key signs (`KeyType` in listCallbackUrl, `Primary` by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyType {
+    Primary,
+    Secondary,
+}
+
+impl KeyType {
+    /// Accepts `Primary`/`Secondary` in any letter case.
+    pub fn parse(text: &str) -> Option<KeyType> {
+        if text.eq_ignore_ascii_case("primary") {
+            Some(KeyType::Primary)
+        } else if text.eq_ignore_ascii_case("secondary") {
+            Some(KeyType::Secondary)
+        } else {
+            None
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyType::Primary => "Primary",
+            KeyType::Secondary => "Secondary",
+        }
+    }
+}
+
+/// What a signature covers.
+#[derive(Debug, Clone, Copy)]
+pub struct SasRequest<'a> {
+    /// The URL path the signature is valid for, without any relative path a caller appends.
+    pub path: &'a str,
+    /// `sp`: the permitted operation, e.g. `/triggers/manual/run`.
+    pub permissions: &'a str,
+    /// `sv`: the signed version.
+    pub version: &'a str,
+    /// `se`: the expiry exactly as it appears in the URL.
+    pub expiry: Option<&'a str>,
+}
+
+/// Why a signature was refused; each message tells the caller what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SasError {
+    #[error("the request has no `sig` query parameter; call the URL returned by listCallbackUrl unchanged")]
+    MissingSignature,
+    #[error("the request has no `{0}` query parameter; call the URL returned by listCallbackUrl unchanged")]
+    MissingParameter(&'static str),
+    #[error("signed version `sv={0}` is not supported; use sv=1.0")]
+    UnsupportedVersion(String),
+    #[error("the expiry `se={0}` is not a valid UTC date-time")]
+    InvalidExpiry(String),
+    #[error("the URL expired at {0}; get a new one with listCallbackUrl")]
+    Expired(String),
+    #[error("the signature does not match: the URL was altered or its access key was regenerated; get a new one with listCallbackUrl")]
+    Mismatch,
+}
+
+/// The two access keys of a Conflux host.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessKeys {
+    primary: [u8; 32],
+    secondary: [u8; 32],
+}
+
+impl std::fmt::Debug for AccessKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AccessKeys(***)")
+    }
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+impl AccessKeys {
+    /// Two fresh random keys.
+    pub fn generate() -> AccessKeys {
+        AccessKeys {
+            primary: random_bytes(),
+            secondary: random_bytes(),
+        }
+    }
+
+    /// Replaces one key with a fresh random one.
+    pub fn regenerate(&mut self, key: KeyType) {
+        match key {
+            KeyType::Primary => self.primary = random_bytes(),
+            KeyType::Secondary => self.secondary = random_bytes(),
+        }
+    }
+
+    /// Serialised form (64 bytes) for sealing with the master key.
+    pub fn to_bytes(&self) -> Secret {
+        let mut raw = Vec::with_capacity(64);
+        raw.extend_from_slice(&self.primary);
+        raw.extend_from_slice(&self.secondary);
+        Secret::new(base64::engine::general_purpose::STANDARD.encode(raw))
+    }
+
+    /// Reads what [`AccessKeys::to_bytes`] produced.
+    pub fn from_bytes(encoded: &str) -> Option<AccessKeys> {
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .ok()?;
+        if raw.len() != 64 {
+            return None;
+        }
+        let mut keys = AccessKeys {
+            primary: [0; 32],
+            secondary: [0; 32],
+        };
+        keys.primary.copy_from_slice(&raw[..32]);
+        keys.secondary.copy_from_slice(&raw[32..]);
+        Some(keys)
+    }
+
+    /// The `sig` value (URL-safe base64 without padding) for `request`.
+    pub fn sign(&self, key: KeyType, request: &SasRequest<'_>) -> String {
+        let tag = self.mac(key, request);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag)
+    }
+
+    /// Checks `sig` against both keys in constant time and the expiry against `now`.
+    pub fn verify(
+        &self,
+        request: &SasRequest<'_>,
+        sig: &str,
+        now: DateTime<Utc>,
+    ) -> Result<KeyType, SasError> {
+        if sig.is_empty() {
+            return Err(SasError::MissingSignature);
+        }
+        if request.version != SAS_VERSION {
+            return Err(SasError::UnsupportedVersion(request.version.to_string()));
+        }
+        let presented = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(sig.trim_end_matches('='))
+            .map_err(|_| SasError::Mismatch)?;
+        let mut matched = None;
+        for key in [KeyType::Primary, KeyType::Secondary] {
+            let expected = self.mac(key, request);
+            if bool::from(expected.as_slice().ct_eq(&presented)) {
+                matched = Some(key);
+            }
+        }
+        let key = matched.ok_or(SasError::Mismatch)?;
+        // Expiry is checked after the signature so a forged `se` reads as forged.
+        if let Some(expiry) = request.expiry {
+            let at =
+                parse_expiry(expiry).ok_or_else(|| SasError::InvalidExpiry(expiry.to_string()))?;
+            if now >= at {
+                return Err(SasError::Expired(format_expiry(at)));
+            }
+        }
+        Ok(key)
+    }
+
+    fn mac(&self, key: KeyType, request: &SasRequest<'_>) -> [u8; 32] {
+        let secret = match key {
+            KeyType::Primary => &self.primary,
+            KeyType::Secondary => &self.secondary,
+        };
+        let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC accepts keys of any length");
+        // Newline separators keep the fields unambiguous: none may contain one.
+        for part in [
+            request.version,
+            request.permissions,
+            request.expiry.unwrap_or(""),
+            request.path,
+        ] {
+            mac.update(part.as_bytes());
+            mac.update(b"\n");
+        }
+        mac.finalize().into_bytes().into()
+    }
+}
+
+/// Formats an expiry for the `se` parameter (RFC 3339, UTC, whole seconds).
+pub fn format_expiry(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Parses an `se` value.
+pub fn parse_expiry(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|at| at.with_timezone(&Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    fn request<'a>(path: &'a str, expiry: Option<&'a str>) -> SasRequest<'a> {
+        SasRequest {
+            path,
+            permissions: "/triggers/manual/run",
+            version: SAS_VERSION,
+            expiry,
+        }
+    }
+
+    #[test]
+    fn a_signature_verifies_with_the_key_that_made_it() {
+        let keys = AccessKeys::generate();
+        let req = request("/api/a/triggers/manual/invoke", None);
+        let now = Utc::now();
+        assert_eq!(
+            keys.verify(&req, &keys.sign(KeyType::Primary, &req), now),
+            Ok(KeyType::Primary)
+        );
+        assert_eq!(
+            keys.verify(&req, &keys.sign(KeyType::Secondary, &req), now),
+            Ok(KeyType::Secondary)
+        );
+    }
+
+    #[test]
+    fn tampering_with_any_signed_part_is_refused() {
+        let keys = AccessKeys::generate();
+        let req = request("/api/a/triggers/manual/invoke", None);
+        let sig = keys.sign(KeyType::Primary, &req);
+        let now = Utc::now();
+        let other_path = request("/api/b/triggers/manual/invoke", None);
+        assert_eq!(keys.verify(&other_path, &sig, now), Err(SasError::Mismatch));
+        let other_sp = SasRequest {
+            permissions: "/triggers/other/run",
+            ..req
+        };
+        assert_eq!(keys.verify(&other_sp, &sig, now), Err(SasError::Mismatch));
+        let mut flipped = sig.clone().into_bytes();
+        flipped[3] = if flipped[3] == b'A' { b'B' } else { b'A' };
+        let flipped = String::from_utf8(flipped).unwrap();
+        assert_eq!(keys.verify(&req, &flipped, now), Err(SasError::Mismatch));
+        assert_eq!(keys.verify(&req, "%%%", now), Err(SasError::Mismatch));
+        assert_eq!(keys.verify(&req, "", now), Err(SasError::MissingSignature));
+        let v2 = SasRequest {
+            version: "2.0",
+            ..req
+        };
+        assert!(matches!(
+            keys.verify(&v2, &sig, now),
+            Err(SasError::UnsupportedVersion(_))
+        ));
+    }
+
+    #[test]
+    fn expiry_is_signed_and_enforced() {
+        let keys = AccessKeys::generate();
+        let now = Utc::now();
+        let se = format_expiry(now + Duration::hours(1));
+        let req = request("/p", Some(&se));
+        let sig = keys.sign(KeyType::Primary, &req);
+        assert_eq!(keys.verify(&req, &sig, now), Ok(KeyType::Primary));
+        assert!(matches!(
+            keys.verify(&req, &sig, now + Duration::hours(2)),
+            Err(SasError::Expired(_))
+        ));
+        let later = format_expiry(now + Duration::days(30));
+        let extended = request("/p", Some(&later));
+        assert_eq!(keys.verify(&extended, &sig, now), Err(SasError::Mismatch));
+        let dropped = request("/p", None);
+        assert_eq!(keys.verify(&dropped, &sig, now), Err(SasError::Mismatch));
+    }
+
+    #[test]
+    fn regenerating_a_key_invalidates_only_its_urls() {
+        let mut keys = AccessKeys::generate();
+        let req = request("/p", None);
+        let by_primary = keys.sign(KeyType::Primary, &req);
+        let by_secondary = keys.sign(KeyType::Secondary, &req);
+        keys.regenerate(KeyType::Primary);
+        let now = Utc::now();
+        assert_eq!(keys.verify(&req, &by_primary, now), Err(SasError::Mismatch));
+        assert_eq!(
+            keys.verify(&req, &by_secondary, now),
+            Ok(KeyType::Secondary)
+        );
+    }
+
+    #[test]
+    fn keys_survive_serialisation_and_never_print() {
+        let keys = AccessKeys::generate();
+        let restored = AccessKeys::from_bytes(keys.to_bytes().expose()).unwrap();
+        assert_eq!(restored, keys);
+        assert_eq!(format!("{keys:?}"), "AccessKeys(***)");
+        assert!(AccessKeys::from_bytes("c2hvcnQ=").is_none());
+    }
+}

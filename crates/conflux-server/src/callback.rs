@@ -1,0 +1,230 @@
+//! Signed callback URLs of Request triggers and signed content links.
+
+use chrono::{DateTime, Utc};
+use conflux_security::{format_expiry, KeyType, SasError, SasRequest, SAS_VERSION};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde_json::{json, Value};
+
+use crate::state::{HostState, HostedWorkflow};
+
+/// The `api-version` printed in callback URLs (that of Logic Apps Standard).
+pub const API_VERSION: &str = "2022-05-01";
+
+/// Characters left as they are in a query value: the unreserved set.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+pub fn encode(text: &str) -> String {
+    utf8_percent_encode(text, QUERY_VALUE).to_string()
+}
+
+/// The signed path of a trigger: what callers call, without any relative path.
+pub fn invoke_path(workflow: &str, trigger: &str) -> String {
+    format!(
+        "/api/{}/triggers/{}/invoke",
+        encode(workflow),
+        encode(trigger)
+    )
+}
+
+/// `sp` of a trigger callback.
+pub fn trigger_permissions(trigger: &str) -> String {
+    format!("/triggers/{trigger}/run")
+}
+
+/// The answer of listCallbackUrl.
+pub fn callback_url(
+    state: &HostState,
+    workflow: &HostedWorkflow,
+    trigger: &str,
+    key: KeyType,
+    not_after: Option<DateTime<Utc>>,
+) -> Value {
+    let path = invoke_path(&workflow.name, trigger);
+    let sp = trigger_permissions(trigger);
+    let se = not_after.map(format_expiry);
+    let sig = state.keys().sign(
+        key,
+        &SasRequest {
+            path: &path,
+            permissions: &sp,
+            version: SAS_VERSION,
+            expiry: se.as_deref(),
+        },
+    );
+    let base_path = format!("{}{path}", state.base_url());
+    let mut value = format!(
+        "{base_path}?api-version={API_VERSION}&sp={}&sv={SAS_VERSION}&sig={sig}",
+        encode(&sp)
+    );
+    let mut queries = json!({"api-version": API_VERSION, "sp": sp, "sv": SAS_VERSION, "sig": sig});
+    if let Some(se) = &se {
+        value.push_str(&format!("&se={}", encode(se)));
+        queries["se"] = json!(se);
+    }
+    let trigger_def = workflow.workflow.triggers.get(trigger);
+    let raw = trigger_def.map(|t| t.raw.as_ref());
+    let method = raw
+        .and_then(|r| r.pointer("/inputs/method"))
+        .and_then(Value::as_str)
+        .unwrap_or("POST")
+        .to_ascii_uppercase();
+    let mut answer = json!({
+        "value": value,
+        "method": method,
+        "basePath": base_path,
+        "queries": queries,
+    });
+    if let Some(relative) = raw
+        .and_then(|r| r.pointer("/inputs/relativePath"))
+        .and_then(Value::as_str)
+    {
+        let relative = relative.trim_matches('/');
+        answer["relativePath"] = json!(relative);
+        let names: Vec<&str> = relative
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .collect();
+        answer["relativePathParameters"] = json!(names);
+    }
+    answer
+}
+
+/// Checks the SAS parameters of a trigger call.
+pub fn verify_trigger_call(
+    state: &HostState,
+    workflow: &str,
+    trigger: &str,
+    query: &QueryParams,
+    now: DateTime<Utc>,
+) -> Result<KeyType, SasError> {
+    let sig = query.get("sig").ok_or(SasError::MissingSignature)?;
+    let sp = query.get("sp").ok_or(SasError::MissingParameter("sp"))?;
+    let sv = query.get("sv").ok_or(SasError::MissingParameter("sv"))?;
+    let path = invoke_path(workflow, trigger);
+    state.keys().verify(
+        &SasRequest {
+            path: &path,
+            permissions: sp,
+            version: sv,
+            expiry: query.get("se"),
+        },
+        sig,
+        now,
+    )
+}
+
+/// Path of a content link (inputs or outputs of an action record).
+pub fn content_path(
+    workflow: &str,
+    run: &str,
+    action: &str,
+    repetition: Option<&str>,
+    section: &str,
+) -> String {
+    let mut path = format!(
+        "/runtime/webhooks/workflow/api/contents/{}/runs/{}/actions/{}",
+        encode(workflow),
+        encode(run),
+        encode(action)
+    );
+    if let Some(rep) = repetition.filter(|r| !r.is_empty()) {
+        path.push_str(&format!("/repetitions/{}", encode(rep)));
+    }
+    path.push('/');
+    path.push_str(section);
+    path
+}
+
+pub const CONTENT_PERMISSIONS: &str = "/contents/read";
+
+/// An absolute, signed, expiring link to one section of an action record.
+pub fn content_link(
+    state: &HostState,
+    path: &str,
+    now: DateTime<Utc>,
+    content_size: usize,
+) -> Value {
+    let ttl = chrono::Duration::from_std(state.config.content_link_ttl)
+        .unwrap_or_else(|_| chrono::Duration::hours(1));
+    let se = format_expiry(now + ttl);
+    let sig = state.keys().sign(
+        KeyType::Primary,
+        &SasRequest {
+            path,
+            permissions: CONTENT_PERMISSIONS,
+            version: SAS_VERSION,
+            expiry: Some(&se),
+        },
+    );
+    json!({
+        "uri": format!(
+            "{}{path}?api-version={API_VERSION}&sp={}&sv={SAS_VERSION}&se={}&sig={sig}",
+            state.base_url(),
+            encode(CONTENT_PERMISSIONS),
+            encode(&se)
+        ),
+        "contentSize": content_size,
+    })
+}
+
+/// Decoded query parameters, in order (names may repeat).
+#[derive(Debug, Default, Clone)]
+pub struct QueryParams(pub Vec<(String, String)>);
+
+impl QueryParams {
+    pub fn parse(raw: Option<&str>) -> QueryParams {
+        let Some(raw) = raw else {
+            return QueryParams::default();
+        };
+        QueryParams(
+            raw.split('&')
+                .filter(|pair| !pair.is_empty())
+                .map(|pair| {
+                    let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+                    (decode(name), decode(value))
+                })
+                .collect(),
+        )
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn decode(text: &str) -> String {
+    let spaced = text.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_decoded() {
+        let q = QueryParams::parse(Some("sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&a=b+c&flag"));
+        assert_eq!(q.get("sp"), Some("/triggers/manual/run"));
+        assert_eq!(q.get("a"), Some("b c"));
+        assert_eq!(q.get("flag"), Some(""));
+        assert_eq!(q.get("missing"), None);
+    }
+
+    #[test]
+    fn encoding_keeps_unreserved_characters() {
+        assert_eq!(encode("a-b_c.d~e f/g:"), "a-b_c.d~e%20f%2Fg%3A");
+        assert_eq!(
+            invoke_path("hello", "manual"),
+            "/api/hello/triggers/manual/invoke"
+        );
+    }
+}

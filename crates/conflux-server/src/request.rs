@@ -1,0 +1,228 @@
+//! Turning an HTTP request into Request-trigger outputs.
+
+use axum::http::HeaderMap;
+use base64::Engine as _;
+use serde_json::{json, Map, Value};
+
+use crate::callback::QueryParams;
+
+/// A parsed `relativePath` template such as `customer/{id}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PathTemplate {
+    segments: Vec<Segment>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Segment {
+    Literal(String),
+    Parameter(String),
+}
+
+impl PathTemplate {
+    pub fn parse(template: &str) -> PathTemplate {
+        PathTemplate {
+            segments: template
+                .trim_matches('/')
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .map(
+                    |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                        Some(name) => Segment::Parameter(name.to_string()),
+                        None => Segment::Literal(s.to_string()),
+                    },
+                )
+                .collect(),
+        }
+    }
+
+    /// Matches a concrete relative path (still percent-encoded); literal
+    /// segments compare case-insensitively, parameters are decoded.
+    pub fn matches(&self, path: &str) -> Option<Map<String, Value>> {
+        let parts: Vec<&str> = path
+            .trim_matches('/')
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect();
+        if parts.len() != self.segments.len() {
+            return None;
+        }
+        let mut params = Map::new();
+        for (segment, part) in self.segments.iter().zip(parts) {
+            let decoded = percent_encoding::percent_decode_str(part)
+                .decode_utf8_lossy()
+                .into_owned();
+            match segment {
+                Segment::Literal(text) if text.eq_ignore_ascii_case(&decoded) => {}
+                Segment::Literal(_) => return None,
+                Segment::Parameter(name) => {
+                    params.insert(name.clone(), Value::String(decoded));
+                }
+            }
+        }
+        Some(params)
+    }
+}
+
+/// Why a body could not be read as the caller declared it.
+#[derive(Debug)]
+pub struct BodyError(pub String);
+
+/// `{headers, body?, queries?, relativePathParameters?}` of a trigger call.
+pub struct OutputsRequest<'a> {
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+    pub query: &'a QueryParams,
+    pub relative_path_parameters: Option<Map<String, Value>>,
+    pub include_authorization: bool,
+}
+
+pub fn trigger_outputs(request: OutputsRequest<'_>) -> Result<Value, BodyError> {
+    let mut headers = Map::new();
+    for (name, value) in request.headers {
+        if !request.include_authorization && name == axum::http::header::AUTHORIZATION {
+            continue;
+        }
+        let Ok(value) = value.to_str() else { continue };
+        let key = title_case(name.as_str());
+        match headers.get_mut(&key) {
+            Some(Value::String(existing)) => {
+                existing.push_str(", ");
+                existing.push_str(value);
+            }
+            _ => {
+                headers.insert(key, Value::String(value.to_string()));
+            }
+        }
+    }
+    let content_type = request
+        .headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let mut outputs = Map::new();
+    outputs.insert("headers".into(), Value::Object(headers));
+    if let Some(body) = parse_body(content_type, request.body)? {
+        outputs.insert("body".into(), body);
+    }
+    // The signature is a credential; it never reaches run history.
+    let queries: Map<String, Value> = request
+        .query
+        .0
+        .iter()
+        .filter(|(name, _)| name != "sig")
+        .map(|(n, v)| (n.clone(), Value::String(v.clone())))
+        .collect();
+    if !queries.is_empty() {
+        outputs.insert("queries".into(), Value::Object(queries));
+    }
+    if let Some(params) = request.relative_path_parameters {
+        outputs.insert("relativePathParameters".into(), Value::Object(params));
+    }
+    Ok(Value::Object(outputs))
+}
+
+pub fn is_json_type(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json" || essence.ends_with("+json") || essence == "text/json"
+}
+
+fn parse_body(content_type: Option<&str>, body: &[u8]) -> Result<Option<Value>, BodyError> {
+    if body.is_empty() {
+        return Ok(None);
+    }
+    match content_type {
+        Some(ct) if is_json_type(ct) => serde_json::from_slice(body).map(Some).map_err(|err| {
+            BodyError(format!(
+                "the request body is not valid JSON (line {}, column {}): {err}; fix the body or send another Content-Type",
+                err.line(),
+                err.column()
+            ))
+        }),
+        _ => Ok(Some(json!({
+            "$content-type": content_type.unwrap_or("application/octet-stream"),
+            "$content": base64::engine::general_purpose::STANDARD.encode(body),
+        }))),
+    }
+}
+
+fn title_case(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            match chars.next() {
+                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn templates_capture_parameters() {
+        let t = PathTemplate::parse("customer/{id}/orders/{order}");
+        let params = t.matches("Customer/a%20b/orders/7").unwrap();
+        assert_eq!(params["id"], "a b");
+        assert_eq!(params["order"], "7");
+        assert!(t.matches("customer/1/orders").is_none());
+        assert!(t.matches("client/1/orders/2").is_none());
+        assert!(PathTemplate::parse("").matches("").is_some());
+    }
+
+    #[test]
+    fn outputs_hold_headers_body_and_queries_without_secrets() {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        headers.insert("authorization", HeaderValue::from_static("Bearer x"));
+        let query = QueryParams::parse(Some("sig=abc&sv=1.0&extra=1"));
+        let outputs = trigger_outputs(OutputsRequest {
+            headers: &headers,
+            body: br#"{"name": "Ada"}"#,
+            query: &query,
+            relative_path_parameters: None,
+            include_authorization: false,
+        })
+        .unwrap();
+        assert_eq!(outputs["body"]["name"], "Ada");
+        assert_eq!(outputs["headers"]["Content-Type"], "application/json");
+        assert!(outputs["headers"].get("Authorization").is_none());
+        assert!(outputs["queries"].get("sig").is_none());
+        assert_eq!(outputs["queries"]["extra"], "1");
+    }
+
+    fn outputs_for(content_type: &'static str, body: &[u8]) -> Result<Value, BodyError> {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static(content_type));
+        trigger_outputs(OutputsRequest {
+            headers: &headers,
+            body,
+            query: &QueryParams::default(),
+            relative_path_parameters: None,
+            include_authorization: true,
+        })
+    }
+
+    #[test]
+    fn malformed_json_is_an_error_and_other_types_are_content() {
+        let err = outputs_for("application/json; charset=utf-8", b"{oops")
+            .err()
+            .unwrap();
+        assert!(err.0.contains("line 1"), "{}", err.0);
+        let outputs = outputs_for("text/plain", b"hi").unwrap();
+        assert_eq!(outputs["body"]["$content-type"], "text/plain");
+        assert_eq!(outputs["body"]["$content"], "aGk=");
+        assert!(outputs_for("application/json", b"")
+            .unwrap()
+            .get("body")
+            .is_none());
+    }
+}

@@ -1,0 +1,143 @@
+//! What the HTTP layer needs from the run engine, and nothing more.
+//!
+//! Handlers talk to a [`WorkflowRuntime`]; `conflux serve` passes the real
+//! engine (see the `impl` at the end of this file) and tests pass a fake.
+
+use async_trait::async_trait;
+use conflux_store::RunId;
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+/// Start one run of a workflow from a fired trigger.
+#[derive(Debug, Clone)]
+pub struct StartRequest {
+    pub workflow: String,
+    pub trigger_name: String,
+    /// `{headers, body, queries?, relativePathParameters?}`.
+    pub trigger_outputs: Value,
+    pub client_tracking_id: Option<String>,
+}
+
+/// A run that exists in the store.
+#[derive(Debug)]
+pub struct StartedRun {
+    pub run_id: RunId,
+    /// Present when the workflow answers through a Response action; dropped
+    /// without a message when the run ends without answering.
+    pub response: Option<oneshot::Receiver<RunResponse>>,
+}
+
+/// What a Response action sends back to the caller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: ResponseBody,
+}
+
+/// A Response body, already in wire form.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResponseBody {
+    Empty,
+    Json(Value),
+    Text(String),
+    Binary {
+        content_type: String,
+        bytes: Vec<u8>,
+    },
+}
+
+/// Why the runtime refused.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("workflow `{0}` is not registered")]
+    UnknownWorkflow(String),
+    #[error("{0}")]
+    Throttled(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("run `{0}` does not exist")]
+    UnknownRun(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The engine as the server sees it.
+#[async_trait]
+pub trait WorkflowRuntime: Send + Sync + 'static {
+    /// Creates the run in the store before returning.
+    async fn start_run(&self, request: StartRequest) -> Result<StartedRun, RuntimeError>;
+    async fn cancel_run(&self, workflow: &str, run_id: &RunId) -> Result<(), RuntimeError>;
+    /// Finishes in-flight steps and stops.
+    async fn shutdown(&self);
+}
+
+/// The real engine. The completion receiver is dropped: callers read
+/// outcomes from run history.
+#[async_trait]
+impl WorkflowRuntime for conflux_engine::Engine {
+    async fn start_run(&self, request: StartRequest) -> Result<StartedRun, RuntimeError> {
+        let started = conflux_engine::Engine::start_run(
+            self,
+            conflux_engine::StartRun {
+                workflow: request.workflow,
+                trigger_name: request.trigger_name,
+                trigger_outputs: request.trigger_outputs,
+                client_tracking_id: request.client_tracking_id,
+            },
+        )
+        .await
+        .map_err(engine_error)?;
+        let response = started.response.map(|engine_rx| {
+            let (tx, rx) = oneshot::channel();
+            tokio::spawn(async move {
+                if let Ok(message) = engine_rx.await {
+                    let _ = tx.send(RunResponse {
+                        status: message.status,
+                        headers: message.headers,
+                        body: response_body(&message.body),
+                    });
+                }
+            });
+            rx
+        });
+        Ok(StartedRun {
+            run_id: started.run_id,
+            response,
+        })
+    }
+
+    async fn cancel_run(&self, workflow: &str, run_id: &RunId) -> Result<(), RuntimeError> {
+        conflux_engine::Engine::cancel_run(self, workflow, run_id)
+            .await
+            .map_err(engine_error)
+    }
+
+    async fn shutdown(&self) {
+        conflux_engine::Engine::shutdown(self).await;
+    }
+}
+
+fn engine_error(err: conflux_engine::EngineError) -> RuntimeError {
+    use conflux_engine::EngineError;
+    match err {
+        EngineError::WorkflowNotFound(name) => RuntimeError::UnknownWorkflow(name),
+        EngineError::RunNotFound { run_id, .. } => RuntimeError::UnknownRun(run_id),
+        EngineError::WorkflowDisabled(_) => RuntimeError::Conflict(err.to_string()),
+        EngineError::ShuttingDown => RuntimeError::Throttled(err.to_string()),
+        other => RuntimeError::Failed(other.to_string()),
+    }
+}
+
+fn response_body(value: &conflux_engine::ExprValue) -> ResponseBody {
+    use conflux_engine::ExprValue;
+    match value {
+        ExprValue::Null => ResponseBody::Empty,
+        ExprValue::String(text) => ResponseBody::Text(text.to_string()),
+        ExprValue::Content(content) => ResponseBody::Binary {
+            content_type: content.content_type.clone(),
+            bytes: content.data.clone(),
+        },
+        other => ResponseBody::Json(other.to_json()),
+    }
+}

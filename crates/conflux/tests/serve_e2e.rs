@@ -1,0 +1,572 @@
+//! End-to-end tests of `conflux serve`: the real binary, real HTTP, a
+//! temporary data folder. Each test starts its own server on a free port.
+
+#![allow(clippy::unwrap_used)] // test helpers panic on purpose: a failed step is a failed test
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{json, Value};
+
+const ADMIN_KEY: &str = "test-admin-key-0123456789";
+
+/// A running `conflux serve`, stopped when dropped.
+struct Server {
+    child: Child,
+    base: String,
+    /// `(workflow, trigger) -> url` as printed at start.
+    callbacks: Vec<(String, String)>,
+    client: reqwest::Client,
+    _data: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello")
+}
+
+fn start(project: &Path, extra: &[&str]) -> Server {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_conflux"))
+        .arg("serve")
+        .arg(project)
+        .args(["--listen", "127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .args(extra)
+        .env("CONFLUX_ADMIN_KEY", ADMIN_KEY)
+        .env_remove("CONFLUX_MASTER_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the conflux binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut base = None;
+    let mut callbacks = Vec::new();
+    // The callback URLs follow the `listening on` line; the block ends with
+    // the first line that is not indented.
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(addr) = line.strip_prefix("listening on ") {
+            base = Some(addr.trim().to_string());
+        } else if base.is_some() && line.starts_with("  ") {
+            let (head, url) = line.trim().split_once(": ").unwrap();
+            let name = head.split_whitespace().nth(1).unwrap().to_string();
+            callbacks.push((name, url.split_whitespace().next().unwrap().to_string()));
+            if callbacks.len() == count_workflows(project) {
+                break;
+            }
+        }
+        if base.is_some() && count_workflows(project) == 0 {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    Server {
+        child,
+        base: base.expect("the server printed its address"),
+        callbacks,
+        client: reqwest::Client::new(),
+        _data: data,
+    }
+}
+
+fn count_workflows(project: &Path) -> usize {
+    std::fs::read_dir(project)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().join("workflow.json").is_file())
+        .count()
+}
+
+impl Server {
+    fn url(&self, name: &str) -> String {
+        self.callbacks
+            .iter()
+            .find(|(n, _)| n.starts_with(&format!("{name}/")))
+            .map(|(_, u)| u.clone())
+            .unwrap_or_else(|| panic!("no callback URL printed for {name}"))
+    }
+
+    fn management(&self, path: &str) -> String {
+        format!(
+            "{}/runtime/webhooks/workflow/api/management/{path}",
+            self.base
+        )
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .get(self.management(path))
+            .bearer_auth(ADMIN_KEY)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.management(path))
+            .bearer_auth(ADMIN_KEY)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn call(&self, url: &str, body: Value) -> reqwest::Response {
+        self.client.post(url).json(&body).send().await.unwrap()
+    }
+
+    async fn run_count(&self, workflow: &str) -> usize {
+        let (status, runs) = self.get(&format!("workflows/{workflow}/runs")).await;
+        assert_eq!(status, 200, "{runs}");
+        runs["value"].as_array().unwrap().len()
+    }
+}
+
+fn project(workflows: &[(&str, Value)], host: Value) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("host.json"), host.to_string()).unwrap();
+    for (name, doc) in workflows {
+        std::fs::create_dir_all(dir.path().join(name)).unwrap();
+        std::fs::write(dir.path().join(name).join("workflow.json"), doc.to_string()).unwrap();
+    }
+    dir
+}
+
+fn request_workflow(actions: Value, trigger_extra: Value) -> Value {
+    let mut trigger = json!({"type": "Request", "kind": "Http", "inputs": {"method": "POST"}});
+    if let (Some(t), Some(extra)) = (trigger.as_object_mut(), trigger_extra.as_object()) {
+        for (k, v) in extra {
+            t.insert(k.clone(), v.clone());
+        }
+    }
+    json!({"definition": {"triggers": {"manual": trigger}, "actions": actions}, "kind": "Stateful"})
+}
+
+async fn error_code(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    (
+        status,
+        body["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
+#[tokio::test]
+async fn example_hello_answers_through_its_signed_url_and_records_history() {
+    let server = start(&examples(), &[]);
+    let response = server
+        .call(&server.url("hello"), json!({"name": "Ada"}))
+        .await;
+    assert_eq!(response.status().as_u16(), 200);
+    let run_id = response.headers()["x-ms-workflow-run-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body, json!({"message": "Hello, Ada!"}));
+
+    let (status, run) = server.get(&format!("workflows/hello/runs/{run_id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(run["name"], run_id.as_str());
+    let (_, actions) = server
+        .get(&format!("workflows/hello/runs/{run_id}/actions"))
+        .await;
+    let compose = actions["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "Compose_greeting")
+        .unwrap();
+    assert_eq!(compose["properties"]["status"], "Succeeded");
+    let link = compose["properties"]["outputsLink"]["uri"]
+        .as_str()
+        .unwrap();
+    let content: Value = server
+        .client
+        .get(link)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(content, "Hello, Ada!");
+    // A content link is signed: altering it is refused.
+    let altered = link.replace("Compose_greeting/outputs", "Compose_greeting/inputs");
+    assert_eq!(
+        server
+            .client
+            .get(altered)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn example_orders_maps_the_relative_path_and_checks_the_schema() {
+    let server = start(&examples(), &[]);
+    let base = server.url("orders");
+    let url = base.replace("/invoke?", "/invoke/orders/42?");
+    let response = server
+        .call(&url, json!({"total": 120, "items": ["a", "b"]}))
+        .await;
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"orderId": "42", "items": 2, "shipping": 0, "total": 120})
+    );
+
+    let cheap = server.call(&url, json!({"total": 10})).await;
+    let body: Value = cheap.json().await.unwrap();
+    assert_eq!(body["shipping"], 5);
+    assert_eq!(body["total"], 15);
+
+    let (status, code) = error_code(server.call(&url, json!({"items": []})).await).await;
+    assert_eq!((status, code.as_str()), (400, "TriggerInputSchemaMismatch"));
+    let wrong_path = base.replace("/invoke?", "/invoke/customers/42?");
+    assert_eq!(
+        server
+            .call(&wrong_path, json!({"total": 1}))
+            .await
+            .status()
+            .as_u16(),
+        404
+    );
+    assert_eq!(
+        server.run_count("orders").await,
+        2,
+        "refused calls start no run"
+    );
+}
+
+#[tokio::test]
+async fn bad_signatures_are_refused_and_start_nothing() {
+    let server = start(&examples(), &[]);
+    let url = server.url("hello");
+    let tampered = {
+        let (head, sig) = url.rsplit_once("sig=").unwrap();
+        let mut sig: Vec<char> = sig.chars().collect();
+        sig[0] = if sig[0] == 'A' { 'B' } else { 'A' };
+        format!("{head}sig={}", sig.into_iter().collect::<String>())
+    };
+    let (status, code) = error_code(server.call(&tampered, json!({})).await).await;
+    assert_eq!((status, code.as_str()), (401, "AuthorizationFailed"));
+    let unsigned = url.split("&sig=").next().unwrap().to_string();
+    let response = server.call(&unsigned, json!({})).await;
+    assert_eq!(response.status().as_u16(), 401);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("sig"),
+        "{body}"
+    );
+    let other_workflow = url.replace("/api/hello/", "/api/orders/");
+    assert_eq!(
+        server
+            .call(&other_workflow, json!({}))
+            .await
+            .status()
+            .as_u16(),
+        401
+    );
+    assert_eq!(server.run_count("hello").await, 0);
+}
+
+#[tokio::test]
+async fn expiring_urls_and_regenerated_keys() {
+    let server = start(&examples(), &[]);
+    let path = "workflows/hello/triggers/manual/listCallbackUrl";
+    let (status, expired) = server
+        .post(path, json!({"NotAfter": "2020-01-01T00:00:00Z"}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(expired["queries"]["se"], "2020-01-01T00:00:00Z");
+    let response = server
+        .call(expired["value"].as_str().unwrap(), json!({}))
+        .await;
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired"),
+        "{body}"
+    );
+
+    let (_, future) = server
+        .post(path, json!({"NotAfter": "2999-01-01T00:00:00Z"}))
+        .await;
+    assert_eq!(
+        server
+            .call(future["value"].as_str().unwrap(), json!({}))
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+    // Moving `se` later breaks the signature.
+    let stretched = future["value"].as_str().unwrap().replace("2999", "3999");
+    assert_eq!(
+        server.call(&stretched, json!({})).await.status().as_u16(),
+        401
+    );
+
+    let (_, secondary) = server.post(path, json!({"KeyType": "Secondary"})).await;
+    let secondary = secondary["value"].as_str().unwrap().to_string();
+    assert_eq!(
+        server.call(&secondary, json!({})).await.status().as_u16(),
+        200
+    );
+    let (status, _) = server
+        .post("accessKeys/secondary/regenerate", json!({}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        server.call(&secondary, json!({})).await.status().as_u16(),
+        401
+    );
+    assert_eq!(
+        server
+            .call(&server.url("hello"), json!({}))
+            .await
+            .status()
+            .as_u16(),
+        200,
+        "the primary key still works"
+    );
+    let (_, fresh) = server.post(path, json!({"KeyType": "Secondary"})).await;
+    assert_eq!(
+        server
+            .call(fresh["value"].as_str().unwrap(), json!({}))
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn without_response_action_the_call_is_accepted_and_the_run_is_already_listed() {
+    let actions = json!({
+        "Check": {"type": "If", "expression": "@equals(triggerBody()?['go'], true)",
+                   "actions": {"Yes": {"type": "Compose", "inputs": "yes"}},
+                   "else": {"actions": {"No": {"type": "Compose", "inputs": "no"}}}}
+    });
+    let dir = project(&[("fire", request_workflow(actions, json!({})))], json!({}));
+    let server = start(dir.path(), &[]);
+    let response = server.call(&server.url("fire"), json!({"go": true})).await;
+    assert_eq!(response.status().as_u16(), 202);
+    let run_id = response.headers()["x-ms-workflow-run-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let (_, runs) = server.get("workflows/fire/runs").await;
+    assert!(
+        runs["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["name"] == run_id.as_str()),
+        "{runs}"
+    );
+    let (status, _) = server.get(&format!("workflows/fire/runs/{run_id}")).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn caller_ip_restrictions_and_management_auth() {
+    let workflow = request_workflow(json!({"Done": {"type": "Compose", "inputs": 1}}), json!({}));
+    let mut locked = workflow.clone();
+    locked["accessControl"] =
+        json!({"triggers": {"allowedCallerIpAddresses": [{"addressRange": "10.0.0.0/8"}]}});
+    let dir = project(&[("open", workflow), ("locked", locked)], json!({}));
+    let server = start(dir.path(), &[]);
+    let (status, code) = error_code(server.call(&server.url("locked"), json!({})).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (403, "AuthorizationFailedByIpAddress")
+    );
+    assert_eq!(server.run_count("locked").await, 0);
+    assert_eq!(
+        server
+            .call(&server.url("open"), json!({}))
+            .await
+            .status()
+            .as_u16(),
+        202
+    );
+
+    let anonymous = server
+        .client
+        .get(server.management("workflows"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+    let wrong = server
+        .client
+        .get(server.management("workflows"))
+        .bearer_auth("nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+    let (status, list) = server.get("workflows").await;
+    assert_eq!(status, 200);
+    assert_eq!(list["value"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn malformed_bodies_oversized_bodies_and_disabled_workflows() {
+    let workflow = request_workflow(
+        json!({"Done": {"type": "Compose", "inputs": "@triggerBody()"}}),
+        json!({}),
+    );
+    let dir = project(&[("echo", workflow)], json!({}));
+    let server = start(dir.path(), &["--max-body-bytes", "1000"]);
+    let url = server.url("echo");
+    let response = server
+        .client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{\"a\": ")
+        .send()
+        .await
+        .unwrap();
+    let (status, code) = error_code(response).await;
+    assert_eq!((status, code.as_str()), (400, "InvalidRequestContent"));
+    let big = server
+        .client
+        .post(&url)
+        .body(vec![b'x'; 5000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(big.status().as_u16(), 413);
+    let text = server
+        .client
+        .post(&url)
+        .header("content-type", "text/plain")
+        .body("hi")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(text.status().as_u16(), 202);
+    assert_eq!(
+        server
+            .client
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        405
+    );
+
+    let (status, _) = server.post("workflows/echo/disable", json!({})).await;
+    assert_eq!(status, 200);
+    let (status, code) = error_code(server.call(&url, json!({})).await).await;
+    assert_eq!((status, code.as_str()), (409, "WorkflowDisabled"));
+    server.post("workflows/echo/enable", json!({})).await;
+    assert_eq!(server.call(&url, json!({})).await.status().as_u16(), 202);
+}
+
+#[tokio::test]
+async fn false_trigger_conditions_record_a_skipped_history_and_no_run() {
+    let workflow = request_workflow(
+        json!({"Done": {"type": "Compose", "inputs": 1}}),
+        json!({"conditions": [{"expression": "@equals(triggerBody()?['kind'], 'order')"}]}),
+    );
+    let dir = project(&[("picky", workflow)], json!({}));
+    let server = start(dir.path(), &[]);
+    let skipped = server
+        .call(&server.url("picky"), json!({"kind": "spam"}))
+        .await;
+    assert_eq!(skipped.status().as_u16(), 202);
+    assert!(skipped.headers().get("x-ms-workflow-run-id").is_none());
+    assert_eq!(server.run_count("picky").await, 0);
+    let fired = server
+        .call(&server.url("picky"), json!({"kind": "order"}))
+        .await;
+    assert!(fired.headers().get("x-ms-workflow-run-id").is_some());
+    let (_, histories) = server
+        .get("workflows/picky/triggers/manual/histories")
+        .await;
+    let statuses: Vec<&str> = histories["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["properties"]["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["Succeeded", "Skipped"]);
+}
+
+#[tokio::test]
+async fn actions_list_covers_the_whole_definition_and_slow_responses_time_out() {
+    let branchy = request_workflow(
+        json!({
+            "Check": {"type": "If", "expression": "@equals(triggerBody()?['go'], true)",
+                       "actions": {"Yes": {"type": "Compose", "inputs": "yes"}},
+                       "else": {"actions": {"No": {"type": "Compose", "inputs": "no"}}}},
+            "Reply": {"type": "Response", "inputs": {"statusCode": 201, "body": "@outputs('Yes')"}, "runAfter": {"Check": ["Succeeded"]}}
+        }),
+        json!({}),
+    );
+    let slow = request_workflow(
+        json!({
+            "Pause": {"type": "Wait", "inputs": {"interval": {"count": 10, "unit": "Minute"}}},
+            "Reply": {"type": "Response", "inputs": {"statusCode": 200}, "runAfter": {"Pause": ["Succeeded"]}}
+        }),
+        json!({}),
+    );
+    let dir = project(&[("branchy", branchy), ("slow", slow)], json!({}));
+    let server = start(dir.path(), &["--response-timeout-secs", "0"]);
+
+    let response = server.call(&server.url("slow"), json!({})).await;
+    let run_id = response.headers()["x-ms-workflow-run-id"].to_str().unwrap().to_string();
+    let (status, code) = error_code(response).await;
+    assert_eq!((status, code.as_str()), (408, "ResponseTimedOut"));
+    let (_, run) = server.get(&format!("workflows/slow/runs/{run_id}")).await;
+    assert_eq!(run["properties"]["status"], "Running", "the run goes on after the caller gave up");
+    let (status, _) = server.post(&format!("workflows/slow/runs/{run_id}/cancel"), json!({})).await;
+    assert_eq!(status, 200);
+
+    drop(server);
+    let server = start(dir.path(), &[]);
+    let response = server.call(&server.url("branchy"), json!({"go": true})).await;
+    assert_eq!(response.status().as_u16(), 201);
+    let run_id = response.headers()["x-ms-workflow-run-id"].to_str().unwrap().to_string();
+    assert_eq!(response.text().await.unwrap(), "yes", "a string body is sent as text");
+    let (_, actions) = server.get(&format!("workflows/branchy/runs/{run_id}/actions")).await;
+    let status_of = |name: &str| {
+        actions["value"].as_array().unwrap().iter().find(|a| a["name"] == name).map(|a| a["properties"]["status"].clone())
+    };
+    assert_eq!(status_of("Check"), Some(json!("Succeeded")));
+    assert_eq!(status_of("Yes"), Some(json!("Succeeded")));
+    assert_eq!(status_of("No"), Some(json!("Skipped")));
+    assert!(status_of("Reply").is_some());
+}
