@@ -123,7 +123,11 @@ pub struct ParamReader<'a> {
 impl<'a> ParamReader<'a> {
     /// A reader over `object`, reporting problems at `prefix.<name>`.
     pub fn new(object: &'a Map<String, Value>, prefix: impl Into<String>) -> Self {
-        Self { object, prefix: prefix.into(), problems: Vec::new() }
+        Self {
+            object,
+            prefix: prefix.into(),
+            problems: Vec::new(),
+        }
     }
 
     /// A reader over `value`, which must be a JSON object; a non-object is
@@ -275,5 +279,78 @@ pub fn json_type(value: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ConnectorDescriptor, ParameterDescriptor, ParameterKind};
+    use serde_json::json;
+
+    static DESCRIPTOR: ConnectorDescriptor = ConnectorDescriptor {
+        id: "/serviceProviders/test",
+        name: "test",
+        display_name: "Test",
+        description: "",
+        connection_parameters: &[ParameterDescriptor {
+            name: "password",
+            display_name: "Password",
+            description: "",
+            kind: ParameterKind::SecureString,
+            required: true,
+            secret: true,
+        }],
+        operations: &[],
+    };
+
+    #[test]
+    fn secret_parameters_are_split_off_and_never_printed() {
+        let values = json!({"host": "db", "password": "hunter2"});
+        let config = ConnectionConfig::from_parameter_values(
+            "c",
+            &DESCRIPTOR,
+            values.as_object().cloned().unwrap_or_default(),
+        );
+        assert_eq!(config.parameters.get("host"), Some(&json!("db")));
+        assert!(!config.parameters.contains_key("password"));
+        assert_eq!(
+            config.secret("password").map(Secret::expose),
+            Some("hunter2")
+        );
+        assert!(!format!("{config:?}").contains("hunter2"));
+        assert_eq!(Secret::new("x").to_string(), "***");
+    }
+
+    #[test]
+    fn reader_reports_every_problem_with_its_path() {
+        let value = json!({"port": "eighty", "tls": "maybe", "name": ""});
+        let mut r = ParamReader::for_value(&value, "parameterValues");
+        assert_eq!(r.opt_i64("port"), None);
+        assert_eq!(r.opt_bool("tls"), None);
+        assert_eq!(r.req_str("name"), None);
+        assert_eq!(r.req_str("host"), None);
+        let problems = r.finish().expect_err("four problems");
+        let paths: Vec<_> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "parameterValues.port",
+                "parameterValues.tls",
+                "parameterValues.name",
+                "parameterValues.host"
+            ]
+        );
+        let not_object = ParamReader::for_value(&json!([1]), "inputs").finish();
+        assert_eq!(not_object.expect_err("array")[0].path, "inputs");
+    }
+
+    #[test]
+    fn numbers_and_booleans_may_be_strings() {
+        let value = json!({"port": " 5432", "tls": "TRUE"});
+        let mut r = ParamReader::for_value(&value, "");
+        assert_eq!(r.opt_i64("port"), Some(5432));
+        assert_eq!(r.opt_bool("tls"), Some(true));
+        assert!(r.finish().is_ok());
     }
 }

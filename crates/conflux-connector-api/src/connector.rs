@@ -21,7 +21,8 @@ pub trait Connector: Send + Sync + 'static {
 
     /// Parses and checks connection parameters without I/O, reporting every
     /// problem at once. Connecting happens lazily on first use.
-    fn prepare(&self, config: &ConnectionConfig) -> Result<Arc<dyn Connection>, Vec<ConfigProblem>>;
+    fn prepare(&self, config: &ConnectionConfig)
+        -> Result<Arc<dyn Connection>, Vec<ConfigProblem>>;
 }
 
 /// One configured connection: the unit on which operations run.

@@ -75,7 +75,13 @@ impl Shutdown {
     /// A new shutdown handle and the signal that observes it.
     pub fn new() -> (Self, ShutdownSignal) {
         let (sender, receiver) = watch::channel(false);
-        (Self { sender }, ShutdownSignal { receiver, _keep_alive: None })
+        (
+            Self { sender },
+            ShutdownSignal {
+                receiver,
+                _keep_alive: None,
+            },
+        )
     }
 
     /// Fires the signal for every clone of it.
@@ -95,7 +101,10 @@ impl ShutdownSignal {
     /// A signal that never fires (for one-off calls and tests).
     pub fn never() -> Self {
         let (sender, receiver) = watch::channel(false);
-        Self { receiver, _keep_alive: Some(Arc::new(sender)) }
+        Self {
+            receiver,
+            _keep_alive: Some(Arc::new(sender)),
+        }
     }
 
     /// Whether shutdown was requested (or its handle dropped).
@@ -108,5 +117,42 @@ impl ShutdownSignal {
         let mut receiver = self.receiver.clone();
         // An error means the handle was dropped, which counts as shutdown.
         let _ = receiver.wait_for(|fired| *fired).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn firing_or_dropping_the_handle_signals_shutdown() {
+        let (handle, signal) = Shutdown::new();
+        let clone = signal.clone();
+        assert!(!signal.is_fired());
+        handle.fire();
+        clone.fired().await;
+        assert!(signal.is_fired());
+
+        let (handle, signal) = Shutdown::new();
+        drop(handle);
+        signal.fired().await;
+        assert!(signal.is_fired());
+
+        assert!(!ShutdownSignal::never().is_fired());
+    }
+
+    #[tokio::test]
+    async fn timed_out_calls_are_transient() {
+        let ctx =
+            ConnectorContext::new(ShutdownSignal::never()).with_operation_timeout(Duration::ZERO);
+        let err = ctx
+            .timed(
+                "the slow call",
+                std::future::pending::<Result<(), crate::ConnectorError>>(),
+            )
+            .await
+            .expect_err("times out");
+        assert!(err.is_retryable());
+        assert!(err.message().contains("the slow call"));
     }
 }

@@ -52,32 +52,45 @@ pub enum ConnectorError {
 impl ConnectorError {
     /// A [`ConnectorError::Transient`] error.
     pub fn transient(message: impl Into<String>) -> Self {
-        Self::Transient { message: message.into() }
+        Self::Transient {
+            message: message.into(),
+        }
     }
 
     /// A [`ConnectorError::Throttled`] error.
     pub fn throttled(message: impl Into<String>, retry_after: Option<Duration>) -> Self {
-        Self::Throttled { message: message.into(), retry_after }
+        Self::Throttled {
+            message: message.into(),
+            retry_after,
+        }
     }
 
     /// A [`ConnectorError::InvalidInput`] error.
     pub fn invalid_input(message: impl Into<String>) -> Self {
-        Self::InvalidInput { message: message.into() }
+        Self::InvalidInput {
+            message: message.into(),
+        }
     }
 
     /// A [`ConnectorError::Unauthorized`] error.
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::Unauthorized { message: message.into() }
+        Self::Unauthorized {
+            message: message.into(),
+        }
     }
 
     /// A [`ConnectorError::NotFound`] error.
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::NotFound { message: message.into() }
+        Self::NotFound {
+            message: message.into(),
+        }
     }
 
     /// A [`ConnectorError::Other`] error.
     pub fn other(message: impl Into<String>) -> Self {
-        Self::Other { message: message.into() }
+        Self::Other {
+            message: message.into(),
+        }
     }
 
     /// Whether retrying the same request may succeed (transient and throttled errors).
@@ -121,14 +134,28 @@ impl ConnectorError {
     pub fn context(self, context: impl std::fmt::Display) -> Self {
         let prefix = |m: String| format!("{context}: {m}");
         match self {
-            Self::Transient { message } => Self::Transient { message: prefix(message) },
-            Self::Throttled { message, retry_after } => {
-                Self::Throttled { message: prefix(message), retry_after }
-            }
-            Self::InvalidInput { message } => Self::InvalidInput { message: prefix(message) },
-            Self::Unauthorized { message } => Self::Unauthorized { message: prefix(message) },
-            Self::NotFound { message } => Self::NotFound { message: prefix(message) },
-            Self::Other { message } => Self::Other { message: prefix(message) },
+            Self::Transient { message } => Self::Transient {
+                message: prefix(message),
+            },
+            Self::Throttled {
+                message,
+                retry_after,
+            } => Self::Throttled {
+                message: prefix(message),
+                retry_after,
+            },
+            Self::InvalidInput { message } => Self::InvalidInput {
+                message: prefix(message),
+            },
+            Self::Unauthorized { message } => Self::Unauthorized {
+                message: prefix(message),
+            },
+            Self::NotFound { message } => Self::NotFound {
+                message: prefix(message),
+            },
+            Self::Other { message } => Self::Other {
+                message: prefix(message),
+            },
         }
     }
 }
@@ -162,7 +189,10 @@ pub struct ConfigProblem {
 impl ConfigProblem {
     /// A problem at `path`.
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { path: path.into(), message: message.into() }
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 }
 

@@ -18,7 +18,9 @@ use conflux_connector_api::{
     TriggerSink,
 };
 use conflux_connectors::amqp::AmqpConnector;
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions};
+use lapin::options::{
+    BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
+};
 use lapin::types::FieldTable;
 use lapin::BasicProperties;
 use serde_json::{json, Value};
@@ -43,7 +45,10 @@ impl TriggerSink for CountingSink {
 
 fn main() {
     // `cargo bench` passes `--bench`; only bare numbers are ours.
-    let numbers: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let numbers: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let messages = numbers.first().copied().unwrap_or(10_000);
     let prefetches: Vec<u16> = match numbers.get(1) {
         Some(&p) => vec![u16::try_from(p).expect("prefetch fits in u16")],
@@ -55,7 +60,9 @@ fn main() {
         .expect("a tokio runtime");
     for prefetch in prefetches {
         let rate = runtime.block_on(run(messages, prefetch));
-        println!("amqp receiveMessages: {messages} messages, prefetch {prefetch}: {rate:.0} messages/s");
+        println!(
+            "amqp receiveMessages: {messages} messages, prefetch {prefetch}: {rate:.0} messages/s"
+        );
     }
 }
 
@@ -69,17 +76,32 @@ async fn run(messages: usize, prefetch: u16) -> f64 {
         .await
         .unwrap_or_else(|e| panic!("RabbitMQ unreachable ({e}); set CONFLUX_TEST_AMQP_URL"));
     let channel = publisher.create_channel().await.expect("a channel");
-    channel.confirm_select(ConfirmSelectOptions::default()).await.expect("confirms");
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .expect("confirms");
     let queue = format!("conflux-bench-{}", uuid::Uuid::new_v4().simple());
     channel
-        .queue_declare(&queue, QueueDeclareOptions::default(), FieldTable::default())
+        .queue_declare(
+            &queue,
+            QueueDeclareOptions::default(),
+            FieldTable::default(),
+        )
         .await
         .expect("queue declared");
 
     let mut config = ConnectionConfig::default();
-    config.secrets.insert("connectionString".into(), Secret::new(url.as_str()));
-    let connection = AmqpConnector.prepare(&config).expect("valid connection string");
-    let sink = Arc::new(CountingSink { count: AtomicUsize::new(0), target: messages, done: Notify::new() });
+    config
+        .secrets
+        .insert("connectionString".into(), Secret::new(url.as_str()));
+    let connection = AmqpConnector
+        .prepare(&config)
+        .expect("valid connection string");
+    let sink = Arc::new(CountingSink {
+        count: AtomicUsize::new(0),
+        target: messages,
+        done: Notify::new(),
+    });
     let (shutdown, signal) = Shutdown::new();
     let ctx = ConnectorContext::new(signal);
     let listener = {
@@ -87,7 +109,9 @@ async fn run(messages: usize, prefetch: u16) -> f64 {
         let queue = queue.clone();
         tokio::spawn(async move {
             let inputs = json!({"queue": queue, "prefetchCount": prefetch});
-            connection.listen(&ctx, "receiveMessages", inputs, sink).await
+            connection
+                .listen(&ctx, "receiveMessages", inputs, sink)
+                .await
         })
     };
 
@@ -116,7 +140,13 @@ async fn run(messages: usize, prefetch: u16) -> f64 {
     let elapsed = started.elapsed();
 
     shutdown.fire();
-    listener.await.expect("listener task").expect("listener ends cleanly");
-    channel.queue_delete(&queue, QueueDeleteOptions::default()).await.expect("queue deleted");
+    listener
+        .await
+        .expect("listener task")
+        .expect("listener ends cleanly");
+    channel
+        .queue_delete(&queue, QueueDeleteOptions::default())
+        .await
+        .expect("queue deleted");
     messages as f64 / elapsed.as_secs_f64()
 }

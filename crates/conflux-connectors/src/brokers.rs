@@ -164,7 +164,11 @@ mod tests {
             (b"{not json", None, json!("{not json")),
             (b"{not json", Some("application/json"), json!("{not json")),
             (br#"{"a":1}"#, Some("text/plain"), json!(r#"{"a":1}"#)),
-            (b"hello", Some("application/vnd.x+json; charset=utf-8"), json!("hello")),
+            (
+                b"hello",
+                Some("application/vnd.x+json; charset=utf-8"),
+                json!("hello"),
+            ),
             (
                 &[0xff, 0x00],
                 None,
@@ -172,13 +176,20 @@ mod tests {
             ),
         ];
         for (payload, content_type, expected) in cases {
-            assert_eq!(&decode_body(payload, *content_type), expected, "{payload:?}");
+            assert_eq!(
+                &decode_body(payload, *content_type),
+                expected,
+                "{payload:?}"
+            );
         }
     }
 
     #[test]
     fn bodies_encode_for_publishing() {
-        assert_eq!(encode_body(&json!("hi")).unwrap(), (b"hi".to_vec(), "text/plain"));
+        assert_eq!(
+            encode_body(&json!("hi")).unwrap(),
+            (b"hi".to_vec(), "text/plain")
+        );
         assert_eq!(
             encode_body(&json!({"a": [1]})).unwrap(),
             (br#"{"a":[1]}"#.to_vec(), "application/json")

@@ -19,7 +19,12 @@ use conflux_connector_api::{ConfigProblem, Connector, ConnectorError};
 #[cfg(feature = "amqp")]
 pub mod amqp;
 pub mod auth;
-#[cfg(any(feature = "redis", feature = "amqp", feature = "mqtt", feature = "nats"))]
+#[cfg(any(
+    feature = "redis",
+    feature = "amqp",
+    feature = "mqtt",
+    feature = "nats"
+))]
 mod brokers;
 #[cfg(feature = "filesystem")]
 pub mod filesystem;
@@ -59,7 +64,9 @@ pub fn all() -> Vec<Arc<dyn Connector>> {
 /// The connector with this `serviceProviderId` (case-insensitive, as Logic Apps
 /// compares resource ids), if compiled in.
 pub fn find(service_provider_id: &str) -> Option<Arc<dyn Connector>> {
-    all().into_iter().find(|c| c.descriptor().id.eq_ignore_ascii_case(service_provider_id))
+    all()
+        .into_iter()
+        .find(|c| c.descriptor().id.eq_ignore_ascii_case(service_provider_id))
 }
 
 /// Folds input problems into one invalid-input error, for operations invoked

@@ -15,11 +15,18 @@ use serde_json::{json, Value};
 const VAR: &str = "CONFLUX_TEST_MQTT_URL";
 
 async fn connection() -> Arc<dyn Connection> {
-    connect(&MqttConnector, VAR, &service_url(VAR, "mqtt://127.0.0.1:1883")).await
+    connect(
+        &MqttConnector,
+        VAR,
+        &service_url(VAR, "mqtt://127.0.0.1:1883"),
+    )
+    .await
 }
 
 async fn publish(mqtt: &Arc<dyn Connection>, inputs: Value) -> Value {
-    mqtt.invoke(&ctx(), "publish", inputs).await.unwrap()
+    mqtt.invoke(&ctx(), "publish", inputs)
+        .await
+        .expect("MQTT publish succeeds")
 }
 
 #[tokio::test]
@@ -27,7 +34,12 @@ async fn trigger_receives_messages_on_a_filter() {
     let mqtt = connection().await;
     let base = unique("conflux-test/");
     let (sink, mut received) = RecordingSink::new(Answer::Accept);
-    let listener = listen(&mqtt, "receiveMessages", json!({"topicFilter": format!("{base}/+/temp")}), sink);
+    let listener = listen(
+        &mqtt,
+        "receiveMessages",
+        json!({"topicFilter": format!("{base}/+/temp")}),
+        sink,
+    );
     let probe_topic = format!("{base}/probe/temp");
     await_subscription(&mut received, || {
         let mqtt = Arc::clone(&mqtt);
@@ -38,10 +50,25 @@ async fn trigger_receives_messages_on_a_filter() {
     })
     .await;
 
-    let sent = publish(&mqtt, json!({"topic": format!("{base}/line1/temp"), "message": {"celsius": 21.5}})).await;
-    assert_eq!(sent, json!({"topic": format!("{base}/line1/temp"), "qos": 1, "retain": false}));
-    publish(&mqtt, json!({"topic": format!("{base}/line2/pressure"), "message": "not matched"})).await;
-    publish(&mqtt, json!({"topic": format!("{base}/line2/temp"), "message": "hot", "qos": 0})).await;
+    let sent = publish(
+        &mqtt,
+        json!({"topic": format!("{base}/line1/temp"), "message": {"celsius": 21.5}}),
+    )
+    .await;
+    assert_eq!(
+        sent,
+        json!({"topic": format!("{base}/line1/temp"), "qos": 1, "retain": false})
+    );
+    publish(
+        &mqtt,
+        json!({"topic": format!("{base}/line2/pressure"), "message": "not matched"}),
+    )
+    .await;
+    publish(
+        &mqtt,
+        json!({"topic": format!("{base}/line2/temp"), "message": "hot", "qos": 0}),
+    )
+    .await;
 
     let first = next_real(&mut received, "the QoS 1 message").await.event;
     assert_eq!(
@@ -54,7 +81,10 @@ async fn trigger_receives_messages_on_a_filter() {
         })
     );
     let second = next_real(&mut received, "the QoS 0 message").await.event;
-    assert_eq!((&second["body"], &second["topic"]), (&json!("hot"), &json!(format!("{base}/line2/temp"))));
+    assert_eq!(
+        (&second["body"], &second["topic"]),
+        (&json!("hot"), &json!(format!("{base}/line2/temp")))
+    );
     listener.stop().await;
 }
 
@@ -62,15 +92,33 @@ async fn trigger_receives_messages_on_a_filter() {
 async fn retained_message_reaches_a_later_subscriber() {
     let mqtt = connection().await;
     let topic = unique("conflux-test/retained/");
-    publish(&mqtt, json!({"topic": topic, "message": "last known", "retain": true})).await;
+    publish(
+        &mqtt,
+        json!({"topic": topic, "message": "last known", "retain": true}),
+    )
+    .await;
 
     let (sink, mut received) = RecordingSink::new(Answer::Accept);
-    let listener = listen(&mqtt, "receiveMessages", json!({"topicFilter": topic}), sink);
-    let event = next_attempt(&mut received, "the retained message").await.event;
-    assert_eq!((&event["body"], &event["properties"]["retain"]), (&json!("last known"), &json!(true)));
+    let listener = listen(
+        &mqtt,
+        "receiveMessages",
+        json!({"topicFilter": topic}),
+        sink,
+    );
+    let event = next_attempt(&mut received, "the retained message")
+        .await
+        .event;
+    assert_eq!(
+        (&event["body"], &event["properties"]["retain"]),
+        (&json!("last known"), &json!(true))
+    );
     listener.stop().await;
     // An empty retained message clears the topic.
-    publish(&mqtt, json!({"topic": topic, "message": "", "retain": true})).await;
+    publish(
+        &mqtt,
+        json!({"topic": topic, "message": "", "retain": true}),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -99,7 +147,10 @@ async fn persistent_session_keeps_messages_for_a_stopped_or_crashed_listener() {
     // This listener takes it but crashes before the run exists.
     let (hanging, mut seen) = RecordingSink::new(Answer::Hang);
     let crashed = listen(&mqtt, "receiveMessages", inputs.clone(), hanging);
-    assert_eq!(next_real(&mut seen, "the kept message").await.event["body"], json!("important"));
+    assert_eq!(
+        next_real(&mut seen, "the kept message").await.event["body"],
+        json!("important")
+    );
     crashed.crash().await;
 
     // The unacknowledged message comes again, marked as a duplicate.
@@ -114,7 +165,15 @@ async fn persistent_session_keeps_messages_for_a_stopped_or_crashed_listener() {
 #[tokio::test]
 async fn bad_inputs_are_listed() {
     let mqtt = connection().await;
-    let error = mqtt.invoke(&ctx(), "publish", json!({"topic": "a/+", "qos": 2})).await.unwrap_err();
-    let ConnectorError::InvalidInput { message } = error else { panic!("{error:?}") };
-    assert!(message.contains("topic") && message.contains("message") && message.contains("qos"), "{message}");
+    let error = mqtt
+        .invoke(&ctx(), "publish", json!({"topic": "a/+", "qos": 2}))
+        .await
+        .unwrap_err();
+    let ConnectorError::InvalidInput { message } = error else {
+        panic!("{error:?}")
+    };
+    assert!(
+        message.contains("topic") && message.contains("message") && message.contains("qos"),
+        "{message}"
+    );
 }

@@ -4,17 +4,27 @@
 
 use std::sync::Arc;
 
-use conflux_connector_api::{Connection, ConnectionConfig, ConnectorContext, ConnectorError, Secret, ShutdownSignal};
+use conflux_connector_api::{
+    Connection, ConnectionConfig, ConnectorContext, ConnectorError, Secret, ShutdownSignal,
+};
 use serde_json::{json, Value};
 
 fn url() -> String {
-    std::env::var("CONFLUX_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("CONFLUX_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 fn connect_with(connection_string: &str) -> Arc<dyn Connection> {
-    let connector = conflux_connectors::find("/serviceProviders/postgres").expect("postgres connector");
-    let mut config = ConnectionConfig { name: "pg".into(), connector_id: connector.descriptor().id.into(), ..Default::default() };
-    config.secrets.insert("connectionString".into(), Secret::new(connection_string));
+    let connector =
+        conflux_connectors::find("/serviceProviders/postgres").expect("postgres connector");
+    let mut config = ConnectionConfig {
+        name: "pg".into(),
+        connector_id: connector.descriptor().id.into(),
+        ..Default::default()
+    };
+    config
+        .secrets
+        .insert("connectionString".into(), Secret::new(connection_string));
     connector.prepare(&config).expect("valid config")
 }
 
@@ -41,10 +51,19 @@ impl Drop for Table {
         // Drop cannot await: drop the table on a fresh runtime with its own
         // connection (the test's client is driven by the blocked test runtime).
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             rt.block_on(async {
                 let conn = connect_with(&url());
-                let _ = conn.invoke(&ctx(), "executeQuery", json!({"query": format!("DROP TABLE IF EXISTS {name}")})).await;
+                let _ = conn
+                    .invoke(
+                        &ctx(),
+                        "executeQuery",
+                        json!({"query": format!("DROP TABLE IF EXISTS {name}")}),
+                    )
+                    .await;
             });
         })
         .join();
@@ -52,7 +71,13 @@ impl Drop for Table {
 }
 
 async fn exec(conn: &Arc<dyn Connection>, query: &str, parameters: Value) -> Value {
-    conn.invoke(&ctx(), "executeQuery", json!({"query": query, "parameters": parameters})).await.expect(query)
+    conn.invoke(
+        &ctx(),
+        "executeQuery",
+        json!({"query": query, "parameters": parameters}),
+    )
+    .await
+    .expect(query)
 }
 
 #[tokio::test]
@@ -89,44 +114,107 @@ async fn row_operations_round_trip_typed_values() {
     assert_eq!(row["at"], json!("2024-05-06T07:08:09.123Z"));
     assert_eq!(row["doc"], json!({"a": [1, 2]}));
     assert_eq!(row["ref"], json!("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"));
-    assert_eq!(row["raw"], json!({"$content-type": "application/octet-stream", "$content": "AP8="}));
+    assert_eq!(
+        row["raw"],
+        json!({"$content-type": "application/octet-stream", "$content": "AP8="})
+    );
     assert_eq!(row["tags"], json!(["x", "y"]));
 
-    conn.invoke(&ctx(), "insertRow", json!({"table": t.name, "row": {"name": "Bob", "qty": null}}))
+    conn.invoke(
+        &ctx(),
+        "insertRow",
+        json!({"table": t.name, "row": {"name": "Bob", "qty": null}}),
+    )
+    .await
+    .expect("insert 2");
+    let rows = conn
+        .invoke(
+            &ctx(),
+            "getRows",
+            json!({"table": t.name, "filter": {"qty": null}}),
+        )
         .await
-        .expect("insert 2");
-    let rows = conn.invoke(&ctx(), "getRows", json!({"table": t.name, "filter": {"qty": null}})).await.expect("get");
+        .expect("get");
     assert_eq!(rows.as_array().map(Vec::len), Some(1));
     assert_eq!(rows[0]["name"], json!("Bob"));
 
     let updated = conn
-        .invoke(&ctx(), "updateRows", json!({"table": t.name, "filter": {"name": "Bob"}, "values": {"qty": 3}}))
+        .invoke(
+            &ctx(),
+            "updateRows",
+            json!({"table": t.name, "filter": {"name": "Bob"}, "values": {"qty": 3}}),
+        )
         .await
         .expect("update");
     assert_eq!(updated, json!({"rowsAffected": 1}));
 
-    let q = exec(&conn, &format!("select name, qty from {} where qty < $1 order by id", t.name), json!([10])).await;
-    assert_eq!(q, json!({"rows": [{"name": "Bob", "qty": 3}], "rowsAffected": 1}));
+    let q = exec(
+        &conn,
+        &format!(
+            "select name, qty from {} where qty < $1 order by id",
+            t.name
+        ),
+        json!([10]),
+    )
+    .await;
+    assert_eq!(
+        q,
+        json!({"rows": [{"name": "Bob", "qty": 3}], "rowsAffected": 1})
+    );
 
-    let deleted = conn.invoke(&ctx(), "deleteRows", json!({"table": t.name, "filter": {"id": 1}})).await.expect("delete");
+    let deleted = conn
+        .invoke(
+            &ctx(),
+            "deleteRows",
+            json!({"table": t.name, "filter": {"id": 1}}),
+        )
+        .await
+        .expect("delete");
     assert_eq!(deleted, json!({"rowsAffected": 1}));
-    let all = conn.invoke(&ctx(), "getRows", json!({"table": t.name, "top": 10})).await.expect("get all");
+    let all = conn
+        .invoke(&ctx(), "getRows", json!({"table": t.name, "top": 10}))
+        .await
+        .expect("get all");
     assert_eq!(all.as_array().map(Vec::len), Some(1));
 }
 
 #[tokio::test]
 async fn errors_are_classified() {
     let conn = connect_with(&url());
-    let missing = conn.invoke(&ctx(), "getRows", json!({"table": "conflux_no_such_table"})).await.expect_err("missing");
-    assert!(matches!(missing, ConnectorError::NotFound { .. }), "{missing:?}");
-    let syntax = conn.invoke(&ctx(), "executeQuery", json!({"query": "selec 1"})).await.expect_err("syntax");
-    assert!(matches!(syntax, ConnectorError::InvalidInput { .. }), "{syntax:?}");
-    let bad_value =
-        conn.invoke(&ctx(), "executeQuery", json!({"query": "select $1::int", "parameters": ["abc"]})).await.expect_err("bad");
-    assert!(matches!(bad_value, ConnectorError::InvalidInput { .. }), "{bad_value:?}");
+    let missing = conn
+        .invoke(&ctx(), "getRows", json!({"table": "conflux_no_such_table"}))
+        .await
+        .expect_err("missing");
+    assert!(
+        matches!(missing, ConnectorError::NotFound { .. }),
+        "{missing:?}"
+    );
+    let syntax = conn
+        .invoke(&ctx(), "executeQuery", json!({"query": "selec 1"}))
+        .await
+        .expect_err("syntax");
+    assert!(
+        matches!(syntax, ConnectorError::InvalidInput { .. }),
+        "{syntax:?}"
+    );
+    let bad_value = conn
+        .invoke(
+            &ctx(),
+            "executeQuery",
+            json!({"query": "select $1::int", "parameters": ["abc"]}),
+        )
+        .await
+        .expect_err("bad");
+    assert!(
+        matches!(bad_value, ConnectorError::InvalidInput { .. }),
+        "{bad_value:?}"
+    );
 
     let closed = connect_with("postgres://postgres@127.0.0.1:1/test");
-    let err = closed.test(&ctx()).await.expect_err("nothing listens on port 1");
+    let err = closed
+        .test(&ctx())
+        .await
+        .expect_err("nothing listens on port 1");
     assert!(err.is_retryable(), "{err:?}");
 }
 
@@ -137,16 +225,47 @@ async fn password_never_appears_in_errors_or_debug() {
     let secret = "Sup3r-Secret-Pa55";
     let conn = connect_with(&format!("postgres://conflux_no_such_role:{secret}@{rest}"));
     let err = conn.test(&ctx()).await.expect_err("unknown role");
-    assert!(matches!(err, ConnectorError::Unauthorized { .. }), "{err:?}");
+    assert!(
+        matches!(err, ConnectorError::Unauthorized { .. }),
+        "{err:?}"
+    );
     assert!(!err.to_string().contains(secret), "{err}");
     assert!(!format!("{err:?}").contains(secret));
-    let debug = format!("{:?}", conflux_connectors::find("/serviceProviders/postgres").map(|c| c.descriptor()));
-    assert!(!debug.contains(secret));
+
+    // The same secret given as separate parameters, split off by the descriptor.
+    let descriptor = conflux_connectors::find("/serviceProviders/postgres")
+        .expect("postgres")
+        .descriptor();
+    let values =
+        json!({"host": "127.0.0.1", "username": "conflux_no_such_role", "password": secret});
+    let config = ConnectionConfig::from_parameter_values(
+        "pg",
+        descriptor,
+        values.as_object().cloned().expect("object"),
+    );
+    assert!(config.parameters.get("password").is_none());
+    assert!(!format!("{config:?}").contains(secret));
 }
 
-async fn poll(conn: &Arc<dyn Connection>, inputs: &Value, cursor: Option<Value>) -> (Vec<i64>, Option<Value>) {
-    let outcome = conn.poll(&ctx(), "whenRowInsertedOrModified", inputs.clone(), cursor.clone()).await.expect("poll");
-    let ids = outcome.items.iter().map(|row| row["id"].as_i64().expect("id")).collect();
+async fn poll(
+    conn: &Arc<dyn Connection>,
+    inputs: &Value,
+    cursor: Option<Value>,
+) -> (Vec<i64>, Option<Value>) {
+    let outcome = conn
+        .poll(
+            &ctx(),
+            "whenRowInsertedOrModified",
+            inputs.clone(),
+            cursor.clone(),
+        )
+        .await
+        .expect("poll");
+    let ids = outcome
+        .items
+        .iter()
+        .map(|row| row["id"].as_i64().expect("id"))
+        .collect();
     (ids, outcome.cursor.or(cursor))
 }
 
@@ -158,7 +277,13 @@ async fn polling_trigger_delivers_every_row_exactly_once_across_restarts() {
         let (conn, table) = (Arc::clone(&conn), t.name.clone());
         async move {
             for id in ids {
-                conn.invoke(&ctx(), "insertRow", json!({"table": table, "row": {"id": id, "changed": at}})).await.expect("insert");
+                conn.invoke(
+                    &ctx(),
+                    "insertRow",
+                    json!({"table": table, "row": {"id": id, "changed": at}}),
+                )
+                .await
+                .expect("insert");
             }
         }
     };
@@ -167,12 +292,17 @@ async fn polling_trigger_delivers_every_row_exactly_once_across_restarts() {
 
     let mut seen = Vec::new();
     let (ids, cursor) = poll(&conn, &inputs, None).await;
-    assert_eq!(ids, [1, 2], "a poll stops at maxRows inside a run of equal watermarks");
+    assert_eq!(
+        ids,
+        [1, 2],
+        "a poll stops at maxRows inside a run of equal watermarks"
+    );
     seen.extend(ids);
 
     // Restart: a new connection object resumes from the persisted cursor.
     let conn = connect_with(&url());
-    let persisted: Option<Value> = serde_json::from_str(&serde_json::to_string(&cursor).expect("json")).expect("json");
+    let persisted: Option<Value> =
+        serde_json::from_str(&serde_json::to_string(&cursor).expect("json")).expect("json");
     insert(&[4], "2024-01-01T00:00:00Z").await; // same watermark as the last delivered row
     insert(&[5, 6], "2024-01-02T00:00:00Z").await;
     let mut cursor = persisted;
@@ -185,7 +315,15 @@ async fn polling_trigger_delivers_every_row_exactly_once_across_restarts() {
         cursor = next;
     }
     // A modified row moves past the cursor and is delivered again, as a modification.
-    exec(&conn, &format!("update {} set changed = '2024-01-03T00:00:00Z' where id = 2", t.name), json!([])).await;
+    exec(
+        &conn,
+        &format!(
+            "update {} set changed = '2024-01-03T00:00:00Z' where id = 2",
+            t.name
+        ),
+        json!([]),
+    )
+    .await;
     let (ids, _) = poll(&conn, &inputs, cursor).await;
     assert_eq!(ids, [2]);
     assert_eq!(seen, [1, 2, 3, 4, 5, 6]);
@@ -195,11 +333,21 @@ async fn polling_trigger_delivers_every_row_exactly_once_across_restarts() {
 async fn polling_trigger_starting_now_skips_existing_rows_and_finds_the_key() {
     let conn = connect_with(&url());
     let t = Table::create(&conn, "id serial primary key, v int").await;
-    exec(&conn, &format!("insert into {} (v) values (1), (2)", t.name), json!([])).await;
+    exec(
+        &conn,
+        &format!("insert into {} (v) values (1), (2)", t.name),
+        json!([]),
+    )
+    .await;
     let inputs = json!({"table": t.name, "watermarkColumn": "id"});
     let (ids, cursor) = poll(&conn, &inputs, None).await;
     assert!(ids.is_empty());
-    exec(&conn, &format!("insert into {} (v) values (3)", t.name), json!([])).await;
+    exec(
+        &conn,
+        &format!("insert into {} (v) values (3)", t.name),
+        json!([]),
+    )
+    .await;
     let (ids, _) = poll(&conn, &inputs, cursor).await;
     assert_eq!(ids, [3]);
 
@@ -207,7 +355,12 @@ async fn polling_trigger_starting_now_skips_existing_rows_and_finds_the_key() {
     let empty = Table::create(&conn, "id serial primary key").await;
     let inputs = json!({"table": empty.name, "watermarkColumn": "id"});
     let (_, cursor) = poll(&conn, &inputs, None).await;
-    exec(&conn, &format!("insert into {} default values", empty.name), json!([])).await;
+    exec(
+        &conn,
+        &format!("insert into {} default values", empty.name),
+        json!([]),
+    )
+    .await;
     let (ids, _) = poll(&conn, &inputs, cursor).await;
     assert_eq!(ids, [1]);
 }

@@ -16,7 +16,12 @@ fn empty_obj() -> &'static JsonMap<String, Json> {
 }
 
 impl Loader {
-    pub(crate) fn action_map(&mut self, json: Option<&Json>, path: &str, place: Place) -> ActionMap {
+    pub(crate) fn action_map(
+        &mut self,
+        json: Option<&Json>,
+        path: &str,
+        place: Place,
+    ) -> ActionMap {
         let map = match json {
             None | Some(Json::Null) => return ActionMap::default(),
             Some(Json::Object(m)) => m,
@@ -26,7 +31,13 @@ impl Loader {
             }
         };
         if place.depth > MAX_DEPTH {
-            self.finding(path, &format!("actions are nested {} levels deep; at most {MAX_DEPTH} are allowed", place.depth));
+            self.finding(
+                path,
+                &format!(
+                    "actions are nested {} levels deep; at most {MAX_DEPTH} are allowed",
+                    place.depth
+                ),
+            );
         }
         let mut actions = Vec::with_capacity(map.len());
         let mut by_name = HashMap::with_capacity(map.len());
@@ -40,7 +51,11 @@ impl Loader {
         // Resolve runAfter to sibling indexes.
         let mut successors = vec![Vec::new(); actions.len()];
         let mut resolved: Vec<Vec<RunAfter>> = Vec::with_capacity(actions.len());
-        for (i, (name, a)) in map.iter().filter(|(n, _)| by_name.contains_key(*n)).enumerate() {
+        for (i, (name, a)) in map
+            .iter()
+            .filter(|(n, _)| by_name.contains_key(*n))
+            .enumerate()
+        {
             let mut list = Vec::new();
             let rpath = child(&child(path, name), "runAfter");
             match a.get("runAfter") {
@@ -66,7 +81,10 @@ impl Loader {
                         }
                     }
                 }
-                Some(_) => self.finding(&rpath, "runAfter must be an object {\"Action\": [\"Succeeded\"]}"),
+                Some(_) => self.finding(
+                    &rpath,
+                    "runAfter must be an object {\"Action\": [\"Succeeded\"]}",
+                ),
             }
             resolved.push(list);
         }
@@ -91,14 +109,20 @@ impl Loader {
 
     fn run_after_statuses(&mut self, json: &Json, path: &str) -> Vec<RunAfterStatus> {
         let Json::Array(items) = json else {
-            self.finding(path, "must be an array of statuses (Succeeded, Failed, Skipped, TimedOut)");
+            self.finding(
+                path,
+                "must be an array of statuses (Succeeded, Failed, Skipped, TimedOut)",
+            );
             return vec![RunAfterStatus::Succeeded];
         };
         let mut out = Vec::new();
         for (k, s) in items.iter().enumerate() {
             match s.as_str().and_then(RunAfterStatus::parse) {
                 Some(st) => out.push(st),
-                None => self.finding(&format!("{path}[{k}]"), &format!("{s} is not a runAfter status (Succeeded, Failed, Skipped, TimedOut)")),
+                None => self.finding(
+                    &format!("{path}[{k}]"),
+                    &format!("{s} is not a runAfter status (Succeeded, Failed, Skipped, TimedOut)"),
+                ),
             }
         }
         if items.is_empty() {
@@ -108,7 +132,12 @@ impl Loader {
         out
     }
 
-    fn check_cycles(&mut self, run_after: &[Vec<RunAfter>], actions: &[ActionDefinition], path: &str) {
+    fn check_cycles(
+        &mut self,
+        run_after: &[Vec<RunAfter>],
+        actions: &[ActionDefinition],
+        path: &str,
+    ) {
         let n = run_after.len();
         let mut indegree: Vec<usize> = run_after.iter().map(Vec::len).collect();
         let mut succ = vec![Vec::new(); n];
@@ -129,15 +158,27 @@ impl Loader {
             }
         }
         if done < n {
-            let names: Vec<&str> = (0..n).filter(|&i| indegree[i] > 0).map(|i| actions[i].name.as_str()).collect();
+            let names: Vec<&str> = (0..n)
+                .filter(|&i| indegree[i] > 0)
+                .map(|i| actions[i].name.as_str())
+                .collect();
             for i in (0..n).filter(|&i| indegree[i] > 0) {
-                let msg = format!("runAfter forms a cycle among {}; no action of it could ever start", names.join(", "));
+                let msg = format!(
+                    "runAfter forms a cycle among {}; no action of it could ever start",
+                    names.join(", ")
+                );
                 self.finding(&child(&child(path, &actions[i].name), "runAfter"), &msg);
             }
         }
     }
 
-    fn action(&mut self, name: &str, json: &Json, path: &str, place: Place) -> Option<ActionDefinition> {
+    fn action(
+        &mut self,
+        name: &str,
+        json: &Json,
+        path: &str,
+        place: Place,
+    ) -> Option<ActionDefinition> {
         self.check_name(name, path);
         self.action_count += 1;
         let Some(obj) = json.as_object() else {
@@ -153,13 +194,27 @@ impl Loader {
         };
         let ipath = child(path, "inputs");
         let (inputs, retry_policy) = self.inputs_and_retry(obj.get("inputs"), &ipath);
-        let input_references = inputs.as_ref().map(|i| i.action_references()).unwrap_or_default();
+        let input_references = inputs
+            .as_ref()
+            .map(|i| i.action_references())
+            .unwrap_or_default();
         let inputs_or_null = |i: Option<conflux_expr::CompiledValue>| i.unwrap_or_else(null_value);
-        let runtime = self.runtime(obj.get("runtimeConfiguration"), &child(path, "runtimeConfiguration"));
-        let options = self.options(obj.get("operationOptions"), &child(path, "operationOptions"));
+        let runtime = self.runtime(
+            obj.get("runtimeConfiguration"),
+            &child(path, "runtimeConfiguration"),
+        );
+        let options = self.options(
+            obj.get("operationOptions"),
+            &child(path, "operationOptions"),
+        );
         let limit = self.limit(obj.get("limit"), &child(path, "limit"));
-        let tracked_properties = obj.get("trackedProperties").map(|t| self.compile(t, &child(path, "trackedProperties")));
-        let raw_inputs = obj.get("inputs").and_then(Json::as_object).unwrap_or(empty_obj());
+        let tracked_properties = obj
+            .get("trackedProperties")
+            .map(|t| self.compile(t, &child(path, "trackedProperties")));
+        let raw_inputs = obj
+            .get("inputs")
+            .and_then(Json::as_object)
+            .unwrap_or(empty_obj());
         let inner = Place {
             depth: place.depth + 1,
             top_level: false,
@@ -167,11 +222,16 @@ impl Loader {
         };
         let lower = type_name.to_ascii_lowercase();
         let kind = match lower.as_str() {
-            "compose" => ActionKind::Compose { inputs: inputs_or_null(inputs) },
+            "compose" => ActionKind::Compose {
+                inputs: inputs_or_null(inputs),
+            },
             "parsejson" => {
                 let schema = raw_inputs.get("schema").cloned().unwrap_or(Json::Null);
                 if !schema.is_object() && !schema.is_null() {
-                    self.finding(&child(&ipath, "schema"), "the schema must be a JSON Schema object");
+                    self.finding(
+                        &child(&ipath, "schema"),
+                        "the schema must be a JSON Schema object",
+                    );
                 }
                 ActionKind::ParseJson {
                     content: self.compile_field(raw_inputs, "content", &ipath, true),
@@ -190,7 +250,10 @@ impl Loader {
                         m.iter()
                             .map(|(k, v)| {
                                 let kp = child(&spath, k);
-                                (self.compile(&Json::String(k.clone()), &kp), self.compile(v, &kp))
+                                (
+                                    self.compile(&Json::String(k.clone()), &kp),
+                                    self.compile(v, &kp),
+                                )
                             })
                             .collect(),
                     ),
@@ -202,7 +265,9 @@ impl Loader {
                 };
                 ActionKind::Select { from, select }
             }
-            "join" => ActionKind::Join { inputs: inputs_or_null(inputs) },
+            "join" => ActionKind::Join {
+                inputs: inputs_or_null(inputs),
+            },
             "table" => {
                 let columns = match raw_inputs.get("columns") {
                     None | Some(Json::Null) => None,
@@ -212,14 +277,22 @@ impl Loader {
                             .map(|(k, c)| {
                                 let cp = format!("{}[{k}]", child(&ipath, "columns"));
                                 TableColumn {
-                                    header: c.get("header").map(|h| self.compile(h, &child(&cp, "header"))),
-                                    value: self.compile(c.get("value").unwrap_or(&Json::Null), &child(&cp, "value")),
+                                    header: c
+                                        .get("header")
+                                        .map(|h| self.compile(h, &child(&cp, "header"))),
+                                    value: self.compile(
+                                        c.get("value").unwrap_or(&Json::Null),
+                                        &child(&cp, "value"),
+                                    ),
                                 }
                             })
                             .collect(),
                     ),
                     Some(_) => {
-                        self.finding(&child(&ipath, "columns"), "must be an array of {header, value}");
+                        self.finding(
+                            &child(&ipath, "columns"),
+                            "must be an array of {header, value}",
+                        );
                         None
                     }
                 };
@@ -234,9 +307,15 @@ impl Loader {
                     self.finding(path, "InitializeVariable is only allowed at the top level of the workflow, not inside Scope, If, Switch, Foreach or Until");
                 }
                 self.check_variables(raw_inputs, &ipath);
-                ActionKind::InitializeVariable { inputs: inputs_or_null(inputs) }
+                ActionKind::InitializeVariable {
+                    inputs: inputs_or_null(inputs),
+                }
             }
-            "setvariable" | "incrementvariable" | "decrementvariable" | "appendtoarrayvariable" | "appendtostringvariable" => {
+            "setvariable"
+            | "incrementvariable"
+            | "decrementvariable"
+            | "appendtoarrayvariable"
+            | "appendtostringvariable" => {
                 let op = match lower.as_str() {
                     "setvariable" => VariableOp::Set,
                     "incrementvariable" => VariableOp::Increment,
@@ -250,44 +329,81 @@ impl Loader {
                 if op == VariableOp::Set && !raw_inputs.contains_key("value") {
                     self.finding(&ipath, "SetVariable needs inputs.value");
                 }
-                ActionKind::Variable { op, inputs: inputs_or_null(inputs) }
+                ActionKind::Variable {
+                    op,
+                    inputs: inputs_or_null(inputs),
+                }
             }
             "if" => {
                 let condition = self.condition(obj.get("expression"), &child(path, "expression"));
                 let actions = self.action_map(obj.get("actions"), &child(path, "actions"), inner);
                 let epath = child(path, "else");
-                let else_actions = self.action_map(obj.get("else").and_then(|e| e.get("actions")), &child(&epath, "actions"), inner);
-                ActionKind::If { condition, actions, else_actions }
+                let else_actions = self.action_map(
+                    obj.get("else").and_then(|e| e.get("actions")),
+                    &child(&epath, "actions"),
+                    inner,
+                );
+                ActionKind::If {
+                    condition,
+                    actions,
+                    else_actions,
+                }
             }
             "switch" => self.switch(obj, path, inner),
             "foreach" => {
                 let foreach = match obj.get("foreach") {
                     Some(f) => self.compile(f, &child(path, "foreach")),
                     None => {
-                        self.finding(&child(path, "foreach"), "Foreach needs a 'foreach' expression giving an array");
+                        self.finding(
+                            &child(path, "foreach"),
+                            "Foreach needs a 'foreach' expression giving an array",
+                        );
                         null_value()
                     }
                 };
                 if let Some(r) = runtime.repetitions {
                     if !(1..=50).contains(&r) {
-                        self.finding(&format!("{path}.runtimeConfiguration.concurrency.repetitions"), "Foreach repetitions must be from 1 to 50");
+                        self.finding(
+                            &format!("{path}.runtimeConfiguration.concurrency.repetitions"),
+                            "Foreach repetitions must be from 1 to 50",
+                        );
                     }
                     if options.sequential {
                         self.finding(&child(path, "operationOptions"), "Sequential cannot be combined with runtimeConfiguration.concurrency.repetitions; use one of them");
                     }
                 }
-                let actions = self.action_map(obj.get("actions"), &child(path, "actions"), Place { in_loop: true, ..inner });
+                let actions = self.action_map(
+                    obj.get("actions"),
+                    &child(path, "actions"),
+                    Place {
+                        in_loop: true,
+                        ..inner
+                    },
+                );
                 ActionKind::Foreach { foreach, actions }
             }
             "until" => {
                 if let Some(c) = limit.count {
                     if !(1..=5000).contains(&c) {
-                        self.finding(&format!("{path}.limit.count"), "Until count must be from 1 to 5000");
+                        self.finding(
+                            &format!("{path}.limit.count"),
+                            "Until count must be from 1 to 5000",
+                        );
                     }
                 }
                 let expression = self.condition(obj.get("expression"), &child(path, "expression"));
-                let actions = self.action_map(obj.get("actions"), &child(path, "actions"), Place { in_loop: true, ..inner });
-                ActionKind::Until { expression, actions }
+                let actions = self.action_map(
+                    obj.get("actions"),
+                    &child(path, "actions"),
+                    Place {
+                        in_loop: true,
+                        ..inner
+                    },
+                );
+                ActionKind::Until {
+                    expression,
+                    actions,
+                }
             }
             "scope" => ActionKind::Scope {
                 actions: self.action_map(obj.get("actions"), &child(path, "actions"), inner),
@@ -297,30 +413,53 @@ impl Loader {
                     self.finding(path, "Terminate is not allowed inside Foreach or Until");
                 }
                 if let Some(s) = raw_inputs.get("runStatus").and_then(Json::as_str) {
-                    if !["failed", "cancelled", "succeeded"].contains(&s.to_ascii_lowercase().as_str()) {
-                        self.finding(&child(&ipath, "runStatus"), &format!("'{s}' is not a Terminate status (Failed, Cancelled, Succeeded)"));
+                    if !["failed", "cancelled", "succeeded"]
+                        .contains(&s.to_ascii_lowercase().as_str())
+                    {
+                        self.finding(
+                            &child(&ipath, "runStatus"),
+                            &format!(
+                                "'{s}' is not a Terminate status (Failed, Cancelled, Succeeded)"
+                            ),
+                        );
                     }
                 }
-                ActionKind::Terminate { inputs: inputs_or_null(inputs) }
+                ActionKind::Terminate {
+                    inputs: inputs_or_null(inputs),
+                }
             }
             "wait" => {
                 if let Some(iv) = raw_inputs.get("interval").and_then(Json::as_object) {
                     if let Some(u) = iv.get("unit").and_then(Json::as_str) {
-                        if !["second", "minute", "hour", "day", "week", "month"].contains(&u.to_ascii_lowercase().as_str()) {
-                            self.finding(&format!("{ipath}.interval.unit"), &format!("'{u}' is not a unit (Second, Minute, Hour, Day, Week, Month)"));
+                        if !["second", "minute", "hour", "day", "week", "month"]
+                            .contains(&u.to_ascii_lowercase().as_str())
+                        {
+                            self.finding(
+                                &format!("{ipath}.interval.unit"),
+                                &format!(
+                                    "'{u}' is not a unit (Second, Minute, Hour, Day, Week, Month)"
+                                ),
+                            );
                         }
                     }
                 } else if !raw_inputs.contains_key("until") {
-                    self.finding(&ipath, "Wait needs inputs.interval {count, unit} or inputs.until {timestamp}");
+                    self.finding(
+                        &ipath,
+                        "Wait needs inputs.interval {count, unit} or inputs.until {timestamp}",
+                    );
                 }
-                ActionKind::Wait { inputs: inputs_or_null(inputs) }
+                ActionKind::Wait {
+                    inputs: inputs_or_null(inputs),
+                }
             }
             "response" => {
                 self.has_response = true;
                 if place.in_loop {
                     self.finding(path, "Response is not allowed inside Foreach or Until");
                 }
-                ActionKind::Response { inputs: inputs_or_null(inputs) }
+                ActionKind::Response {
+                    inputs: inputs_or_null(inputs),
+                }
             }
             "http" => {
                 for k in ["method", "uri"] {
@@ -328,16 +467,34 @@ impl Loader {
                         self.finding(&ipath, &format!("an Http action needs inputs.{k}"));
                     }
                 }
-                ActionKind::Http { inputs: inputs_or_null(inputs) }
+                ActionKind::Http {
+                    inputs: inputs_or_null(inputs),
+                }
             }
-            "workflow" => ActionKind::Workflow { inputs: inputs_or_null(inputs) },
+            "workflow" => ActionKind::Workflow {
+                inputs: inputs_or_null(inputs),
+            },
             "expression" => {
-                let kind = obj.get("kind").and_then(Json::as_str).unwrap_or("").to_ascii_lowercase();
-                let known = ["addtotime", "subtractfromtime", "converttimezone", "currenttime", "getfuturetime", "getpasttime"];
+                let kind = obj
+                    .get("kind")
+                    .and_then(Json::as_str)
+                    .unwrap_or("")
+                    .to_ascii_lowercase();
+                let known = [
+                    "addtotime",
+                    "subtractfromtime",
+                    "converttimezone",
+                    "currenttime",
+                    "getfuturetime",
+                    "getpasttime",
+                ];
                 if !known.contains(&kind.as_str()) {
                     self.finding(&child(path, "kind"), &format!("'{kind}' is not an Expression kind (AddToTime, SubtractFromTime, ConvertTimeZone, CurrentTime, GetFutureTime, GetPastTime)"));
                 }
-                ActionKind::Expression { kind, inputs: inputs_or_null(inputs) }
+                ActionKind::Expression {
+                    kind,
+                    inputs: inputs_or_null(inputs),
+                }
             }
             _ => ActionKind::Other {
                 type_name: type_name.clone(),
@@ -361,7 +518,13 @@ impl Loader {
         })
     }
 
-    fn compile_field(&mut self, inputs: &JsonMap<String, Json>, key: &str, ipath: &str, required: bool) -> conflux_expr::CompiledValue {
+    fn compile_field(
+        &mut self,
+        inputs: &JsonMap<String, Json>,
+        key: &str,
+        ipath: &str,
+        required: bool,
+    ) -> conflux_expr::CompiledValue {
         match inputs.get(key) {
             Some(v) => self.compile(v, &child(ipath, key)),
             None => {
@@ -396,7 +559,10 @@ impl Loader {
     fn check_variables(&mut self, inputs: &JsonMap<String, Json>, ipath: &str) {
         let vpath = child(ipath, "variables");
         let Some(Json::Array(vars)) = inputs.get("variables") else {
-            self.finding(&vpath, "InitializeVariable needs inputs.variables: [{name, type, value}]");
+            self.finding(
+                &vpath,
+                "InitializeVariable needs inputs.variables: [{name, type, value}]",
+            );
             return;
         };
         for (k, v) in vars.iter().enumerate() {
@@ -426,14 +592,23 @@ impl Loader {
             None => {}
             Some(Json::Object(map)) => {
                 if map.len() > MAX_SWITCH_CASES {
-                    self.finding(&cpath, &format!("a Switch has {} cases; at most {MAX_SWITCH_CASES} are allowed", map.len()));
+                    self.finding(
+                        &cpath,
+                        &format!(
+                            "a Switch has {} cases; at most {MAX_SWITCH_CASES} are allowed",
+                            map.len()
+                        ),
+                    );
                 }
                 let mut seen: Vec<&Json> = Vec::new();
                 for (cname, c) in map {
                     let p = child(&cpath, cname);
                     let value = c.get("case").cloned().unwrap_or(Json::Null);
                     if !(value.is_string() || value.is_i64() || value.is_u64()) {
-                        self.finding(&child(&p, "case"), "a case value must be a string or an integer");
+                        self.finding(
+                            &child(&p, "case"),
+                            "a case value must be a string or an integer",
+                        );
                     }
                     if let Some(v) = c.get("case") {
                         if seen.contains(&v) {
@@ -442,13 +617,25 @@ impl Loader {
                         seen.push(v);
                     }
                     let actions = self.action_map(c.get("actions"), &child(&p, "actions"), inner);
-                    cases.push(SwitchCase { name: cname.clone(), value, actions });
+                    cases.push(SwitchCase {
+                        name: cname.clone(),
+                        value,
+                        actions,
+                    });
                 }
             }
             Some(_) => self.finding(&cpath, "'cases' must be an object of named cases"),
         }
         let dpath = child(path, "default");
-        let default = self.action_map(obj.get("default").and_then(|d| d.get("actions")), &child(&dpath, "actions"), inner);
-        ActionKind::Switch { expression, cases, default }
+        let default = self.action_map(
+            obj.get("default").and_then(|d| d.get("actions")),
+            &child(&dpath, "actions"),
+            inner,
+        );
+        ActionKind::Switch {
+            expression,
+            cases,
+            default,
+        }
     }
 }

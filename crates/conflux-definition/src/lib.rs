@@ -22,16 +22,16 @@
 //! assert_eq!(err.findings()[0].path, "$.definition.actions.Next.runAfter.Missing");
 //! ```
 
+mod actions;
 mod condition;
 mod model;
 mod parse;
 pub mod project;
-mod actions;
 
 use std::fmt;
 
-pub use parse::{is_builtin, CONNECTOR_ACTION_TYPES};
 pub use model::*;
+pub use parse::{is_builtin, CONNECTOR_ACTION_TYPES};
 
 /// One problem in a definition: where it is and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -49,7 +49,10 @@ impl ParameterType {
 
     /// Secure types are masked in run history and API answers.
     pub fn is_secure(self) -> bool {
-        matches!(self, ParameterType::SecureString | ParameterType::SecureObject)
+        matches!(
+            self,
+            ParameterType::SecureString | ParameterType::SecureObject
+        )
     }
 }
 

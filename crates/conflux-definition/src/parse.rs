@@ -150,8 +150,14 @@ pub(crate) fn load(doc: &Json) -> Result<Workflow, DefinitionError> {
         if let Some(sr) = &a.runtime.static_result {
             if !static_results.contains_key(&sr.name) {
                 let p = format!("{}.runtimeConfiguration.staticResult.name", a.path);
-                let m = format!("the static result '{}' is not defined in staticResults", sr.name);
-                l.findings.push(Finding { path: p, message: m });
+                let m = format!(
+                    "the static result '{}' is not defined in staticResults",
+                    sr.name
+                );
+                l.findings.push(Finding {
+                    path: p,
+                    message: m,
+                });
             }
         }
     }
@@ -181,11 +187,21 @@ pub(crate) fn unknown_types_in_doc(doc: &Json, accepts: &dyn Fn(&str) -> bool) -
         None => (doc, "$"),
     };
     let mut out = Vec::new();
-    walk_types(def.get("actions"), &child(root, "actions"), accepts, &mut out);
+    walk_types(
+        def.get("actions"),
+        &child(root, "actions"),
+        accepts,
+        &mut out,
+    );
     out
 }
 
-fn walk_types(map: Option<&Json>, path: &str, accepts: &dyn Fn(&str) -> bool, out: &mut Vec<Finding>) {
+fn walk_types(
+    map: Option<&Json>,
+    path: &str,
+    accepts: &dyn Fn(&str) -> bool,
+    out: &mut Vec<Finding>,
+) {
     let Some(Json::Object(map)) = map else { return };
     for (name, a) in map {
         let apath = child(path, name);
@@ -199,10 +215,20 @@ fn walk_types(map: Option<&Json>, path: &str, accepts: &dyn Fn(&str) -> bool, ou
         }
         walk_types(a.get("actions"), &child(&apath, "actions"), accepts, out);
         if let Some(e) = a.get("else") {
-            walk_types(e.get("actions"), &child(&child(&apath, "else"), "actions"), accepts, out);
+            walk_types(
+                e.get("actions"),
+                &child(&child(&apath, "else"), "actions"),
+                accepts,
+                out,
+            );
         }
         if let Some(d) = a.get("default") {
-            walk_types(d.get("actions"), &child(&child(&apath, "default"), "actions"), accepts, out);
+            walk_types(
+                d.get("actions"),
+                &child(&child(&apath, "default"), "actions"),
+                accepts,
+                out,
+            );
         }
         if let Some(Json::Object(cases)) = a.get("cases") {
             for (cname, c) in cases {
@@ -320,7 +346,11 @@ impl Loader {
         }
     }
 
-    fn parameters(&mut self, json: Option<&Json>, path: &str) -> IndexMap<String, ParameterDefinition> {
+    fn parameters(
+        &mut self,
+        json: Option<&Json>,
+        path: &str,
+    ) -> IndexMap<String, ParameterDefinition> {
         let mut out = IndexMap::new();
         let Some(json) = json else { return out };
         let Some(map) = json.as_object() else {
@@ -345,7 +375,10 @@ impl Loader {
             };
             if let (Some(d), Some(allowed)) = (&default_value, &allowed_values) {
                 if !allowed.contains(d) {
-                    self.finding(&child(&ppath, "defaultValue"), "the default value is not one of allowedValues");
+                    self.finding(
+                        &child(&ppath, "defaultValue"),
+                        "the default value is not one of allowedValues",
+                    );
                 }
             }
             out.insert(
@@ -361,7 +394,12 @@ impl Loader {
         out
     }
 
-    fn triggers(&mut self, json: Option<&Json>, path: &str, standard: bool) -> IndexMap<String, TriggerDefinition> {
+    fn triggers(
+        &mut self,
+        json: Option<&Json>,
+        path: &str,
+        standard: bool,
+    ) -> IndexMap<String, TriggerDefinition> {
         let mut out = IndexMap::new();
         let empty = JsonMap::new();
         let map = match json {
@@ -373,7 +411,13 @@ impl Loader {
             }
         };
         if standard && map.len() != 1 {
-            self.finding(path, &format!("a Standard workflow must have exactly one trigger, found {}", map.len()));
+            self.finding(
+                path,
+                &format!(
+                    "a Standard workflow must have exactly one trigger, found {}",
+                    map.len()
+                ),
+            );
         } else if map.len() > 10 {
             self.finding(path, "a workflow may have at most 10 triggers");
         }
@@ -391,7 +435,8 @@ impl Loader {
                     String::new()
                 }
             };
-            let (inputs, retry_policy) = self.inputs_and_retry(tobj.get("inputs"), &child(&tpath, "inputs"));
+            let (inputs, retry_policy) =
+                self.inputs_and_retry(tobj.get("inputs"), &child(&tpath, "inputs"));
             let mut conditions = Vec::new();
             if let Some(cs) = tobj.get("conditions") {
                 match cs {
@@ -403,12 +448,21 @@ impl Loader {
                             }
                         }
                     }
-                    _ => self.finding(&child(&tpath, "conditions"), "must be an array of {\"expression\": ...}"),
+                    _ => self.finding(
+                        &child(&tpath, "conditions"),
+                        "must be an array of {\"expression\": ...}",
+                    ),
                 }
             }
             let split_on = self.template(tobj.get("splitOn"), &child(&tpath, "splitOn"));
-            let runtime = self.runtime(tobj.get("runtimeConfiguration"), &child(&tpath, "runtimeConfiguration"));
-            let options = self.options(tobj.get("operationOptions"), &child(&tpath, "operationOptions"));
+            let runtime = self.runtime(
+                tobj.get("runtimeConfiguration"),
+                &child(&tpath, "runtimeConfiguration"),
+            );
+            let options = self.options(
+                tobj.get("operationOptions"),
+                &child(&tpath, "operationOptions"),
+            );
             out.insert(
                 name.clone(),
                 TriggerDefinition {
@@ -445,7 +499,11 @@ impl Loader {
                 let opath = child(path, name);
                 OutputDefinition {
                     name: name.clone(),
-                    type_name: o.get("type").and_then(Json::as_str).unwrap_or("object").to_string(),
+                    type_name: o
+                        .get("type")
+                        .and_then(Json::as_str)
+                        .unwrap_or("object")
+                        .to_string(),
                     value: self.compile_opt(o.get("value"), &child(&opath, "value")),
                 }
             })
@@ -454,11 +512,22 @@ impl Loader {
 
     fn static_results(&mut self, json: Option<&Json>, path: &str) -> HashMap<String, StaticResult> {
         let mut out = HashMap::new();
-        let Some(Json::Object(map)) = json else { return out };
+        let Some(Json::Object(map)) = json else {
+            return out;
+        };
         for (name, r) in map {
-            let status = r.get("status").and_then(Json::as_str).unwrap_or("Succeeded").to_string();
-            if !["succeeded", "failed", "skipped", "timedout"].contains(&status.to_ascii_lowercase().as_str()) {
-                self.finding(&child(&child(path, name), "status"), &format!("'{status}' is not an action status"));
+            let status = r
+                .get("status")
+                .and_then(Json::as_str)
+                .unwrap_or("Succeeded")
+                .to_string();
+            if !["succeeded", "failed", "skipped", "timedout"]
+                .contains(&status.to_ascii_lowercase().as_str())
+            {
+                self.finding(
+                    &child(&child(path, name), "status"),
+                    &format!("'{status}' is not an action status"),
+                );
             }
             out.insert(
                 name.clone(),
@@ -474,7 +543,13 @@ impl Loader {
 
     pub(crate) fn check_name(&mut self, name: &str, path: &str) {
         if name.chars().count() > MAX_NAME_LEN {
-            self.finding(path, &format!("the name is {} characters long; at most {MAX_NAME_LEN} are allowed", name.chars().count()));
+            self.finding(
+                path,
+                &format!(
+                    "the name is {} characters long; at most {MAX_NAME_LEN} are allowed",
+                    name.chars().count()
+                ),
+            );
         }
         if let Some(first) = self.first_seen.get(name) {
             let msg = format!("the name '{name}' is already used at {first}; names must be unique across the whole definition");
@@ -506,7 +581,10 @@ impl Loader {
             let cpath = child(path, "concurrency");
             rc.repetitions = self.uint(c.get("repetitions"), &child(&cpath, "repetitions"));
             rc.runs = self.uint(c.get("runs"), &child(&cpath, "runs"));
-            rc.maximum_waiting_runs = self.uint(c.get("maximumWaitingRuns"), &child(&cpath, "maximumWaitingRuns"));
+            rc.maximum_waiting_runs = self.uint(
+                c.get("maximumWaitingRuns"),
+                &child(&cpath, "maximumWaitingRuns"),
+            );
         }
         if let Some(sd) = get_ci(obj, "secureData") {
             match sd.get("properties") {
@@ -515,11 +593,17 @@ impl Loader {
                         match p.as_str().map(str::to_ascii_lowercase).as_deref() {
                             Some("inputs") => rc.secure_data.inputs = true,
                             Some("outputs") => rc.secure_data.outputs = true,
-                            _ => self.finding(&child(&child(path, "secureData"), "properties"), "entries must be \"inputs\" or \"outputs\""),
+                            _ => self.finding(
+                                &child(&child(path, "secureData"), "properties"),
+                                "entries must be \"inputs\" or \"outputs\"",
+                            ),
                         }
                     }
                 }
-                _ => self.finding(&child(path, "secureData"), "secureData needs 'properties': [\"inputs\", \"outputs\"]"),
+                _ => self.finding(
+                    &child(path, "secureData"),
+                    "secureData needs 'properties': [\"inputs\", \"outputs\"]",
+                ),
             }
         }
         if let Some(sr) = get_ci(obj, "staticResult") {
@@ -559,7 +643,11 @@ impl Loader {
     }
 
     /// Compiles `inputs` without its `retryPolicy`, which is parsed on its own.
-    pub(crate) fn inputs_and_retry(&mut self, json: Option<&Json>, path: &str) -> (Option<CompiledValue>, RetryPolicy) {
+    pub(crate) fn inputs_and_retry(
+        &mut self,
+        json: Option<&Json>,
+        path: &str,
+    ) -> (Option<CompiledValue>, RetryPolicy) {
         let Some(json) = json else {
             return (None, RetryPolicy::Default);
         };
@@ -579,13 +667,20 @@ impl Loader {
             self.finding(path, "must be an object with a 'type'");
             return RetryPolicy::Default;
         };
-        let type_name = obj.get("type").and_then(Json::as_str).unwrap_or("default").to_ascii_lowercase();
+        let type_name = obj
+            .get("type")
+            .and_then(Json::as_str)
+            .unwrap_or("default")
+            .to_ascii_lowercase();
         let count = match obj.get("count") {
             None => 4,
             Some(c) => match c.as_u64() {
                 Some(n) if (1..=MAX_RETRY_COUNT).contains(&n) => n as u32,
                 _ => {
-                    self.finding(&child(path, "count"), &format!("the retry count must be an integer from 1 to {MAX_RETRY_COUNT}"));
+                    self.finding(
+                        &child(path, "count"),
+                        &format!("the retry count must be an integer from 1 to {MAX_RETRY_COUNT}"),
+                    );
                     4
                 }
             },
@@ -617,7 +712,12 @@ impl Loader {
                 }
             }
             other => {
-                self.finding(&child(path, "type"), &format!("'{other}' is not a retry policy type (default, none, fixed, exponential)"));
+                self.finding(
+                    &child(path, "type"),
+                    &format!(
+                        "'{other}' is not a retry policy type (default, none, fixed, exponential)"
+                    ),
+                );
                 RetryPolicy::Default
             }
         }

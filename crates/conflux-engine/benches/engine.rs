@@ -29,18 +29,27 @@ fn foreach(items: usize) -> Value {
     }}, "kind": "Stateless"})
 }
 
-fn engine_with(rt: &tokio::runtime::Runtime, store: Arc<dyn Store>, docs: &[(&str, Value)]) -> Engine {
+fn engine_with(
+    rt: &tokio::runtime::Runtime,
+    store: Arc<dyn Store>,
+    docs: &[(&str, Value)],
+) -> Engine {
     let _guard = rt.enter();
     let engine = Engine::new(EngineOptions::new(store));
     for (name, doc) in docs {
         let wf = Workflow::from_json(doc).expect("valid benchmark workflow");
-        engine.register_workflow(WorkflowRegistration::new(*name, Arc::new(wf))).expect("registered");
+        engine
+            .register_workflow(WorkflowRegistration::new(*name, Arc::new(wf)))
+            .expect("registered");
     }
     engine
 }
 
 async fn run_once(engine: &Engine, name: &str) {
-    let handle = engine.start_run(StartRun::new(name, "manual", json!({"body": {"x": 1}}))).await.expect("started");
+    let handle = engine
+        .start_run(StartRun::new(name, "manual", json!({"body": {"x": 1}})))
+        .await
+        .expect("started");
     let outcome = handle.completion.await.expect("finished");
     assert_eq!(outcome.status, conflux_store::RunStatus::Succeeded);
 }
@@ -52,29 +61,55 @@ fn peak_rss_kib() -> Option<u64> {
 }
 
 fn benches(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let memory: Arc<dyn Store> = rt.block_on(async { Arc::new(SqliteStore::open_in_memory().await.expect("store")) });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let memory: Arc<dyn Store> =
+        rt.block_on(async { Arc::new(SqliteStore::open_in_memory().await.expect("store")) });
     let dir = tempfile::tempdir().expect("temp dir");
-    let disk: Arc<dyn Store> = rt.block_on(async { Arc::new(SqliteStore::open(dir.path().join("bench.db")).await.expect("store")) });
+    let disk: Arc<dyn Store> = rt.block_on(async {
+        Arc::new(
+            SqliteStore::open(dir.path().join("bench.db"))
+                .await
+                .expect("store"),
+        )
+    });
 
-    let stateless = engine_with(&rt, memory.clone(), &[("chain", chain(100, "Stateless")), ("small", chain(5, "Stateless")), ("loop", foreach(100_000))]);
+    let stateless = engine_with(
+        &rt,
+        memory.clone(),
+        &[
+            ("chain", chain(100, "Stateless")),
+            ("small", chain(5, "Stateless")),
+            ("loop", foreach(100_000)),
+        ],
+    );
     let stateful = engine_with(&rt, disk, &[("small", chain(5, "Stateful"))]);
 
     let mut g = c.benchmark_group("chain_100_compose");
     g.throughput(Throughput::Elements(100));
-    g.bench_function("in_memory", |b| b.to_async(&rt).iter(|| run_once(&stateless, "chain")));
+    g.bench_function("in_memory", |b| {
+        b.to_async(&rt).iter(|| run_once(&stateless, "chain"))
+    });
     g.finish();
 
     let mut g = c.benchmark_group("runs_of_5_compose");
     g.throughput(Throughput::Elements(1));
-    g.bench_function("stateless", |b| b.to_async(&rt).iter(|| run_once(&stateless, "small")));
-    g.bench_function("stateful_sqlite", |b| b.to_async(&rt).iter(|| run_once(&stateful, "small")));
+    g.bench_function("stateless", |b| {
+        b.to_async(&rt).iter(|| run_once(&stateless, "small"))
+    });
+    g.bench_function("stateful_sqlite", |b| {
+        b.to_async(&rt).iter(|| run_once(&stateful, "small"))
+    });
     g.finish();
 
     let mut g = c.benchmark_group("foreach_100k");
     g.sample_size(10);
     g.throughput(Throughput::Elements(100_000));
-    g.bench_function("stateless", |b| b.to_async(&rt).iter(|| run_once(&stateless, "loop")));
+    g.bench_function("stateless", |b| {
+        b.to_async(&rt).iter(|| run_once(&stateless, "loop"))
+    });
     g.finish();
     if let Some(kib) = peak_rss_kib() {
         println!("peak RSS after foreach_100k: {} MiB", kib / 1024);

@@ -40,6 +40,7 @@ pub struct ManualClock {
     now: Mutex<DateTime<Utc>>,
     changed: Notify,
     sleepers: AtomicUsize,
+    started: AtomicUsize,
     sleepers_changed: Notify,
 }
 
@@ -49,6 +50,7 @@ impl ManualClock {
             now: Mutex::new(start),
             changed: Notify::new(),
             sleepers: AtomicUsize::new(0),
+            started: AtomicUsize::new(0),
             sleepers_changed: Notify::new(),
         }
     }
@@ -65,6 +67,20 @@ impl ManualClock {
     /// How many tasks are waiting in `sleep_until`.
     pub fn sleepers(&self) -> usize {
         self.sleepers.load(Ordering::SeqCst)
+    }
+
+    /// Waits until `n` sleeps in total have begun since the clock was made, so a
+    /// test can advance exactly once per sleep.
+    pub async fn wait_for_sleeps_started(&self, n: usize) {
+        loop {
+            let notified = self.sleepers_changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.started.load(Ordering::SeqCst) >= n {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// Waits until at least `n` tasks sleep on this clock (the engine reached
@@ -97,6 +113,7 @@ impl Clock for ManualClock {
             }
         }
         self.sleepers.fetch_add(1, Ordering::SeqCst);
+        self.started.fetch_add(1, Ordering::SeqCst);
         self.sleepers_changed.notify_waiters();
         let _guard = Sleeping(self);
         loop {

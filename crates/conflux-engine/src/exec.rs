@@ -22,6 +22,8 @@ use futures::FutureExt;
 use crate::actions::{self, Outcome};
 use crate::state::{ActionResult, Frame, Host, RunCtx, Stop};
 
+/// Most items a Foreach accepts (§9).
+const MAX_FOREACH_ITEMS: usize = 100_000;
 /// Default Foreach parallelism.
 const DEFAULT_REPETITIONS: usize = 20;
 /// Until defaults (§5.15).
@@ -108,7 +110,8 @@ fn placeholder(def: &ActionDefinition, ctx: &RunCtx) -> ActionResult {
         secured_inputs: false,
         secured_outputs: false,
         variables: Vec::new(),
-        record: Value::Null,
+        record: std::sync::OnceLock::new(),
+        tracking_id: None,
     }
 }
 
@@ -132,10 +135,15 @@ fn severity(s: ActionStatus) -> u8 {
 }
 
 /// `Ok` when the action should run, else the effective cause of its skip.
-fn decide(def: &ActionDefinition, results: &[Option<Arc<ActionResult>>]) -> Result<(), ActionStatus> {
+fn decide(
+    def: &ActionDefinition,
+    results: &[Option<Arc<ActionResult>>],
+) -> Result<(), ActionStatus> {
     let mut cause: Option<ActionStatus> = None;
     for ra in &def.run_after {
-        let Some(r) = &results[ra.index] else { continue };
+        let Some(r) = &results[ra.index] else {
+            continue;
+        };
         if !matches_run_after(r.status, &ra.statuses) {
             let c = r.effective;
             if cause.is_none_or(|old| severity(c) > severity(old)) {
@@ -154,7 +162,9 @@ pub(crate) fn aggregate(map: &ActionMap, results: &[Arc<ActionResult>]) -> Actio
     let mut worst = ActionStatus::Succeeded;
     for i in map.tails() {
         let e = match results[i].effective {
-            ActionStatus::Failed | ActionStatus::TimedOut | ActionStatus::Aborted => ActionStatus::Failed,
+            ActionStatus::Failed | ActionStatus::TimedOut | ActionStatus::Aborted => {
+                ActionStatus::Failed
+            }
             ActionStatus::Cancelled => ActionStatus::Cancelled,
             _ => ActionStatus::Succeeded,
         };
@@ -165,7 +175,12 @@ pub(crate) fn aggregate(map: &ActionMap, results: &[Arc<ActionResult>]) -> Actio
     worst
 }
 
-async fn skipped(ctx: &Arc<RunCtx>, def: &ActionDefinition, frame: &Arc<Frame>, cause: ActionStatus) -> Arc<ActionResult> {
+async fn skipped(
+    ctx: &Arc<RunCtx>,
+    def: &ActionDefinition,
+    frame: &Arc<Frame>,
+    cause: ActionStatus,
+) -> Arc<ActionResult> {
     let now = ctx.clock.now();
     let status = if cause == ActionStatus::Cancelled && ctx.stop_reason().is_some() {
         ActionStatus::Cancelled
@@ -196,7 +211,8 @@ async fn skipped(ctx: &Arc<RunCtx>, def: &ActionDefinition, frame: &Arc<Frame>, 
         secured_inputs: false,
         secured_outputs: false,
         variables: Vec::new(),
-        record: Value::Null,
+        record: std::sync::OnceLock::new(),
+        tracking_id: None,
     };
     r.build_record(ctx.client_tracking_id.as_deref());
     let r = Arc::new(r);
@@ -210,7 +226,12 @@ async fn skipped(ctx: &Arc<RunCtx>, def: &ActionDefinition, frame: &Arc<Frame>, 
 }
 
 /// Marks every action of `map` (and below) Skipped with the given effective cause.
-pub(crate) fn skip_all<'a>(ctx: &'a Arc<RunCtx>, map: &'a ActionMap, frame: &'a Arc<Frame>, cause: ActionStatus) -> BoxFuture<'a, ()> {
+pub(crate) fn skip_all<'a>(
+    ctx: &'a Arc<RunCtx>,
+    map: &'a ActionMap,
+    frame: &'a Arc<Frame>,
+    cause: ActionStatus,
+) -> BoxFuture<'a, ()> {
     async move {
         for def in &map.actions {
             skipped(ctx, def, frame, cause).await;
@@ -221,7 +242,11 @@ pub(crate) fn skip_all<'a>(ctx: &'a Arc<RunCtx>, map: &'a ActionMap, frame: &'a 
 
 /// Runs one action to a result: replays a recorded one, applies static results,
 /// dispatches by type, enforces the timeout, records the outcome.
-pub(crate) fn run_action<'a>(ctx: &'a Arc<RunCtx>, def: &'a Arc<ActionDefinition>, frame: &'a Arc<Frame>) -> BoxFuture<'a, Arc<ActionResult>> {
+pub(crate) fn run_action<'a>(
+    ctx: &'a Arc<RunCtx>,
+    def: &'a Arc<ActionDefinition>,
+    frame: &'a Arc<Frame>,
+) -> BoxFuture<'a, Arc<ActionResult>> {
     async move {
         if !ctx.replay.is_empty() {
             // Finished before a restart: its variables were restored when the run
@@ -252,12 +277,19 @@ pub(crate) fn run_action<'a>(ctx: &'a Arc<RunCtx>, def: &'a Arc<ActionDefinition
             secured_inputs: false,
             secured_outputs: false,
             variables: outcome.variables,
-            record: Value::Null,
+            record: std::sync::OnceLock::new(),
+            tracking_id: None,
         };
         crate::secure::apply(ctx, def, frame, &mut r);
         r.build_record(ctx.client_tracking_id.as_deref());
         if let Some(tp) = &def.tracked_properties {
-            let host = Host { run: ctx, frame, current: Some(def), item: None };
+            let host = Host {
+                run: ctx,
+                frame,
+                current: Some(def),
+                item: None,
+                nondet: None,
+            };
             // trackedProperties see the action's own record through action().
             frame.insert(Arc::new(r.clone()));
             if let Ok(v) = tp.eval(&host) {
@@ -288,24 +320,64 @@ async fn execute(ctx: &Arc<RunCtx>, def: &Arc<ActionDefinition>, frame: &Arc<Fra
             let results = run_map(ctx, actions, frame).await;
             container_outcome(aggregate(actions, &results), None)
         }
-        ActionKind::If { condition, actions, else_actions } => {
-            let host = Host { run: ctx, frame, current: Some(def), item: None };
+        ActionKind::If {
+            condition,
+            actions,
+            else_actions,
+        } => {
+            let host = Host {
+                run: ctx,
+                frame,
+                current: Some(def),
+                item: None,
+                nondet: None,
+            };
             let value = match eval_condition(condition, &host) {
                 Ok(b) => b,
-                Err(e) => return Outcome::failed("InvalidTemplate", &format!("Unable to process template language expressions for action '{}': {e}", def.name)),
+                Err(e) => {
+                    return Outcome::failed(
+                        "InvalidTemplate",
+                        &format!(
+                            "Unable to process template language expressions for action '{}': {e}",
+                            def.name
+                        ),
+                    )
+                }
             };
-            let (taken, other) = if value { (actions, else_actions) } else { (else_actions, actions) };
+            let (taken, other) = if value {
+                (actions, else_actions)
+            } else {
+                (else_actions, actions)
+            };
             skip_all(ctx, other, frame, ActionStatus::Succeeded).await;
             let results = run_map(ctx, taken, frame).await;
             let mut inputs = conflux_expr::Map::new();
             inputs.insert("expressionResult".into(), Value::Bool(value));
             container_outcome(aggregate(taken, &results), Some(Value::object(inputs)))
         }
-        ActionKind::Switch { expression, cases, default } => {
-            let host = Host { run: ctx, frame, current: Some(def), item: None };
+        ActionKind::Switch {
+            expression,
+            cases,
+            default,
+        } => {
+            let host = Host {
+                run: ctx,
+                frame,
+                current: Some(def),
+                item: None,
+                nondet: None,
+            };
             let value = match expression.eval(&host) {
                 Ok(v) => v,
-                Err(e) => return Outcome::failed("InvalidTemplate", &format!("Unable to process template language expressions for action '{}': {e}", def.name)),
+                Err(e) => {
+                    return Outcome::failed(
+                        "InvalidTemplate",
+                        &format!(
+                            "Unable to process template language expressions for action '{}': {e}",
+                            def.name
+                        ),
+                    )
+                }
             };
             let chosen = cases.iter().position(|c| switch_matches(&value, &c.value));
             for (k, c) in cases.iter().enumerate() {
@@ -325,17 +397,29 @@ async fn execute(ctx: &Arc<RunCtx>, def: &Arc<ActionDefinition>, frame: &Arc<Fra
             inputs.insert("expressionValue".into(), value);
             container_outcome(aggregate(taken, &results), Some(Value::object(inputs)))
         }
-        ActionKind::Foreach { foreach, actions } => run_foreach(ctx, def, frame, foreach, actions).await,
-        ActionKind::Until { expression, actions } => run_until(ctx, def, frame, expression, actions).await,
+        ActionKind::Foreach { foreach, actions } => {
+            run_foreach(ctx, def, frame, foreach, actions).await
+        }
+        ActionKind::Until {
+            expression,
+            actions,
+        } => run_until(ctx, def, frame, expression, actions).await,
         _ => actions::run_leaf(ctx, def, frame).await,
     }
 }
 
 fn container_outcome(status: ActionStatus, inputs: Option<Value>) -> Outcome {
-    let mut o = Outcome { status, inputs, ..Outcome::default() };
+    let mut o = Outcome {
+        status,
+        inputs,
+        ..Outcome::default()
+    };
     if status == ActionStatus::Failed {
         o.code = Some("ActionFailed".into());
-        o.error = Some(actions::error_value("ActionFailed", "An action failed. No dependent actions succeeded."));
+        o.error = Some(actions::error_value(
+            "ActionFailed",
+            "An action failed. No dependent actions succeeded.",
+        ));
     } else if status == ActionStatus::Cancelled {
         o.code = Some("Cancelled".into());
     }
@@ -377,10 +461,19 @@ pub(crate) fn eval_condition(c: &Condition, host: &Host<'_>) -> Result<bool, Str
         }
         Condition::Not(inner) => Ok(!eval_condition(inner, host)?),
         Condition::Call { function, args } => {
-            let f = conflux_expr::functions::lookup(function).ok_or_else(|| format!("'{function}' is not a known function"))?;
-            let values = args.iter().map(|a| a.eval(host)).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
+            let f = conflux_expr::functions::lookup(function)
+                .ok_or_else(|| format!("'{function}' is not a known function"))?;
+            let values = args
+                .iter()
+                .map(|a| a.eval(host))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| e.to_string())?;
             if values.len() < f.min_args || f.max_args.is_some_and(|m| values.len() > m) {
-                return Err(format!("{}: wrong number of arguments ({})", f.name, values.len()));
+                return Err(format!(
+                    "{}: wrong number of arguments ({})",
+                    f.name,
+                    values.len()
+                ));
             }
             let ctx = conflux_expr::functions::FnCtx { host };
             let v = (f.body)(&ctx, &values).map_err(|e| format!("{}: {e}", f.name))?;
@@ -406,7 +499,10 @@ fn in_foreach(ctx: &RunCtx, frame: &Frame) -> bool {
     let mut f = Some(frame);
     while let Some(fr) = f {
         if !fr.loop_name.is_empty()
-            && ctx.workflow.action(&fr.loop_name).is_some_and(|a| matches!(a.kind, ActionKind::Foreach { .. }))
+            && ctx
+                .workflow
+                .action(&fr.loop_name)
+                .is_some_and(|a| matches!(a.kind, ActionKind::Foreach { .. }))
         {
             return true;
         }
@@ -422,7 +518,13 @@ async fn run_foreach(
     foreach: &conflux_expr::CompiledValue,
     actions_map: &ActionMap,
 ) -> Outcome {
-    let host = Host { run: ctx, frame, current: Some(def), item: None };
+    let host = Host {
+        run: ctx,
+        frame,
+        current: Some(def),
+        item: None,
+        nondet: None,
+    };
     let items = match foreach.eval(&host) {
         Ok(Value::Array(a)) => a,
         Ok(Value::Null) => Arc::new(Vec::new()),
@@ -441,9 +543,22 @@ async fn run_foreach(
     let parallel = if def.options.sequential || in_foreach(ctx, frame) {
         1
     } else {
-        def.runtime.repetitions.map(|r| r as usize).unwrap_or(DEFAULT_REPETITIONS).max(1)
+        def.runtime
+            .repetitions
+            .map(|r| r as usize)
+            .unwrap_or(DEFAULT_REPETITIONS)
+            .max(1)
     };
     let count = items.len();
+    if count > MAX_FOREACH_ITEMS {
+        return Outcome::failed(
+            "ForeachTooManyItems",
+            &format!(
+                "The Foreach '{}' got {count} items; at most {MAX_FOREACH_ITEMS} are allowed.",
+                def.name
+            ),
+        );
+    }
     let iterations = futures::stream::iter(0..count)
         .map(|i| {
             let item = items[i].clone();
@@ -455,7 +570,16 @@ async fn run_foreach(
         })
         .buffer_unordered(parallel);
     let statuses: Vec<ActionStatus> = iterations.collect().await;
-    let status = statuses.iter().copied().fold(ActionStatus::Succeeded, |acc, s| if severity(s) > severity(acc) { s } else { acc });
+    let status = statuses
+        .iter()
+        .copied()
+        .fold(ActionStatus::Succeeded, |acc, s| {
+            if severity(s) > severity(acc) {
+                s
+            } else {
+                acc
+            }
+        });
     let mut o = container_outcome(status, None);
     o.iteration_count = Some(count as u32);
     o
@@ -470,7 +594,8 @@ async fn run_until(
 ) -> Outcome {
     let max = def.limit.count.unwrap_or(DEFAULT_UNTIL_COUNT);
     let timeout = def.limit.timeout.unwrap_or(DEFAULT_UNTIL_TIMEOUT);
-    let deadline = ctx.clock.now() + chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::MAX);
+    let deadline =
+        ctx.clock.now() + chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::MAX);
     let mut index: u32 = 0;
     let mut last;
     loop {
@@ -482,12 +607,24 @@ async fn run_until(
         if ctx.stop_reason().is_some() {
             break;
         }
-        let host = Host { run: ctx, frame: &iframe, current: Some(def), item: None };
+        let host = Host {
+            run: ctx,
+            frame: &iframe,
+            current: Some(def),
+            item: None,
+            nondet: None,
+        };
         match eval_condition(expression, &host) {
             Ok(true) => break,
             Ok(false) => {}
             Err(e) => {
-                let mut o = Outcome::failed("InvalidTemplate", &format!("Unable to process template language expressions for action '{}': {e}", def.name));
+                let mut o = Outcome::failed(
+                    "InvalidTemplate",
+                    &format!(
+                        "Unable to process template language expressions for action '{}': {e}",
+                        def.name
+                    ),
+                );
                 o.iteration_count = Some(index);
                 return o;
             }

@@ -40,12 +40,24 @@ pub struct ExecutorError {
 impl ExecutorError {
     /// A failure that retrying will not fix.
     pub fn permanent(code: impl Into<String>, message: impl Into<String>) -> ExecutorError {
-        ExecutorError { code: code.into(), message: message.into(), retryable: false, retry_after: None, outputs: None }
+        ExecutorError {
+            code: code.into(),
+            message: message.into(),
+            retryable: false,
+            retry_after: None,
+            outputs: None,
+        }
     }
 
     /// A failure worth retrying under the action's retry policy.
     pub fn transient(code: impl Into<String>, message: impl Into<String>) -> ExecutorError {
-        ExecutorError { code: code.into(), message: message.into(), retryable: true, retry_after: None, outputs: None }
+        ExecutorError {
+            code: code.into(),
+            message: message.into(),
+            retryable: true,
+            retry_after: None,
+            outputs: None,
+        }
     }
 }
 

@@ -47,7 +47,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use chrono::{DateTime, Utc};
 use conflux_definition::{ActionKind, Workflow, WorkflowKind};
 use conflux_expr::{Map, Value};
-use conflux_store::{ActionStatus, RunRecord, RunStatus, RunTransition, Store, StoreError, WorkflowName, WriteBatch};
+use conflux_store::{
+    ActionStatus, RunRecord, RunStatus, RunTransition, Store, StoreError, WorkflowName, WriteBatch,
+};
 use tokio::sync::{broadcast, oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -67,7 +69,9 @@ pub enum EngineError {
     WorkflowNotFound(String),
     #[error("the workflow '{0}' is disabled; enable it to start runs")]
     WorkflowDisabled(String),
-    #[error("the workflow '{workflow}' uses action types no installed executor provides: {actions}")]
+    #[error(
+        "the workflow '{workflow}' uses action types no installed executor provides: {actions}"
+    )]
     UnsupportedActionTypes { workflow: String, actions: String },
     #[error("the run '{run_id}' of workflow '{workflow}' was not found")]
     RunNotFound { workflow: String, run_id: String },
@@ -88,7 +92,12 @@ pub struct EngineOptions {
 impl EngineOptions {
     /// Real time, no executors, a default HTTP client.
     pub fn new(store: Arc<dyn Store>) -> EngineOptions {
-        EngineOptions { store, clock: Arc::new(SystemClock), executors: Vec::new(), http: reqwest::Client::new() }
+        EngineOptions {
+            store,
+            clock: Arc::new(SystemClock),
+            executors: Vec::new(),
+            http: reqwest::Client::new(),
+        }
     }
 }
 
@@ -142,8 +151,17 @@ pub struct StartRun {
 }
 
 impl StartRun {
-    pub fn new(workflow: impl Into<String>, trigger_name: impl Into<String>, trigger_outputs: serde_json::Value) -> StartRun {
-        StartRun { workflow: workflow.into(), trigger_name: trigger_name.into(), trigger_outputs, client_tracking_id: None }
+    pub fn new(
+        workflow: impl Into<String>,
+        trigger_name: impl Into<String>,
+        trigger_outputs: serde_json::Value,
+    ) -> StartRun {
+        StartRun {
+            workflow: workflow.into(),
+            trigger_name: trigger_name.into(),
+            trigger_outputs,
+            client_tracking_id: None,
+        }
     }
 }
 
@@ -243,7 +261,9 @@ impl Engine {
             .all_actions
             .values()
             .filter_map(|a| match &a.kind {
-                ActionKind::Other { type_name, .. } if self.shared.executor_for(type_name).is_none() => {
+                ActionKind::Other { type_name, .. }
+                    if self.shared.executor_for(type_name).is_none() =>
+                {
                     Some(format!("{} ({type_name})", a.name))
                 }
                 _ => None,
@@ -252,7 +272,10 @@ impl Engine {
         if !unsupported.is_empty() {
             let mut actions = unsupported;
             actions.sort();
-            return Err(EngineError::UnsupportedActionTypes { workflow: reg.name.clone(), actions: actions.join(", ") });
+            return Err(EngineError::UnsupportedActionTypes {
+                workflow: reg.name.clone(),
+                actions: actions.join(", "),
+            });
         }
         let mut parameters = HashMap::new();
         for (name, p) in &reg.workflow.parameters {
@@ -262,20 +285,40 @@ impl Engine {
         }
         for (name, v) in &reg.parameters {
             let value = match v {
-                serde_json::Value::Object(o) if o.contains_key("value") && o.keys().all(|k| k == "value" || k == "type") => &o["value"],
+                serde_json::Value::Object(o)
+                    if o.contains_key("value") && o.keys().all(|k| k == "value" || k == "type") =>
+                {
+                    &o["value"]
+                }
                 other => other,
             };
             parameters.insert(name.clone(), Value::from(value));
         }
-        let app_settings = reg.app_settings.iter().map(|(k, v)| (k.clone(), Value::from(v))).collect();
+        let app_settings = reg
+            .app_settings
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from(v)))
+            .collect();
         let name = reg.name.clone();
-        let entry = Arc::new(Registered { reg, parameters: Arc::new(parameters), app_settings: Arc::new(app_settings) });
-        self.shared.workflows.write().unwrap_or_else(|e| e.into_inner()).insert(name, entry);
+        let entry = Arc::new(Registered {
+            reg,
+            parameters: Arc::new(parameters),
+            app_settings: Arc::new(app_settings),
+        });
+        self.shared
+            .workflows
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name, entry);
         Ok(())
     }
 
     pub fn workflows(&self) -> Vec<WorkflowInfo> {
-        let map = self.shared.workflows.read().unwrap_or_else(|e| e.into_inner());
+        let map = self
+            .shared
+            .workflows
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
         let mut out: Vec<WorkflowInfo> = map
             .values()
             .map(|r| WorkflowInfo {
@@ -303,7 +346,10 @@ impl Engine {
                 ctx.stop(Stop::Cancelled);
                 Ok(())
             }
-            _ => Err(EngineError::RunNotFound { workflow: workflow.to_string(), run_id: run_id.to_string() }),
+            _ => Err(EngineError::RunNotFound {
+                workflow: workflow.to_string(),
+                run_id: run_id.to_string(),
+            }),
         }
     }
 
@@ -312,7 +358,13 @@ impl Engine {
         let runs = self.shared.store.incomplete_runs().await?;
         let mut resumed = 0;
         for run in runs {
-            let reg = self.shared.workflows.read().unwrap_or_else(|e| e.into_inner()).get(run.workflow.as_str()).cloned();
+            let reg = self
+                .shared
+                .workflows
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(run.workflow.as_str())
+                .cloned();
             let Some(reg) = reg else {
                 tracing::warn!(run = %run.run_id, workflow = %run.workflow, "Cannot resume a run of a workflow that is not registered.");
                 continue;
@@ -329,9 +381,13 @@ impl Engine {
                 RunSeed {
                     run_id: run.run_id.clone(),
                     trigger_record: Value::from(&trigger_record),
-                    client_tracking_id: replay.client_tracking_id.clone().or(run.client_tracking_id.clone()),
+                    client_tracking_id: replay
+                        .client_tracking_id
+                        .clone()
+                        .or(run.client_tracking_id.clone()),
                     recorder: Recorder::durable(self.shared.store.clone(), replay.next_seq),
                     replay: replay.results.clone(),
+                    nondet_replay: replay.nondet.clone(),
                 },
             );
             {
@@ -377,6 +433,7 @@ struct RunSeed {
     client_tracking_id: Option<String>,
     recorder: Recorder,
     replay: HashMap<String, Arc<state::ActionResult>>,
+    nondet_replay: HashMap<String, Vec<serde_json::Value>>,
 }
 
 fn new_run_ctx(shared: &Arc<EngineShared>, reg: &Registered, seed: RunSeed) -> Arc<RunCtx> {
@@ -406,11 +463,15 @@ fn new_run_ctx(shared: &Arc<EngineShared>, reg: &Registered, seed: RunSeed) -> A
         terminate: Mutex::new(None),
         recorder: seed.recorder,
         replay: seed.replay,
+        nondet_replay: seed.nondet_replay,
         stateless: reg.reg.stateless,
     })
 }
 
-pub(crate) async fn start_run_shared(shared: &Arc<EngineShared>, req: StartRun) -> Result<RunHandle, EngineError> {
+pub(crate) async fn start_run_shared(
+    shared: &Arc<EngineShared>,
+    req: StartRun,
+) -> Result<RunHandle, EngineError> {
     if shared.shutting_down.load(Ordering::SeqCst) {
         return Err(EngineError::ShuttingDown);
     }
@@ -426,7 +487,10 @@ pub(crate) async fn start_run_shared(shared: &Arc<EngineShared>, req: StartRun) 
     }
     let now = shared.clock.now();
     let run_id = RunId::generate(now);
-    let tracking = req.client_tracking_id.clone().unwrap_or_else(|| run_id.to_string());
+    let tracking = req
+        .client_tracking_id
+        .clone()
+        .unwrap_or_else(|| run_id.to_string());
     let trigger_json = serde_json::json!({
         "name": req.trigger_name,
         "outputs": req.trigger_outputs,
@@ -439,7 +503,13 @@ pub(crate) async fn start_run_shared(shared: &Arc<EngineShared>, req: StartRun) 
     let recorder = if reg.reg.stateless {
         Recorder::deferred(Some(shared.store.clone()))
     } else {
-        let mut record = RunRecord::new(run_id.clone(), WorkflowName::new(reg.reg.name.as_str()), "1", req.trigger_name.as_str(), now);
+        let mut record = RunRecord::new(
+            run_id.clone(),
+            WorkflowName::new(reg.reg.name.as_str()),
+            "1",
+            req.trigger_name.as_str(),
+            now,
+        );
         record.client_tracking_id = Some(tracking.clone());
         record.trigger = trigger_json.clone();
         let recorder = Recorder::durable(shared.store.clone(), 0);
@@ -462,6 +532,7 @@ pub(crate) async fn start_run_shared(shared: &Arc<EngineShared>, req: StartRun) 
             client_tracking_id: Some(tracking),
             recorder,
             replay: HashMap::new(),
+            nondet_replay: HashMap::new(),
         },
     );
     let response = if reg.reg.workflow.has_response {
@@ -473,10 +544,19 @@ pub(crate) async fn start_run_shared(shared: &Arc<EngineShared>, req: StartRun) 
     };
     let (done_tx, done_rx) = oneshot::channel();
     spawn_run(shared, ctx, Frame::root(), done_tx);
-    Ok(RunHandle { run_id, response, completion: done_rx })
+    Ok(RunHandle {
+        run_id,
+        response,
+        completion: done_rx,
+    })
 }
 
-fn spawn_run(shared: &Arc<EngineShared>, ctx: Arc<RunCtx>, root: Arc<Frame>, done: oneshot::Sender<RunOutcome>) {
+fn spawn_run(
+    shared: &Arc<EngineShared>,
+    ctx: Arc<RunCtx>,
+    root: Arc<Frame>,
+    done: oneshot::Sender<RunOutcome>,
+) {
     lock(&shared.runs).insert(ctx.run_id.to_string(), ctx.clone());
     let shared2 = shared.clone();
     let handle = tokio::spawn(async move {
@@ -511,7 +591,9 @@ async fn drive(ctx: &Arc<RunCtx>, root: &Arc<Frame>) -> Option<RunOutcome> {
             _ => (
                 RunStatus::Failed,
                 Some("ActionFailed".to_string()),
-                Some(serde_json::json!({"code": "ActionFailed", "message": "An action failed. No dependent actions succeeded."})),
+                Some(
+                    serde_json::json!({"code": "ActionFailed", "message": "An action failed. No dependent actions succeeded."}),
+                ),
             ),
         },
     };
@@ -527,7 +609,11 @@ async fn drive(ctx: &Arc<RunCtx>, root: &Arc<Frame>) -> Option<RunOutcome> {
     match &ctx.recorder {
         Recorder::Durable { store, .. } => {
             let mut batch = WriteBatch::new();
-            batch.append_event(ctx.recorder.event(&ctx.run_id, end, serde_json::json!({"type": "runCompleted", "status": status.as_str()})));
+            batch.append_event(ctx.recorder.event(
+                &ctx.run_id,
+                end,
+                serde_json::json!({"type": "runCompleted", "status": status.as_str()}),
+            ));
             batch.transition(transition);
             if let Err(e) = store.commit(batch).await {
                 tracing::warn!(run = %ctx.run_id, error = %e, "Could not record the end of a run.");
@@ -535,11 +621,21 @@ async fn drive(ctx: &Arc<RunCtx>, root: &Arc<Frame>) -> Option<RunOutcome> {
         }
         Recorder::Deferred { .. } => {
             if status == RunStatus::Failed {
-                if let Some((store, records)) = ctx.recorder.deferred_records() {
+                if let Some((store, records)) = ctx.recorder.deferred_records(ctx) {
                     let trigger = ctx.trigger_record.to_json();
-                    let trigger_name = trigger.get("name").and_then(|n| n.as_str()).unwrap_or_default().to_string();
+                    let trigger_name = trigger
+                        .get("name")
+                        .and_then(|n| n.as_str())
+                        .unwrap_or_default()
+                        .to_string();
                     let start = ctx.run_id.timestamp().unwrap_or(end);
-                    let mut record = RunRecord::new(ctx.run_id.clone(), WorkflowName::new(ctx.workflow_name.as_str()), "1", trigger_name, start);
+                    let mut record = RunRecord::new(
+                        ctx.run_id.clone(),
+                        WorkflowName::new(ctx.workflow_name.as_str()),
+                        "1",
+                        trigger_name,
+                        start,
+                    );
                     record.trigger = trigger;
                     record.stateless = true;
                     record.client_tracking_id = ctx.client_tracking_id.clone();
@@ -556,14 +652,27 @@ async fn drive(ctx: &Arc<RunCtx>, root: &Arc<Frame>) -> Option<RunOutcome> {
             }
         }
     }
-    Some(RunOutcome { run_id: ctx.run_id.clone(), status, code, error, outputs, actions: ctx.recorder.take_summaries() })
+    Some(RunOutcome {
+        run_id: ctx.run_id.clone(),
+        status,
+        code,
+        error,
+        outputs,
+        actions: ctx.recorder.take_summaries(),
+    })
 }
 
 fn evaluate_outputs(ctx: &Arc<RunCtx>, root: &Arc<Frame>) -> Option<serde_json::Value> {
     if ctx.workflow.outputs.is_empty() {
         return None;
     }
-    let host = state::Host { run: ctx, frame: root, current: None, item: None };
+    let host = state::Host {
+        run: ctx,
+        frame: root,
+        current: None,
+        item: None,
+        nondet: None,
+    };
     let mut m = Map::new();
     for o in &ctx.workflow.outputs {
         let mut entry = Map::new();

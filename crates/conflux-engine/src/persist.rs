@@ -15,18 +15,31 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use conflux_definition::{ActionDefinition, ActionKind};
 use conflux_expr::Value;
-use conflux_store::{ActionRecord, ActionStatus, JournalEvent, RepetitionKey, RunId, Store, WriteBatch};
+use conflux_store::{
+    ActionRecord, ActionStatus, JournalEvent, RepetitionKey, RunId, Store, WriteBatch,
+};
 use serde_json::json;
 
 use crate::state::{fmt_time, lock, ActionResult, Frame, RunCtx};
 use crate::ActionSummary;
 
+/// A result kept by a stateless run: the result, its repetition and loop indexes.
+type DeferredRecord = (Arc<ActionResult>, Vec<u32>, Vec<(String, u32)>);
+
 /// Where a run's history goes.
 pub(crate) enum Recorder {
     /// Stateful: every step is committed to the store as it happens.
-    Durable { store: Arc<dyn Store>, seq: AtomicU64, summaries: Mutex<Vec<ActionSummary>> },
+    Durable {
+        store: Arc<dyn Store>,
+        seq: AtomicU64,
+        summaries: Mutex<Vec<ActionSummary>>,
+    },
     /// Stateless: kept in memory; written only if the run fails.
-    Deferred { store: Option<Arc<dyn Store>>, records: Mutex<Vec<ActionRecord>>, summaries: Mutex<Vec<ActionSummary>> },
+    Deferred {
+        store: Option<Arc<dyn Store>>,
+        records: Mutex<Vec<DeferredRecord>>,
+        summaries: Mutex<Vec<ActionSummary>>,
+    },
 }
 
 pub(crate) fn replay_key(name: &str, repetition: &[u32]) -> String {
@@ -59,11 +72,19 @@ fn is_long_running(def: &ActionDefinition) -> bool {
 
 impl Recorder {
     pub fn durable(store: Arc<dyn Store>, next_seq: u64) -> Recorder {
-        Recorder::Durable { store, seq: AtomicU64::new(next_seq), summaries: Mutex::new(Vec::new()) }
+        Recorder::Durable {
+            store,
+            seq: AtomicU64::new(next_seq),
+            summaries: Mutex::new(Vec::new()),
+        }
     }
 
     pub fn deferred(store: Option<Arc<dyn Store>>) -> Recorder {
-        Recorder::Deferred { store, records: Mutex::new(Vec::new()), summaries: Mutex::new(Vec::new()) }
+        Recorder::Deferred {
+            store,
+            records: Mutex::new(Vec::new()),
+            summaries: Mutex::new(Vec::new()),
+        }
     }
 
     pub fn next_seq(&self) -> u64 {
@@ -75,22 +96,70 @@ impl Recorder {
 
     pub fn take_summaries(&self) -> Vec<ActionSummary> {
         match self {
-            Recorder::Durable { summaries, .. } | Recorder::Deferred { summaries, .. } => std::mem::take(&mut *lock(summaries)),
+            Recorder::Durable { summaries, .. } | Recorder::Deferred { summaries, .. } => {
+                std::mem::take(&mut *lock(summaries))
+            }
         }
     }
 
-    pub fn event(&self, run_id: &RunId, at: DateTime<Utc>, payload: serde_json::Value) -> JournalEvent {
-        JournalEvent { run_id: run_id.clone(), seq: self.next_seq(), at, payload }
+    pub fn event(
+        &self,
+        run_id: &RunId,
+        at: DateTime<Utc>,
+        payload: serde_json::Value,
+    ) -> JournalEvent {
+        JournalEvent {
+            run_id: run_id.clone(),
+            seq: self.next_seq(),
+            at,
+            payload,
+        }
     }
 
-    pub async fn action_started(&self, ctx: &RunCtx, def: &ActionDefinition, frame: &Frame, start: DateTime<Utc>) {
-        let Recorder::Durable { store, .. } = self else { return };
+    /// Journals the `utcNow()`/`guid()`/`rand()` values an action's inputs used,
+    /// before the action acts on them.
+    pub async fn inputs_evaluated(
+        &self,
+        ctx: &RunCtx,
+        def: &ActionDefinition,
+        frame: &Frame,
+        values: Vec<serde_json::Value>,
+    ) {
+        let Recorder::Durable { store, .. } = self else {
+            return;
+        };
+        if values.is_empty() {
+            return;
+        }
+        let mut batch = WriteBatch::new();
+        let payload = json!({"type": "inputsEvaluated", "name": def.name, "repetition": frame.repetition, "values": values});
+        batch.append_event(self.event(&ctx.run_id, ctx.clock.now(), payload));
+        if let Err(e) = store.commit(batch).await {
+            tracing::warn!(run = %ctx.run_id, action = %def.name, error = %e, "Could not record the values of an action's inputs.");
+        }
+    }
+
+    pub async fn action_started(
+        &self,
+        ctx: &RunCtx,
+        def: &ActionDefinition,
+        frame: &Frame,
+        start: DateTime<Utc>,
+    ) {
+        let Recorder::Durable { store, .. } = self else {
+            return;
+        };
         if !is_long_running(def) {
             return;
         }
         let mut batch = WriteBatch::new();
-        batch.append_event(self.event(&ctx.run_id, start, json!({"type": "actionStarted", "name": def.name, "repetition": frame.repetition})));
-        let mut rec = ActionRecord::new(ctx.run_id.clone(), def.name.clone(), ActionStatus::Running);
+        batch.append_event(self.event(
+            &ctx.run_id,
+            start,
+            json!({"type": "actionStarted", "name": def.name, "repetition": frame.repetition}),
+        ));
+        let mut rec =
+            ActionRecord::new(ctx.run_id.clone(), def.name.clone(), ActionStatus::Running);
         rec.repetition = RepetitionKey::from_indexes(&frame.repetition);
         rec.repetition_indexes = frame.loop_indexes.clone();
         rec.start_time = Some(start);
@@ -100,7 +169,13 @@ impl Recorder {
         }
     }
 
-    pub async fn action_completed(&self, ctx: &RunCtx, def: &ActionDefinition, frame: &Frame, r: &ActionResult) {
+    pub async fn action_completed(
+        &self,
+        ctx: &RunCtx,
+        def: &ActionDefinition,
+        frame: &Frame,
+        r: &Arc<ActionResult>,
+    ) {
         let summary = ActionSummary {
             name: r.name.clone(),
             repetition: frame.repetition.clone(),
@@ -109,37 +184,69 @@ impl Recorder {
             start: r.start,
             end: r.end,
         };
-        let record = action_record(ctx, frame, r);
         match self {
-            Recorder::Durable { store, summaries, .. } => {
+            Recorder::Durable {
+                store, summaries, ..
+            } => {
                 lock(summaries).push(summary);
                 let mut batch = WriteBatch::new();
-                batch.append_event(self.event(&ctx.run_id, r.end, completed_payload(def, frame, r)));
-                batch.upsert_action(record);
+                batch.append_event(self.event(
+                    &ctx.run_id,
+                    r.end,
+                    completed_payload(def, frame, r),
+                ));
+                batch.upsert_action(action_record(
+                    ctx,
+                    &frame.repetition,
+                    &frame.loop_indexes,
+                    r,
+                ));
                 if let Err(e) = store.commit(batch).await {
                     tracing::warn!(run = %ctx.run_id, action = %def.name, error = %e, "Could not record the result of an action.");
                 }
             }
-            Recorder::Deferred { records, summaries, .. } => {
+            Recorder::Deferred {
+                records, summaries, ..
+            } => {
                 lock(summaries).push(summary);
-                lock(records).push(record);
+                lock(records).push((
+                    r.clone(),
+                    frame.repetition.clone(),
+                    frame.loop_indexes.clone(),
+                ));
             }
         }
     }
 
     /// For stateless runs: the records to write if the run failed.
-    pub fn deferred_records(&self) -> Option<(Arc<dyn Store>, Vec<ActionRecord>)> {
+    pub fn deferred_records(&self, ctx: &RunCtx) -> Option<(Arc<dyn Store>, Vec<ActionRecord>)> {
         match self {
-            Recorder::Deferred { store: Some(s), records, .. } => Some((s.clone(), std::mem::take(&mut *lock(records)))),
+            Recorder::Deferred {
+                store: Some(s),
+                records,
+                ..
+            } => {
+                let kept = std::mem::take(&mut *lock(records));
+                let out = kept
+                    .iter()
+                    .map(|(r, rep, loops)| action_record(ctx, rep, loops, r))
+                    .collect();
+                Some((s.clone(), out))
+            }
             _ => None,
         }
     }
 }
 
-fn action_record(ctx: &RunCtx, frame: &Frame, r: &ActionResult) -> ActionRecord {
+fn action_record(
+    ctx: &RunCtx,
+    repetition: &[u32],
+    loops: &[(String, u32)],
+    r: &ActionResult,
+) -> ActionRecord {
     let mut rec = ActionRecord::new(ctx.run_id.clone(), r.name.clone(), r.status);
-    rec.repetition = RepetitionKey::from_indexes(&frame.repetition);
-    rec.repetition_indexes = frame.loop_indexes.clone();
+    rec.repetition = RepetitionKey::from_indexes(repetition);
+    rec.repetition_indexes = loops.to_vec();
     rec.code = r.code.clone();
     rec.error = r.error.as_ref().map(Value::to_json);
     rec.start_time = Some(r.start);
@@ -190,6 +297,8 @@ pub(crate) struct Replay {
     pub results: HashMap<String, Arc<ActionResult>>,
     /// Variable values in the order they were set.
     pub variables: Vec<(String, Value)>,
+    /// Non-deterministic values by `name|repetition`.
+    pub nondet: HashMap<String, Vec<serde_json::Value>>,
     /// Replayed results in journal order.
     pub ordered: Vec<Arc<ActionResult>>,
     pub next_seq: u64,
@@ -203,7 +312,16 @@ fn parse_time(v: &serde_json::Value) -> DateTime<Utc> {
 }
 
 pub(crate) fn decode_journal(events: &[JournalEvent], tracking: Option<&str>) -> Replay {
-    let mut replay = Replay { trigger_record: None, trigger_outputs: None, client_tracking_id: None, results: HashMap::new(), variables: Vec::new(), ordered: Vec::new(), next_seq: 0 };
+    let mut replay = Replay {
+        trigger_record: None,
+        trigger_outputs: None,
+        client_tracking_id: None,
+        results: HashMap::new(),
+        variables: Vec::new(),
+        nondet: HashMap::new(),
+        ordered: Vec::new(),
+        next_seq: 0,
+    };
     for e in events {
         replay.next_seq = replay.next_seq.max(e.seq + 1);
         let p = &e.payload;
@@ -211,20 +329,59 @@ pub(crate) fn decode_journal(events: &[JournalEvent], tracking: Option<&str>) ->
             Some("runStarted") => {
                 replay.trigger_record = p.get("trigger").cloned();
                 replay.trigger_outputs = p.get("triggerOutputs").cloned();
-                replay.client_tracking_id = p.get("clientTrackingId").and_then(|c| c.as_str()).map(str::to_string);
+                replay.client_tracking_id = p
+                    .get("clientTrackingId")
+                    .and_then(|c| c.as_str())
+                    .map(str::to_string);
+            }
+            Some("inputsEvaluated") => {
+                let name = p.get("name").and_then(|n| n.as_str()).unwrap_or_default();
+                let repetition: Vec<u32> = p
+                    .get("repetition")
+                    .and_then(|r| r.as_array())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_u64())
+                            .map(|x| x as u32)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let values = p
+                    .get("values")
+                    .and_then(|v| v.as_array())
+                    .cloned()
+                    .unwrap_or_default();
+                replay.nondet.insert(replay_key(name, &repetition), values);
             }
             Some("actionCompleted") => {
                 if p.get("secured").and_then(|s| s.as_bool()) == Some(true) {
                     continue;
                 }
-                let name = p.get("name").and_then(|n| n.as_str()).unwrap_or_default().to_string();
+                let name = p
+                    .get("name")
+                    .and_then(|n| n.as_str())
+                    .unwrap_or_default()
+                    .to_string();
                 let repetition: Vec<u32> = p
                     .get("repetition")
                     .and_then(|r| r.as_array())
-                    .map(|a| a.iter().filter_map(|x| x.as_u64()).map(|x| x as u32).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_u64())
+                            .map(|x| x as u32)
+                            .collect()
+                    })
                     .unwrap_or_default();
-                let status = p.get("status").and_then(|s| s.as_str()).and_then(|s| s.parse().ok()).unwrap_or(ActionStatus::Failed);
-                let effective = p.get("effective").and_then(|s| s.as_str()).and_then(|s| s.parse().ok()).unwrap_or(status);
+                let status = p
+                    .get("status")
+                    .and_then(|s| s.as_str())
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(ActionStatus::Failed);
+                let effective = p
+                    .get("effective")
+                    .and_then(|s| s.as_str())
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(status);
                 let opt = |k: &str| p.get(k).filter(|v| !v.is_null()).map(Value::from);
                 let mut r = ActionResult {
                     name: name.clone(),
@@ -236,9 +393,16 @@ pub(crate) fn decode_journal(events: &[JournalEvent], tracking: Option<&str>) ->
                     outputs: opt("outputs"),
                     start: parse_time(&p["startTime"]),
                     end: parse_time(&p["endTime"]),
-                    retry_history: p.get("retryHistory").and_then(|h| h.as_array()).cloned().unwrap_or_default(),
+                    retry_history: p
+                        .get("retryHistory")
+                        .and_then(|h| h.as_array())
+                        .cloned()
+                        .unwrap_or_default(),
                     tracked_properties: opt("trackedProperties"),
-                    iteration_count: p.get("iterationCount").and_then(|c| c.as_u64()).map(|c| c as u32),
+                    iteration_count: p
+                        .get("iterationCount")
+                        .and_then(|c| c.as_u64())
+                        .map(|c| c as u32),
                     secured_inputs: false,
                     secured_outputs: false,
                     variables: p
@@ -246,11 +410,17 @@ pub(crate) fn decode_journal(events: &[JournalEvent], tracking: Option<&str>) ->
                         .and_then(|v| v.as_array())
                         .map(|a| {
                             a.iter()
-                                .filter_map(|pair| Some((pair.get(0)?.as_str()?.to_string(), Value::from(pair.get(1)?))))
+                                .filter_map(|pair| {
+                                    Some((
+                                        pair.get(0)?.as_str()?.to_string(),
+                                        Value::from(pair.get(1)?),
+                                    ))
+                                })
                                 .collect()
                         })
                         .unwrap_or_default(),
-                    record: Value::Null,
+                    record: std::sync::OnceLock::new(),
+                    tracking_id: None,
                 };
                 r.build_record(tracking);
                 replay.variables.extend(r.variables.iter().cloned());

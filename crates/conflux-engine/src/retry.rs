@@ -108,12 +108,21 @@ mod tests {
 
     #[test]
     fn fixed_policy_uses_interval_and_retry_after_wins() {
-        let p = RetryPolicy::Fixed { count: 2, interval: Duration::from_secs(30) };
+        let p = RetryPolicy::Fixed {
+            count: 2,
+            interval: Duration::from_secs(30),
+        };
         let mut s = RetryState::new(&p, Utc::now());
         assert_eq!(s.next_delay(None), Some(Duration::from_secs(30)));
-        assert_eq!(s.next_delay(Some(Duration::from_secs(3))), Some(Duration::from_secs(3)));
+        assert_eq!(
+            s.next_delay(Some(Duration::from_secs(3))),
+            Some(Duration::from_secs(3))
+        );
         assert_eq!(s.next_delay(None), None);
-        assert_eq!(RetryState::new(&RetryPolicy::None, Utc::now()).next_delay(None), None);
+        assert_eq!(
+            RetryState::new(&RetryPolicy::None, Utc::now()).next_delay(None),
+            None
+        );
     }
 
     #[test]
@@ -122,7 +131,10 @@ mod tests {
         let max = Duration::from_secs(25);
         assert!(exponential(1, i, Duration::from_secs(5), max) <= i);
         let third = exponential(3, i, Duration::from_secs(5), max);
-        assert!(third >= Duration::from_secs(20) && third <= max, "{third:?}");
+        assert!(
+            third >= Duration::from_secs(20) && third <= max,
+            "{third:?}"
+        );
         assert_eq!(exponential(5, i, Duration::from_secs(5), max), max);
     }
 }

@@ -21,7 +21,12 @@ pub(crate) fn apply(ctx: &RunCtx, def: &ActionDefinition, _frame: &Frame, r: &mu
     }
     // These actions' outputs are their inputs (or derived from them): hidden
     // inputs hide the outputs too.
-    if inputs && matches!(def.kind, ActionKind::Compose { .. } | ActionKind::ParseJson { .. } | ActionKind::Response { .. }) {
+    if inputs
+        && matches!(
+            def.kind,
+            ActionKind::Compose { .. } | ActionKind::ParseJson { .. } | ActionKind::Response { .. }
+        )
+    {
         outputs = true;
     }
     r.secured_inputs = inputs;

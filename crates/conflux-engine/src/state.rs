@@ -1,7 +1,7 @@
 //! The state of one run: results, variables, loop frames, and the expression
 //! host that reads them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -37,12 +37,24 @@ pub struct ActionResult {
     /// Variable values this action set, so a resumed run can restore them
     /// without running it again.
     pub variables: Vec<(String, Value)>,
-    /// The record `actions('name')` returns.
-    pub record: Value,
+    /// The record `actions('name')` returns, built on first use.
+    pub(crate) record: std::sync::OnceLock<Value>,
+    pub(crate) tracking_id: Option<String>,
 }
 
 impl ActionResult {
+    /// Sets the tracking id and forgets any record built before a change.
     pub(crate) fn build_record(&mut self, tracking_id: Option<&str>) {
+        self.tracking_id = tracking_id.map(str::to_string);
+        self.record = std::sync::OnceLock::new();
+    }
+
+    /// The record expressions see (`actions('name')`).
+    pub fn record(&self) -> Value {
+        self.record.get_or_init(|| self.make_record()).clone()
+    }
+
+    fn make_record(&self) -> Value {
         let mut m = Map::with_capacity(9);
         m.insert("name".into(), Value::string(self.name.as_str()));
         if let Some(i) = &self.inputs {
@@ -68,10 +80,10 @@ impl ActionResult {
         if let Some(t) = &self.tracked_properties {
             m.insert("trackedProperties".into(), t.clone());
         }
-        if let Some(id) = tracking_id {
-            m.insert("clientTrackingId".into(), Value::string(id));
+        if let Some(id) = &self.tracking_id {
+            m.insert("clientTrackingId".into(), Value::string(id.as_str()));
         }
-        self.record = Value::object(m);
+        Value::object(m)
     }
 }
 
@@ -174,6 +186,8 @@ pub(crate) struct RunCtx {
     pub recorder: Recorder,
     /// Results recorded before a restart, by `name|repetition`.
     pub replay: HashMap<String, Arc<ActionResult>>,
+    /// Non-deterministic values journaled before a restart, by `name|repetition`.
+    pub nondet_replay: HashMap<String, Vec<serde_json::Value>>,
     pub stateless: bool,
 }
 
@@ -214,6 +228,51 @@ pub(crate) struct Host<'a> {
     pub current: Option<&'a ActionDefinition>,
     /// `item()` of Query/Select/Table.
     pub item: Option<&'a Value>,
+    /// Where `utcNow()`, `guid()` and `rand()` values are recorded and replayed.
+    pub nondet: Option<&'a NondetLog>,
+}
+
+/// Non-deterministic values of one evaluation: replayed from the journal first,
+/// then freshly made and recorded.
+#[derive(Default)]
+pub(crate) struct NondetLog {
+    replay: Mutex<VecDeque<serde_json::Value>>,
+    pub recorded: Mutex<Vec<serde_json::Value>>,
+}
+
+impl NondetLog {
+    pub fn with_replay(values: Option<&Vec<serde_json::Value>>) -> NondetLog {
+        NondetLog {
+            replay: Mutex::new(
+                values
+                    .map(|v| v.iter().cloned().collect())
+                    .unwrap_or_default(),
+            ),
+            recorded: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The next replayed value of `kind`; a mismatch abandons the replay.
+    fn next(&self, kind: &str) -> Option<serde_json::Value> {
+        let mut q = lock(&self.replay);
+        let v = q.pop_front()?;
+        match v.get(kind) {
+            Some(x) => {
+                let x = x.clone();
+                drop(q);
+                lock(&self.recorded).push(v);
+                Some(x)
+            }
+            None => {
+                q.clear();
+                None
+            }
+        }
+    }
+
+    fn record(&self, kind: &str, value: serde_json::Value) {
+        lock(&self.recorded).push(serde_json::json!({ kind: value }));
+    }
 }
 
 impl EvalHost for Host<'_> {
@@ -242,7 +301,7 @@ impl EvalHost for Host<'_> {
 
     fn action(&self, name: &str) -> Result<Value, EvalError> {
         if let Some(r) = self.frame.lookup(name) {
-            return Ok(r.record.clone());
+            return Ok(r.record());
         }
         if self.run.workflow.action(name).is_some() {
             Err(EvalError::new(format!(
@@ -258,7 +317,7 @@ impl EvalHost for Host<'_> {
     fn current_action(&self) -> Result<Value, EvalError> {
         let name = self.current.map(|a| a.name.as_str()).unwrap_or_default();
         match self.frame.lookup(name) {
-            Some(r) => Ok(r.record.clone()),
+            Some(r) => Ok(r.record()),
             None => {
                 let mut m = Map::new();
                 m.insert("name".into(), Value::string(name));
@@ -311,7 +370,9 @@ impl EvalHost for Host<'_> {
 
     fn result(&self, scope_name: &str) -> Result<Value, EvalError> {
         let def = self.run.workflow.action(scope_name).ok_or_else(|| {
-            EvalError::new(format!("the action '{scope_name}' does not exist in the workflow"))
+            EvalError::new(format!(
+                "the action '{scope_name}' does not exist in the workflow"
+            ))
         })?;
         let containers = def.kind.containers();
         if containers.is_empty() {
@@ -323,7 +384,7 @@ impl EvalHost for Host<'_> {
         for map in containers {
             for a in &map.actions {
                 if let Some(r) = self.frame.lookup(&a.name) {
-                    out.push(r.record.clone());
+                    out.push(r.record());
                 }
             }
         }
@@ -335,13 +396,58 @@ impl EvalHost for Host<'_> {
     }
 
     fn app_setting(&self, name: &str) -> Result<Value, EvalError> {
-        self.run.app_settings.get(name).cloned().ok_or_else(|| {
-            EvalError::new(format!("the app setting '{name}' is not defined"))
-        })
+        self.run
+            .app_settings
+            .get(name)
+            .cloned()
+            .ok_or_else(|| EvalError::new(format!("the app setting '{name}' is not defined")))
     }
 
     fn now(&self) -> DateTime<Utc> {
-        self.run.clock.now()
+        let Some(log) = self.nondet else {
+            return self.run.clock.now();
+        };
+        if let Some(t) = log.next("now").and_then(|v| {
+            v.as_str()
+                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        }) {
+            return t.with_timezone(&Utc);
+        }
+        let t = self.run.clock.now();
+        log.record("now", serde_json::Value::String(fmt_time(t)));
+        t
+    }
+
+    fn new_guid(&self) -> uuid::Uuid {
+        let Some(log) = self.nondet else {
+            return uuid::Uuid::new_v4();
+        };
+        if let Some(g) = log
+            .next("guid")
+            .and_then(|v| v.as_str().and_then(|s| s.parse().ok()))
+        {
+            return g;
+        }
+        let g = uuid::Uuid::new_v4();
+        log.record("guid", serde_json::Value::String(g.to_string()));
+        g
+    }
+
+    fn random(&self, min: i64, max: i64) -> i64 {
+        use rand::Rng as _;
+        let Some(log) = self.nondet else {
+            return rand::thread_rng().gen_range(min..max);
+        };
+        if let Some(n) = log
+            .next("rand")
+            .and_then(|v| v.as_i64())
+            .filter(|n| (min..max).contains(n))
+        {
+            return n;
+        }
+        let n = rand::thread_rng().gen_range(min..max);
+        log.record("rand", serde_json::Value::from(n));
+        n
     }
 }
 

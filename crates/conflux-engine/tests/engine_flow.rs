@@ -13,13 +13,25 @@ async fn variables_conditions_scopes_and_response() {
     assert_eq!(outcome.status, RunStatus::Succeeded, "{outcome:?}");
     let response = response.expect("the Response action replied");
     assert_eq!(response.status, 201);
-    assert_eq!(response.headers, vec![("X-Greeting".to_string(), "Hello, Ada!".to_string())]);
-    assert_eq!(response.body.to_json(), json!({"count": 4, "log": "big", "items": [4]}));
+    assert_eq!(
+        response.headers,
+        vec![("X-Greeting".to_string(), "Hello, Ada!".to_string())]
+    );
+    assert_eq!(
+        response.body.to_json(),
+        json!({"count": 4, "log": "big", "items": [4]})
+    );
     assert_eq!(status(&outcome, "Small"), ActionStatus::Skipped);
     assert_eq!(status(&outcome, "Big"), ActionStatus::Succeeded);
-    assert_eq!(outcome.outputs, Some(json!({"greeting": {"type": "String", "value": "Hello, Ada!"}})));
+    assert_eq!(
+        outcome.outputs,
+        Some(json!({"greeting": {"type": "String", "value": "Hello, Ada!"}}))
+    );
     let rec = h.record(&outcome, "Bump").await;
-    assert_eq!(rec.outputs, Some(json!({"body": {"name": "count", "value": 5}})));
+    assert_eq!(
+        rec.outputs,
+        Some(json!({"body": {"name": "count", "value": 5}}))
+    );
 }
 
 #[tokio::test]
@@ -28,7 +40,10 @@ async fn try_catch_with_skipped_success_response_ends_failed() {
     let (outcome, response) = h.run_fixture("try_catch", json!({})).await;
     let response = response.expect("the catch branch responded");
     assert_eq!(response.status, 500);
-    assert_eq!(response.body.to_json(), json!({"failed": "Failed", "code": "InvalidTemplate"}));
+    assert_eq!(
+        response.body.to_json(),
+        json!({"failed": "Failed", "code": "InvalidTemplate"})
+    );
     assert_eq!(status(&outcome, "Boom"), ActionStatus::Failed);
     assert_eq!(status(&outcome, "After_boom"), ActionStatus::Skipped);
     assert_eq!(status(&outcome, "Try"), ActionStatus::Failed);
@@ -116,7 +131,10 @@ async fn terminate_overrides_the_run_status() {
     let (outcome, _) = h.run("terminate", json!({})).await;
     assert_eq!(outcome.status, RunStatus::Failed);
     assert_eq!(outcome.code.as_deref(), Some("Terminated"));
-    assert_eq!(outcome.error, Some(json!({"code": "Nope", "message": "stopped on purpose"})));
+    assert_eq!(
+        outcome.error,
+        Some(json!({"code": "Nope", "message": "stopped on purpose"}))
+    );
     assert_ne!(status(&outcome, "Never"), ActionStatus::Succeeded);
 
     let ok = workflow(json!({
@@ -131,15 +149,38 @@ async fn terminate_overrides_the_run_status() {
 #[tokio::test]
 async fn foreach_sequential_and_parallel_with_repetitions() {
     let h = harness().await;
-    let (outcome, _) = h.run_fixture("foreach", json!({"items": [1, 2, 3, 4, 5, 6, 7]})).await;
+    let (outcome, _) = h
+        .run_fixture("foreach", json!({"items": [1, 2, 3, 4, 5, 6, 7]}))
+        .await;
     assert_eq!(outcome.status, RunStatus::Succeeded, "{outcome:?}");
     let rec = h.record(&outcome, "Result").await;
-    assert_eq!(rec.outputs, Some(json!({"seen": [2, 4, 6, 8, 10, 12, 14], "total": 28})));
-    let reps = h.store.list_repetitions(&outcome.run_id, "Square").await.expect("repetitions");
+    assert_eq!(
+        rec.outputs,
+        Some(json!({"seen": [2, 4, 6, 8, 10, 12, 14], "total": 28}))
+    );
+    let reps = h
+        .store
+        .list_repetitions(&outcome.run_id, "Square")
+        .await
+        .expect("repetitions");
     assert_eq!(reps.len(), 7);
-    let mut squares: Vec<serde_json::Value> = reps.iter().map(|r| r.outputs.clone().expect("outputs")).collect();
+    let mut squares: Vec<serde_json::Value> = reps
+        .iter()
+        .map(|r| r.outputs.clone().expect("outputs"))
+        .collect();
     squares.sort_by_key(|v| v.as_i64());
-    assert_eq!(squares, vec![json!(1), json!(4), json!(9), json!(16), json!(25), json!(36), json!(49)]);
+    assert_eq!(
+        squares,
+        vec![
+            json!(1),
+            json!(4),
+            json!(9),
+            json!(16),
+            json!(25),
+            json!(36),
+            json!(49)
+        ]
+    );
     let each = h.record(&outcome, "Each").await;
     assert_eq!(each.iteration_count, Some(7));
 }
@@ -161,8 +202,15 @@ async fn foreach_fails_when_an_iteration_fails_and_rejects_non_arrays() {
     let (outcome, _) = h.run("loops", json!({"a": 1})).await;
     assert_eq!(status(&outcome, "Loop"), ActionStatus::Failed);
     assert_eq!(status(&outcome, "Not_array"), ActionStatus::Failed);
-    let reps = h.store.list_repetitions(&outcome.run_id, "Inverse").await.expect("repetitions");
-    let failed = reps.iter().filter(|r| r.status == ActionStatus::Failed).count();
+    let reps = h
+        .store
+        .list_repetitions(&outcome.run_id, "Inverse")
+        .await
+        .expect("repetitions");
+    let failed = reps
+        .iter()
+        .filter(|r| r.status == ActionStatus::Failed)
+        .count();
     assert_eq!((reps.len(), failed), (3, 1));
     assert_eq!(outcome.status, RunStatus::Failed);
 }
@@ -187,8 +235,17 @@ async fn until_runs_do_while_and_honours_limits() {
     assert_eq!(status(&outcome, "Strict"), ActionStatus::Failed);
     assert_eq!(h.record(&outcome, "Final").await.outputs, Some(json!(43)));
     assert_eq!(h.record(&outcome, "Capped").await.iteration_count, Some(4));
-    let idx = h.store.list_repetitions(&outcome.run_id, "Noop").await.expect("reps");
-    assert_eq!(idx.iter().map(|r| r.outputs.clone().expect("out")).collect::<Vec<_>>(), vec![json!(0), json!(1)]);
+    let idx = h
+        .store
+        .list_repetitions(&outcome.run_id, "Noop")
+        .await
+        .expect("reps");
+    assert_eq!(
+        idx.iter()
+            .map(|r| r.outputs.clone().expect("out"))
+            .collect::<Vec<_>>(),
+        vec![json!(0), json!(1)]
+    );
     assert_eq!(outcome.status, RunStatus::Succeeded);
 }
 
@@ -198,16 +255,31 @@ async fn data_operations_and_switch() {
     let body = json!({"people": [{"name": "Ann", "age": 30}, {"name": "Bob", "age": 12}, {"name": "Cy, Jr.", "age": 18}]});
     let (outcome, _) = h.run_fixture("data_ops", body).await;
     let out = |o: &conflux_store::ActionRecord| o.outputs.clone().expect("outputs");
-    assert_eq!(out(&h.record(&outcome, "Adults").await)["body"], json!([{"name": "Ann", "age": 30}, {"name": "Cy, Jr.", "age": 18}]));
-    assert_eq!(out(&h.record(&outcome, "Names").await)["body"], json!([{"who": "Ann", "Ann_age": 30}, {"who": "Cy, Jr.", "Cy, Jr._age": 18}]));
-    assert_eq!(out(&h.record(&outcome, "Joined").await)["body"], json!("Ann;Cy, Jr."));
-    assert_eq!(out(&h.record(&outcome, "Csv").await)["body"], json!("name,age\r\nAnn,30\r\nBob,12\r\n\"Cy, Jr.\",18\r\n"));
+    assert_eq!(
+        out(&h.record(&outcome, "Adults").await)["body"],
+        json!([{"name": "Ann", "age": 30}, {"name": "Cy, Jr.", "age": 18}])
+    );
+    assert_eq!(
+        out(&h.record(&outcome, "Names").await)["body"],
+        json!([{"who": "Ann", "Ann_age": 30}, {"who": "Cy, Jr.", "Cy, Jr._age": 18}])
+    );
+    assert_eq!(
+        out(&h.record(&outcome, "Joined").await)["body"],
+        json!("Ann;Cy, Jr.")
+    );
+    assert_eq!(
+        out(&h.record(&outcome, "Csv").await)["body"],
+        json!("name,age\r\nAnn,30\r\nBob,12\r\n\"Cy, Jr.\",18\r\n")
+    );
     assert_eq!(
         out(&h.record(&outcome, "Html").await)["body"],
         json!("<table><thead><tr><th>Person</th></tr></thead><tbody><tr><td>Ann</td></tr><tr><td>Cy, Jr.</td></tr></tbody></table>")
     );
     assert_eq!(status(&outcome, "Bad_parse"), ActionStatus::Failed);
-    assert_eq!(h.record(&outcome, "Bad_parse").await.code.as_deref(), Some("SchemaValidationFailed"));
+    assert_eq!(
+        h.record(&outcome, "Bad_parse").await.code.as_deref(),
+        Some("SchemaValidationFailed")
+    );
     assert_eq!(status(&outcome, "Was_two"), ActionStatus::Succeeded);
     assert_eq!(status(&outcome, "Was_one"), ActionStatus::Skipped);
     assert_eq!(status(&outcome, "Was_other"), ActionStatus::Skipped);
@@ -249,15 +321,29 @@ async fn secure_data_is_redacted_in_the_store_and_propagates() {
     let (outcome, _) = h.run("secure", json!({})).await;
     assert_eq!(outcome.status, RunStatus::Succeeded, "{outcome:?}");
     let secret = h.record(&outcome, "Secret").await;
-    assert_eq!((secret.inputs.clone(), secret.outputs.clone()), (None, None));
+    assert_eq!(
+        (secret.inputs.clone(), secret.outputs.clone()),
+        (None, None)
+    );
     assert!(secret.is_secured("inputs") && secret.is_secured("outputs"));
     let token = h.record(&outcome, "Token").await;
     assert!(token.outputs.is_none() && token.is_secured("outputs"));
     let use_token = h.record(&outcome, "Use_token").await;
-    assert!(use_token.inputs.is_none() && use_token.is_secured("inputs"), "secured outputs hide downstream inputs");
+    assert!(
+        use_token.inputs.is_none() && use_token.is_secured("inputs"),
+        "secured outputs hide downstream inputs"
+    );
     // Compose's hidden outputs (from Secure Inputs) do not propagate.
     let use_secret = h.record(&outcome, "Use_secret").await;
     assert_eq!(use_secret.inputs, Some(json!("s3cr3t")));
-    let journal = h.store.load_journal(&outcome.run_id).await.expect("journal");
-    assert!(!serde_json::to_string(&journal.iter().map(|e| &e.payload).collect::<Vec<_>>()).expect("json").contains("token-value"));
+    let journal = h
+        .store
+        .load_journal(&outcome.run_id)
+        .await
+        .expect("journal");
+    assert!(
+        !serde_json::to_string(&journal.iter().map(|e| &e.payload).collect::<Vec<_>>())
+            .expect("json")
+            .contains("token-value")
+    );
 }

@@ -26,13 +26,23 @@ struct Counters {
 async fn flaky(State(c): State<Arc<Counters>>) -> axum::response::Response {
     match c.flaky.fetch_add(1, Ordering::SeqCst) {
         0 => (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response(),
-        1 => (StatusCode::TOO_MANY_REQUESTS, [("Retry-After", "3")], "slow down").into_response(),
+        1 => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("Retry-After", "3")],
+            "slow down",
+        )
+            .into_response(),
         _ => Json(json!({"ok": true})).into_response(),
     }
 }
 
 async fn start_job() -> axum::response::Response {
-    (StatusCode::ACCEPTED, [("Location", "/job/status"), ("Retry-After", "2")], "").into_response()
+    (
+        StatusCode::ACCEPTED,
+        [("Location", "/job/status"), ("Retry-After", "2")],
+        "",
+    )
+        .into_response()
 }
 
 async fn job_status(State(c): State<Arc<Counters>>) -> axum::response::Response {
@@ -44,8 +54,16 @@ async fn job_status(State(c): State<Arc<Counters>>) -> axum::response::Response 
 }
 
 async fn echo(headers: HeaderMap, body: String) -> Json<serde_json::Value> {
-    let auth = headers.get("authorization").and_then(|h| h.to_str().ok()).unwrap_or("").to_string();
-    let ct = headers.get("content-type").and_then(|h| h.to_str().ok()).unwrap_or("").to_string();
+    let auth = headers
+        .get("authorization")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let ct = headers
+        .get("content-type")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     Json(json!({"auth": auth, "contentType": ct, "body": body}))
 }
 
@@ -56,9 +74,14 @@ async fn server() -> (String, Arc<Counters>) {
         .route("/job", post(start_job))
         .route("/job/status", get(job_status))
         .route("/echo", post(echo))
-        .route("/missing", get(|| async { (StatusCode::NOT_FOUND, "no such thing") }))
+        .route(
+            "/missing",
+            get(|| async { (StatusCode::NOT_FOUND, "no such thing") }),
+        )
         .with_state(counters.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         axum::serve(listener, app).await.expect("serve");
@@ -94,7 +117,10 @@ async fn http_retries_transient_failures_and_records_history() {
     assert_eq!(counters.flaky.load(Ordering::SeqCst), 3);
     let call = h.record(&outcome, "Call").await;
     assert_eq!(call.status, ActionStatus::Succeeded);
-    assert_eq!(call.outputs.as_ref().map(|o| o["body"].clone()), Some(json!({"ok": true})));
+    assert_eq!(
+        call.outputs.as_ref().map(|o| o["body"].clone()),
+        Some(json!({"ok": true}))
+    );
     assert_eq!(call.retry_history.len(), 2);
     assert_eq!(call.retry_history[0]["code"], json!("InternalServerError"));
     assert_eq!(call.retry_history[1]["code"], json!("TooManyRequests"));
@@ -102,7 +128,13 @@ async fn http_retries_transient_failures_and_records_history() {
     let missing = h.record(&outcome, "Missing").await;
     assert_eq!(missing.status, ActionStatus::Failed);
     assert_eq!(missing.code.as_deref(), Some("NotFound"));
-    assert_eq!(missing.outputs.as_ref().map(|o| (o["statusCode"].clone(), o["body"].clone())), Some((json!(404), json!("no such thing"))));
+    assert_eq!(
+        missing
+            .outputs
+            .as_ref()
+            .map(|o| (o["statusCode"].clone(), o["body"].clone())),
+        Some((json!(404), json!("no such thing")))
+    );
     assert!(missing.retry_history.is_empty());
 
     let down = h.record(&outcome, "Down").await;
@@ -127,17 +159,38 @@ async fn http_follows_the_async_pattern_unless_disabled() {
     let (outcome, _) = h.run("async", json!({})).await;
     ticker.abort();
     assert_eq!(outcome.status, RunStatus::Succeeded, "{outcome:?}");
-    assert_eq!(counters.poll.load(Ordering::SeqCst), 2, "polled until a non-202 answer");
+    assert_eq!(
+        counters.poll.load(Ordering::SeqCst),
+        2,
+        "polled until a non-202 answer"
+    );
     let job = h.record(&outcome, "Job").await;
-    assert_eq!(job.outputs.as_ref().map(|o| (o["statusCode"].clone(), o["body"].clone())), Some((json!(200), json!({"done": true}))));
+    assert_eq!(
+        job.outputs
+            .as_ref()
+            .map(|o| (o["statusCode"].clone(), o["body"].clone())),
+        Some((json!(200), json!({"done": true})))
+    );
     let sync = h.record(&outcome, "Sync").await;
-    assert_eq!(sync.outputs.as_ref().map(|o| o["statusCode"].clone()), Some(json!(202)));
+    assert_eq!(
+        sync.outputs.as_ref().map(|o| o["statusCode"].clone()),
+        Some(json!(202))
+    );
     let echo = h.record(&outcome, "Echo").await;
-    let body = echo.outputs.as_ref().map(|o| o["body"].clone()).expect("body");
+    let body = echo
+        .outputs
+        .as_ref()
+        .map(|o| o["body"].clone())
+        .expect("body");
     assert_eq!(body["auth"], json!("Basic dTpw"));
     assert_eq!(body["contentType"], json!("application/json"));
     assert_eq!(body["body"], json!("{\"a\":\"b\"}"));
-    assert_eq!(echo.inputs.as_ref().map(|i| i["authentication"]["password"].clone()), Some(json!("*sanitized*")));
+    assert_eq!(
+        echo.inputs
+            .as_ref()
+            .map(|i| i["authentication"]["password"].clone()),
+        Some(json!("*sanitized*"))
+    );
     assert_eq!(status(&outcome, "Echo"), ActionStatus::Succeeded);
 }
 
@@ -168,12 +221,20 @@ async fn wait_uses_the_injected_clock() {
     }));
     h.register("wait", &doc);
     let start = clock.now();
-    let handle = h.engine.start_run(conflux_engine::StartRun::new("wait", "manual", json!({}))).await.expect("started");
+    let handle = h
+        .engine
+        .start_run(conflux_engine::StartRun::new("wait", "manual", json!({})))
+        .await
+        .expect("started");
     clock.wait_for_sleepers(1).await;
     clock.advance(Duration::from_secs(2 * 86_400));
     let outcome = handle.completion.await.expect("finished");
     assert_eq!(outcome.status, RunStatus::Succeeded);
-    let pause = outcome.actions.iter().find(|a| a.name == "Pause").expect("pause");
+    let pause = outcome
+        .actions
+        .iter()
+        .find(|a| a.name == "Pause")
+        .expect("pause");
     assert_eq!(pause.end - pause.start, chrono::Duration::days(2));
     assert!(clock.now() >= start + chrono::Duration::days(2));
 }

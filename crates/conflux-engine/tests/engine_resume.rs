@@ -8,7 +8,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use conflux_engine::{ActionExecutor, Engine, EngineOptions, ExecuteRequest, ExecutorError, ExprValue, StartRun, WorkflowRegistration};
+use conflux_engine::{
+    ActionExecutor, Engine, EngineOptions, ExecuteRequest, ExecutorError, ExprValue, StartRun,
+    WorkflowRegistration,
+};
 use conflux_store::{ActionStatus, RunStatus, SqliteStore, Store};
 use serde_json::json;
 use tokio::sync::{mpsc, Mutex};
@@ -30,7 +33,7 @@ impl ActionExecutor for Count {
 /// `type: Gate` actions announce they started, then wait for a release that
 /// never comes in the first engine; in the second they pass at once.
 struct Gate {
-    entered: mpsc::UnboundedSender<()>,
+    entered: mpsc::UnboundedSender<serde_json::Value>,
     release: Option<Arc<Mutex<mpsc::UnboundedReceiver<()>>>>,
 }
 
@@ -39,8 +42,8 @@ impl ActionExecutor for Gate {
     fn handles(&self, t: &str) -> bool {
         t.eq_ignore_ascii_case("Gate")
     }
-    async fn execute(&self, _r: ExecuteRequest<'_>) -> Result<ExprValue, ExecutorError> {
-        let _ = self.entered.send(());
+    async fn execute(&self, r: ExecuteRequest<'_>) -> Result<ExprValue, ExecutorError> {
+        let _ = self.entered.send(r.inputs.to_json());
         if let Some(rx) = &self.release {
             rx.lock().await.recv().await;
         }
@@ -55,7 +58,7 @@ fn definition() -> serde_json::Value {
         "Note": {"type": "AppendToStringVariable", "inputs": {"name": "trace", "value": "-first@{outputs('First')}"}, "runAfter": {"First": ["Succeeded"]}},
         "Loop": {"type": "Foreach", "foreach": "@createArray(1, 2)", "operationOptions": "Sequential",
                  "actions": {"Tick": {"type": "Count", "inputs": {}}}, "runAfter": {"Note": ["Succeeded"]}},
-        "Gate": {"type": "Gate", "inputs": {}, "runAfter": {"Loop": ["Succeeded"]}},
+        "Gate": {"type": "Gate", "inputs": {"id": "@guid()", "at": "@utcNow()", "n": "@rand(0, 1000000)"}, "runAfter": {"Loop": ["Succeeded"]}},
         "After": {"type": "Compose", "inputs": {"trace": "@variables('trace')", "first": "@outputs('First')", "gate": "@outputs('Gate')"}, "runAfter": {"Gate": ["Succeeded"]}}
     }))
 }
@@ -70,46 +73,93 @@ async fn interrupted_run_resumes_from_the_journal() {
     // First engine: runs until the Gate blocks, then shuts down.
     let (entered_tx, mut entered_rx) = mpsc::unbounded_channel();
     let (_release_tx, release_rx) = mpsc::unbounded_channel();
-    let run_id = {
+    let (run_id, first_inputs) = {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).await.expect("open"));
         let mut options = EngineOptions::new(store.clone());
         options.executors = vec![
             Arc::new(Count(counter.clone())),
-            Arc::new(Gate { entered: entered_tx.clone(), release: Some(Arc::new(Mutex::new(release_rx))) }),
+            Arc::new(Gate {
+                entered: entered_tx.clone(),
+                release: Some(Arc::new(Mutex::new(release_rx))),
+            }),
         ];
         let engine = Engine::new(options);
-        engine.register_workflow(WorkflowRegistration::new("durable", workflow.clone())).expect("register");
-        let handle = engine.start_run(StartRun::new("durable", "manual", json!({"body": {}}))).await.expect("start");
-        entered_rx.recv().await.expect("the gate was reached");
+        engine
+            .register_workflow(WorkflowRegistration::new("durable", workflow.clone()))
+            .expect("register");
+        let handle = engine
+            .start_run(StartRun::new("durable", "manual", json!({"body": {}})))
+            .await
+            .expect("start");
+        let seen = entered_rx.recv().await.expect("the gate was reached");
         engine.shutdown().await;
-        let run = store.get_run(&handle.run_id).await.expect("read").expect("run exists");
-        assert_eq!(run.status, RunStatus::Running, "an interrupted run stays incomplete");
-        handle.run_id
+        let run = store
+            .get_run(&handle.run_id)
+            .await
+            .expect("read")
+            .expect("run exists");
+        assert_eq!(
+            run.status,
+            RunStatus::Running,
+            "an interrupted run stays incomplete"
+        );
+        (handle.run_id, seen)
     };
-    assert_eq!(counter.load(Ordering::SeqCst), 3, "First and two Ticks ran before the interruption");
+    assert_eq!(
+        counter.load(Ordering::SeqCst),
+        3,
+        "First and two Ticks ran before the interruption"
+    );
 
     // Second engine over the same file.
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).await.expect("reopen"));
     let mut options = EngineOptions::new(store.clone());
-    options.executors = vec![Arc::new(Count(counter.clone())), Arc::new(Gate { entered: entered_tx, release: None })];
+    options.executors = vec![
+        Arc::new(Count(counter.clone())),
+        Arc::new(Gate {
+            entered: entered_tx,
+            release: None,
+        }),
+    ];
     let engine = Engine::new(options);
-    engine.register_workflow(WorkflowRegistration::new("durable", workflow)).expect("register");
+    engine
+        .register_workflow(WorkflowRegistration::new("durable", workflow))
+        .expect("register");
     let mut done = engine.completions();
     assert_eq!(engine.resume_incomplete().await.expect("resume"), 1);
     let outcome = done.recv().await.expect("the resumed run finished");
+    let second_inputs = entered_rx.recv().await.expect("the gate ran again");
+    assert_eq!(
+        second_inputs, first_inputs,
+        "guid(), utcNow() and rand() replay from the journal"
+    );
     assert_eq!(outcome.run_id, run_id);
     assert_eq!(outcome.status, RunStatus::Succeeded, "{outcome:?}");
-    assert_eq!(counter.load(Ordering::SeqCst), 3, "finished actions were not run again");
+    assert_eq!(
+        counter.load(Ordering::SeqCst),
+        3,
+        "finished actions were not run again"
+    );
 
-    let after = store.get_action(&run_id, "After").await.expect("read").expect("After recorded");
-    assert_eq!(after.outputs, Some(json!({"trace": "start-first1", "first": 1, "gate": "passed"})));
+    let after = store
+        .get_action(&run_id, "After")
+        .await
+        .expect("read")
+        .expect("After recorded");
+    assert_eq!(
+        after.outputs,
+        Some(json!({"trace": "start-first1", "first": 1, "gate": "passed"}))
+    );
     let actions = store.list_actions(&run_id).await.expect("list");
     let mut names: Vec<&str> = actions.iter().map(|a| a.name.as_str()).collect();
     names.sort();
     let before = names.len();
     names.dedup();
     assert_eq!(before, names.len(), "no action recorded twice: {names:?}");
-    assert!(actions.iter().all(|a| a.status == ActionStatus::Succeeded), "{actions:?}");
+    assert!(
+        actions.iter().all(|a| a.status == ActionStatus::Succeeded),
+        "{actions:?}"
+    );
     let ticks = store.list_repetitions(&run_id, "Tick").await.expect("reps");
     assert_eq!(ticks.len(), 2);
     let run = store.get_run(&run_id).await.expect("read").expect("run");

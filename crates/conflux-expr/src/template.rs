@@ -36,6 +36,11 @@ impl Template {
     /// Classifies and compiles a JSON string (see docs/expressions.md for the rules).
     pub fn compile(text: &str) -> Result<Template, ParseError> {
         let source: Arc<str> = text.into();
+        if !text.contains('@') {
+            // Most strings of a definition: nothing to scan.
+            let kind = Kind::Literal(Value::String(source.clone()));
+            return Ok(Template { source, kind });
+        }
         let chars: Vec<char> = text.chars().collect();
         let kind = classify(text, &chars)?;
         Ok(Template { source, kind })

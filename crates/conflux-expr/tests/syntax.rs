@@ -253,3 +253,15 @@ fn compiled_forms_can_be_shared_between_threads() {
     shared::<Template>();
     shared::<CompiledValue>();
 }
+
+#[test]
+fn literal_trees_are_shared_not_rebuilt() {
+    let cv = CompiledValue::compile(&json!({"a": [1, 2, {"b": "x"}]}), "$").unwrap();
+    let (one, two) = (cv.eval(&NoHost).unwrap(), cv.eval(&NoHost).unwrap());
+    match (one, two) {
+        (conflux_expr::Value::Object(x), conflux_expr::Value::Object(y)) => {
+            assert!(std::sync::Arc::ptr_eq(&x, &y))
+        }
+        other => panic!("expected objects, got {other:?}"),
+    }
+}

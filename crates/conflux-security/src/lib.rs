@@ -17,6 +17,7 @@
 
 mod admin;
 mod error;
+pub mod identity;
 mod ip;
 mod master_key;
 mod sas;

@@ -10,6 +10,8 @@
 
 mod access;
 mod callback;
+pub mod connection_store;
+pub mod connections_api;
 mod history;
 mod keys;
 mod management;
@@ -298,5 +300,16 @@ fn router(state: Arc<HostState>) -> Router {
         .nest("/runtime/webhooks/workflow/api/management", management)
         .fallback(|| async { ApiError::not_found("NotFound", "no such endpoint; triggers are under /api/{workflow}/triggers/{trigger}/invoke and the management API under /runtime/webhooks/workflow/api/management/") })
         .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
+}
+
+/// One debug line per request. Only the path is logged: the query string
+/// carries signatures.
+async fn log_request(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let response = next.run(request).await;
+    tracing::debug!(%method, %path, status = response.status().as_u16(), "Request handled.");
+    response
 }

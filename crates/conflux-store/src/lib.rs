@@ -9,6 +9,23 @@
 //! read connections used from blocking tasks. A PostgreSQL backend implements
 //! the same trait.
 //!
+//! Choices every backend keeps:
+//!
+//! - **Ids sort newest first.** [`RunId::generate`] inverts the start time, so
+//!   listing by ascending id is listing by descending start time, and a
+//!   [`ContinuationToken`] is just the last id of a page.
+//! - **Finished is final.** A [`RunTransition`] applies only to a `Waiting` or
+//!   `Running` run (checked in the `UPDATE`), and an action record with a
+//!   terminal status ignores later upserts; repeating the same final status
+//!   is accepted, so replaying a step after a crash is harmless.
+//! - **A batch is atomic.** A refused part rolls back the whole batch and only
+//!   that batch, even when the writer commits it together with others.
+//! - **Journals are append-only and idempotent** per `(run_id, seq)`.
+//! - **Looped actions** are written per repetition; the store maintains their
+//!   summary record (see [`WriteBatch::upsert_action`]).
+//! - **Secured sections** (`secured_sections`) are dropped before writing.
+//! - Instants are stored as integer microseconds since the epoch, JSON as text.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use chrono::Utc;
@@ -211,4 +228,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Counters and sizes for monitoring.
     async fn stats(&self) -> Result<StoreStats, StoreError>;
+
+    /// Finishes the writes submitted so far, then closes the database; later
+    /// calls fail with [`StoreError::Closed`]. Call at shutdown. Closing twice is fine.
+    async fn close(&self) -> Result<(), StoreError>;
 }

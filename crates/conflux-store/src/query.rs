@@ -150,3 +150,32 @@ mod tests {
         assert_eq!(page_size(Some(1000)), 250);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::ContinuationToken;
+    use crate::model::{RepetitionKey, RunId};
+
+    proptest! {
+        #[test]
+        fn client_supplied_tokens_and_keys_never_panic(text in ".*") {
+            let _ = ContinuationToken::new(text.clone()).last_id();
+            let _ = RepetitionKey::parse(&text);
+            let _ = RunId::new(text).timestamp();
+        }
+
+        #[test]
+        fn tokens_round_trip_any_id(id in ".+") {
+            let id = RunId::new(id);
+            prop_assert_eq!(ContinuationToken::after(&id).last_id().unwrap(), id);
+        }
+
+        #[test]
+        fn repetition_keys_round_trip(indexes in proptest::collection::vec(0u32..1_000_000, 0..8)) {
+            let key = RepetitionKey::from_indexes(&indexes);
+            prop_assert_eq!(RepetitionKey::parse(key.as_str()).unwrap().indexes().unwrap(), indexes);
+        }
+    }
+}

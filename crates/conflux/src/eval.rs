@@ -43,7 +43,11 @@ pub fn main(args: EvalArgs) -> anyhow::Result<ExitCode> {
         let stdin = std::io::stdin();
         let stdout = std::io::stdout();
         let input = BufReader::with_capacity(64 * 1024, stdin.lock());
-        run_jsonl(input, BufWriter::new(stdout.lock()), &context)?;
+        run_jsonl(
+            input,
+            BufWriter::with_capacity(64 * 1024, stdout.lock()),
+            &context,
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
     let Some(expr) = args.expr else {
@@ -53,7 +57,9 @@ pub fn main(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let value = template
         .eval(&context)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!("{}", value.to_json_string());
+    // A closed stdout is an error to report, not a panic as with `println!`.
+    writeln!(std::io::stdout().lock(), "{}", value.to_json_string())
+        .context("cannot write standard output")?;
     Ok(ExitCode::SUCCESS)
 }
 

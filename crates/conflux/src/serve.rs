@@ -14,6 +14,17 @@ use conflux_engine::{Engine, EngineOptions, WorkflowRegistration};
 use conflux_server::{Host, HostConfig, HostOptions, MasterKey, Secret, WorkflowSpec};
 use conflux_store::SqliteStore;
 
+/// Prints a line to stdout, ignoring a closed stdout: the server keeps
+/// serving when whoever started it stops reading.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, $($arg)*);
+        let _ = out.flush();
+    }};
+}
+
 #[derive(clap::Args)]
 pub struct ServeArgs {
     /// The project folder: host.json, connections.json, parameters.json and one folder per workflow.
@@ -150,33 +161,34 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     })
     .await?;
     if let Some(key) = &host.generated_admin_key {
-        println!("admin key (shown once; use it as `Authorization: Bearer <key>` for the management API): {}", key.expose());
+        say!("admin key (shown once; use it as `Authorization: Bearer <key>` for the management API): {}", key.expose());
     }
     let bound = host.bind(args.listen).await?;
     let resumed = engine.resume_incomplete().await?;
     if resumed > 0 {
-        println!("resumed {resumed} incomplete run(s)");
+        say!("resumed {resumed} incomplete run(s)");
     }
-    println!("listening on http://{}", bound.local_addr());
+    say!("listening on http://{}", bound.local_addr());
     for callback in bound.callback_urls() {
         let suffix = callback
             .relative_path
             .as_deref()
             .map(|p| format!(" (append /{p} to the path)"))
             .unwrap_or_default();
-        println!(
+        say!(
             "  {} {}/{}: {}{suffix}",
-            callback.method, callback.workflow, callback.trigger, callback.url
+            callback.method,
+            callback.workflow,
+            callback.trigger,
+            callback.url
         );
     }
-    use std::io::Write as _;
-    let _ = std::io::stdout().flush();
     let schedulers = bound.start_schedulers();
     bound.serve(shutdown_signal()).await?;
     for scheduler in schedulers {
         scheduler.abort();
     }
-    println!("stopped");
+    say!("stopped");
     Ok(ExitCode::SUCCESS)
 }
 

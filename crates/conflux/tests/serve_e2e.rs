@@ -78,12 +78,27 @@ fn start(project: &Path, extra: &[&str]) -> Server {
     }
 }
 
+/// How many callback URLs the server prints: one per Request trigger.
 fn count_workflows(project: &Path) -> usize {
     std::fs::read_dir(project)
         .unwrap()
         .filter_map(Result::ok)
-        .filter(|e| e.path().join("workflow.json").is_file())
-        .count()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("workflow.json")).ok())
+        .filter_map(|text| serde_json::from_str::<Value>(&strip_line_comments(&text)).ok())
+        .map(|doc| {
+            doc["definition"]["triggers"]
+                .as_object()
+                .map(|t| t.values().filter(|t| t["type"] == "Request").count())
+                .unwrap_or(0)
+        })
+        .sum()
+}
+
+fn strip_line_comments(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 impl Server {
@@ -547,26 +562,301 @@ async fn actions_list_covers_the_whole_definition_and_slow_responses_time_out() 
     let server = start(dir.path(), &["--response-timeout-secs", "0"]);
 
     let response = server.call(&server.url("slow"), json!({})).await;
-    let run_id = response.headers()["x-ms-workflow-run-id"].to_str().unwrap().to_string();
+    let run_id = response.headers()["x-ms-workflow-run-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
     let (status, code) = error_code(response).await;
     assert_eq!((status, code.as_str()), (408, "ResponseTimedOut"));
     let (_, run) = server.get(&format!("workflows/slow/runs/{run_id}")).await;
-    assert_eq!(run["properties"]["status"], "Running", "the run goes on after the caller gave up");
-    let (status, _) = server.post(&format!("workflows/slow/runs/{run_id}/cancel"), json!({})).await;
+    assert_eq!(
+        run["properties"]["status"], "Running",
+        "the run goes on after the caller gave up"
+    );
+    let (status, _) = server
+        .post(&format!("workflows/slow/runs/{run_id}/cancel"), json!({}))
+        .await;
     assert_eq!(status, 200);
 
     drop(server);
     let server = start(dir.path(), &[]);
-    let response = server.call(&server.url("branchy"), json!({"go": true})).await;
+    let response = server
+        .call(&server.url("branchy"), json!({"go": true}))
+        .await;
     assert_eq!(response.status().as_u16(), 201);
-    let run_id = response.headers()["x-ms-workflow-run-id"].to_str().unwrap().to_string();
-    assert_eq!(response.text().await.unwrap(), "yes", "a string body is sent as text");
-    let (_, actions) = server.get(&format!("workflows/branchy/runs/{run_id}/actions")).await;
+    let run_id = response.headers()["x-ms-workflow-run-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        response.text().await.unwrap(),
+        "yes",
+        "a string body is sent as text"
+    );
+    let (_, actions) = server
+        .get(&format!("workflows/branchy/runs/{run_id}/actions"))
+        .await;
     let status_of = |name: &str| {
-        actions["value"].as_array().unwrap().iter().find(|a| a["name"] == name).map(|a| a["properties"]["status"].clone())
+        actions["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .map(|a| a["properties"]["status"].clone())
     };
     assert_eq!(status_of("Check"), Some(json!("Succeeded")));
     assert_eq!(status_of("Yes"), Some(json!("Succeeded")));
     assert_eq!(status_of("No"), Some(json!("Skipped")));
     assert!(status_of("Reply").is_some());
+}
+
+#[tokio::test]
+async fn split_on_starts_one_run_per_item_and_history_pages() {
+    let workflow = request_workflow(
+        json!({"Each": {"type": "Compose", "inputs": "@triggerBody()"}}),
+        json!({"splitOn": "@triggerBody()?['rows']"}),
+    );
+    let dir = project(&[("batch", workflow)], json!({}));
+    let server = start(dir.path(), &[]);
+    let response = server
+        .call(&server.url("batch"), json!({"rows": [1, 2, 3]}))
+        .await;
+    assert_eq!(response.status().as_u16(), 202);
+    assert_eq!(server.run_count("batch").await, 3);
+    let (_, page) = server.get("workflows/batch/runs?$top=2").await;
+    assert_eq!(page["value"].as_array().unwrap().len(), 2);
+    let next = page["nextLink"].as_str().expect("a second page");
+    let rest: Value = server
+        .client
+        .get(next)
+        .bearer_auth(ADMIN_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rest["value"].as_array().unwrap().len(), 1);
+    let (_, failed) = server
+        .get("workflows/batch/runs?$filter=status%20eq%20'Failed'")
+        .await;
+    assert_eq!(failed["value"].as_array().unwrap().len(), 0);
+    let (status, _) = server
+        .get("workflows/batch/runs?$filter=name%20eq%20'x'")
+        .await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn secure_data_parameters_and_content_restrictions() {
+    let mut workflow = request_workflow(
+        json!({
+            "Hidden": {"type": "Compose", "inputs": "@parameters('token')",
+                        "runtimeConfiguration": {"secureData": {"properties": ["inputs"]}}},
+            "Visible": {"type": "Compose", "inputs": "plain", "runAfter": {"Hidden": ["Succeeded"]}},
+            "Reply": {"type": "Response", "inputs": {"statusCode": 200}, "runAfter": {"Visible": ["Succeeded"]}}
+        }),
+        json!({}),
+    );
+    workflow["definition"]["parameters"] =
+        json!({"token": {"type": "SecureString", "defaultValue": "s3cr3t-value"}});
+    let mut blocked = workflow.clone();
+    blocked["accessControl"] =
+        json!({"contents": {"allowedCallerIpAddresses": [{"addressRange": "0.0.0.0-0.0.0.0"}]}});
+    let dir = project(&[("secret", workflow), ("blocked", blocked)], json!({}));
+    let server = start(dir.path(), &[]);
+
+    let (_, listed) = server.get("workflows").await;
+    assert!(
+        !listed.to_string().contains("s3cr3t-value"),
+        "secure parameter values are never returned"
+    );
+
+    let response = server.call(&server.url("secret"), json!({})).await;
+    let run_id = response.headers()["x-ms-workflow-run-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let (_, hidden) = server
+        .get(&format!("workflows/secret/runs/{run_id}/actions/Hidden"))
+        .await;
+    assert!(hidden["properties"].get("inputsLink").is_none(), "{hidden}");
+    // Compose has only Secure Inputs, which hides its outputs too.
+    assert_eq!(
+        hidden["properties"]["secureData"]["properties"],
+        json!(["inputs", "outputs"])
+    );
+    assert!(!hidden.to_string().contains("s3cr3t-value"));
+
+    let response = server.call(&server.url("blocked"), json!({})).await;
+    let run_id = response.headers()["x-ms-workflow-run-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let (_, visible) = server
+        .get(&format!("workflows/blocked/runs/{run_id}/actions/Visible"))
+        .await;
+    let link = visible["properties"]["inputsLink"]["uri"].as_str().unwrap();
+    assert_eq!(
+        server
+            .client
+            .get(link)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        403
+    );
+}
+
+#[tokio::test]
+async fn manual_run_resubmit_and_foreach_repetitions() {
+    let workflow = request_workflow(
+        json!({
+            "Loop": {"type": "Foreach", "foreach": "@triggerBody()?['items']",
+                      "actions": {"Double": {"type": "Compose", "inputs": "@mul(item(), 2)"}}},
+            "Reply": {"type": "Response", "inputs": {"statusCode": 200}, "runAfter": {"Loop": ["Succeeded"]}}
+        }),
+        json!({}),
+    );
+    let dir = project(&[("loop", workflow)], json!({}));
+    let server = start(dir.path(), &[]);
+    // The Response runs after the loop, so its answer means the loop is recorded.
+    let response = server
+        .call(&server.url("loop"), json!({"items": [1, 2]}))
+        .await;
+    assert_eq!(response.status().as_u16(), 200);
+    let run_id = response.headers()["x-ms-workflow-run-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let (_, reps) = server
+        .get(&format!(
+            "workflows/loop/runs/{run_id}/actions/Double/repetitions"
+        ))
+        .await;
+    let reps = reps["value"].as_array().unwrap();
+    assert_eq!(reps.len(), 2);
+    assert_eq!(
+        reps[1]["properties"]["repetitionIndexes"],
+        json!([{"scopeName": "Loop", "itemIndex": 1}])
+    );
+    let (_, double) = server
+        .get(&format!("workflows/loop/runs/{run_id}/actions/Double"))
+        .await;
+    assert_eq!(double["properties"]["repetitionCount"], 2);
+
+    let response = server
+        .client
+        .post(server.management("workflows/loop/triggers/manual/run"))
+        .bearer_auth(ADMIN_KEY)
+        .json(&json!({"items": [3]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+    let manual = response.headers()["x-ms-workflow-run-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let (_, histories) = server.get("workflows/loop/triggers/manual/histories").await;
+    assert_eq!(histories["value"][0]["name"], manual.as_str());
+    let (status, _) = server
+        .post(
+            &format!("workflows/loop/triggers/manual/histories/{manual}/resubmit"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 202);
+    assert_eq!(server.run_count("loop").await, 3);
+}
+
+#[tokio::test]
+async fn a_generated_admin_key_is_printed_once_and_kept() {
+    let data = tempfile::tempdir().unwrap();
+    let run = |expect_key: bool| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_conflux"))
+            .arg("serve")
+            .arg(examples())
+            .args(["--listen", "127.0.0.1:0", "--data"])
+            .arg(data.path())
+            .env_remove("CONFLUX_ADMIN_KEY")
+            .env_remove("CONFLUX_MASTER_KEY")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut key = None;
+        let mut base = None;
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some((_, k)) = line
+                .strip_prefix("admin key")
+                .and_then(|l| l.rsplit_once(": "))
+            {
+                key = Some(k.to_string());
+            }
+            if let Some(addr) = line.strip_prefix("listening on ") {
+                base = Some(addr.to_string());
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        assert_eq!(key.is_some(), expect_key);
+        (child, key, base.unwrap())
+    };
+    let (mut first, key, _) = run(true);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let (mut second, again, base) = run(false);
+    assert!(again.is_none());
+    let url = format!("{base}/runtime/webhooks/workflow/api/management/workflows");
+    let client = reqwest::Client::new();
+    let ok = client
+        .get(&url)
+        .bearer_auth(key.unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    second.kill().unwrap();
+    second.wait().unwrap();
+}
+
+#[tokio::test]
+async fn a_broken_workflow_does_not_stop_the_others() {
+    let good = request_workflow(json!({"Done": {"type": "Compose", "inputs": 1}}), json!({}));
+    let dir = project(&[("good", good)], json!({}));
+    std::fs::create_dir_all(dir.path().join("broken")).unwrap();
+    std::fs::write(dir.path().join("broken/workflow.json"), "{\"definition\": ").unwrap();
+    let server = start(dir.path(), &[]);
+    assert_eq!(
+        server
+            .call(&server.url("good"), json!({}))
+            .await
+            .status()
+            .as_u16(),
+        202
+    );
+    let (status, list) = server.get("workflows").await;
+    assert_eq!(status, 200);
+    let names: Vec<&str> = list["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["good"]);
+    let (status, code) = error_code(
+        server
+            .call(
+                &server.url("good").replace("/api/good/", "/api/broken/"),
+                json!({}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (404, "WorkflowNotFound"));
 }

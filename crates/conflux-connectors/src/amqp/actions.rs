@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use conflux_connector_api::{ConfigProblem, ConnectorError, ParamReader, ParameterDescriptor, ParameterKind};
+use conflux_connector_api::{
+    ConfigProblem, ConnectorError, ParamReader, ParameterDescriptor, ParameterKind,
+};
 use lapin::options::BasicPublishOptions;
 use lapin::publisher_confirm::Confirmation;
 use lapin::types::{AMQPValue, FieldArray, FieldTable, ShortString};
@@ -14,19 +16,97 @@ use super::AmqpConnection;
 use crate::brokers::{encode_body, param};
 
 pub(crate) const INPUTS: &[ParameterDescriptor] = &[
-    param("queue", "Queue", "Send straight to this queue (default exchange). Use instead of exchange/routingKey.", ParameterKind::String, false),
-    param("exchange", "Exchange", "The exchange; default \"\" (the default exchange).", ParameterKind::String, false),
-    param("routingKey", "Routing key", "The routing key; default \"\".", ParameterKind::String, false),
-    param("body", "Body", "Text is sent as is, binary content as its bytes, any other JSON value as JSON.", ParameterKind::String, true),
-    param("contentType", "Content type", "Default: text/plain for text, application/json for JSON.", ParameterKind::String, false),
-    param("correlationId", "Correlation id", "The correlation-id property.", ParameterKind::String, false),
-    param("messageId", "Message id", "The message-id property.", ParameterKind::String, false),
-    param("replyTo", "Reply to", "The reply-to property.", ParameterKind::String, false),
-    param("type", "Type", "The type property.", ParameterKind::String, false),
-    param("priority", "Priority", "0 to 255.", ParameterKind::Integer, false),
-    param("expirationMs", "Expiration (ms)", "Per-message time to live.", ParameterKind::Integer, false),
-    param("persistent", "Persistent", "Delivery mode 2 (survives a broker restart on durable queues); default true.", ParameterKind::Boolean, false),
-    param("headers", "Headers", "Application headers as a JSON object.", ParameterKind::Object, false),
+    param(
+        "queue",
+        "Queue",
+        "Send straight to this queue (default exchange). Use instead of exchange/routingKey.",
+        ParameterKind::String,
+        false,
+    ),
+    param(
+        "exchange",
+        "Exchange",
+        "The exchange; default \"\" (the default exchange).",
+        ParameterKind::String,
+        false,
+    ),
+    param(
+        "routingKey",
+        "Routing key",
+        "The routing key; default \"\".",
+        ParameterKind::String,
+        false,
+    ),
+    param(
+        "body",
+        "Body",
+        "Text is sent as is, binary content as its bytes, any other JSON value as JSON.",
+        ParameterKind::String,
+        true,
+    ),
+    param(
+        "contentType",
+        "Content type",
+        "Default: text/plain for text, application/json for JSON.",
+        ParameterKind::String,
+        false,
+    ),
+    param(
+        "correlationId",
+        "Correlation id",
+        "The correlation-id property.",
+        ParameterKind::String,
+        false,
+    ),
+    param(
+        "messageId",
+        "Message id",
+        "The message-id property.",
+        ParameterKind::String,
+        false,
+    ),
+    param(
+        "replyTo",
+        "Reply to",
+        "The reply-to property.",
+        ParameterKind::String,
+        false,
+    ),
+    param(
+        "type",
+        "Type",
+        "The type property.",
+        ParameterKind::String,
+        false,
+    ),
+    param(
+        "priority",
+        "Priority",
+        "0 to 255.",
+        ParameterKind::Integer,
+        false,
+    ),
+    param(
+        "expirationMs",
+        "Expiration (ms)",
+        "Per-message time to live.",
+        ParameterKind::Integer,
+        false,
+    ),
+    param(
+        "persistent",
+        "Persistent",
+        "Delivery mode 2 (survives a broker restart on durable queues); default true.",
+        ParameterKind::Boolean,
+        false,
+    ),
+    param(
+        "headers",
+        "Headers",
+        "Application headers as a JSON object.",
+        ParameterKind::Object,
+        false,
+    ),
 ];
 
 /// A parsed `sendMessage` request.
@@ -49,14 +129,20 @@ impl SendMessage {
         let (exchange, routing_key) = match (queue, exchange, routing_key) {
             (Some(queue), None, None) => (String::new(), queue),
             (Some(_), _, _) => {
-                r.problem("queue", "give either `queue` or `exchange`/`routingKey`, not both");
+                r.problem(
+                    "queue",
+                    "give either `queue` or `exchange`/`routingKey`, not both",
+                );
                 (String::new(), String::new())
             }
             (None, None, None) => {
                 r.problem("queue", "give a `queue`, or an `exchange` and `routingKey`");
                 (String::new(), String::new())
             }
-            (None, exchange, routing_key) => (exchange.unwrap_or_default(), routing_key.unwrap_or_default()),
+            (None, exchange, routing_key) => (
+                exchange.unwrap_or_default(),
+                routing_key.unwrap_or_default(),
+            ),
         };
         let mut body = Vec::new();
         let mut content_type = "text/plain";
@@ -102,7 +188,10 @@ impl SendMessage {
             let mut table = BTreeMap::new();
             for (name, value) in headers {
                 if name.len() > 255 {
-                    r.problem(&format!("headers.{name}"), "header names are at most 255 bytes");
+                    r.problem(
+                        &format!("headers.{name}"),
+                        "header names are at most 255 bytes",
+                    );
                     continue;
                 }
                 table.insert(ShortString::from(name.clone()), json_to_amqp(value));
@@ -110,7 +199,13 @@ impl SendMessage {
             properties = properties.with_headers(FieldTable::from(table));
         }
         r.finish()?;
-        Ok(Self { exchange, routing_key, body, properties, message_id })
+        Ok(Self {
+            exchange,
+            routing_key,
+            body,
+            properties,
+            message_id,
+        })
     }
 
     /// Publishes and waits for the broker's confirmation.
@@ -124,17 +219,25 @@ impl SendMessage {
                 &self.exchange,
                 &self.routing_key,
                 // Mandatory: an unroutable message comes back instead of vanishing.
-                BasicPublishOptions { mandatory: true, immediate: false },
+                BasicPublishOptions {
+                    mandatory: true,
+                    immediate: false,
+                },
                 &self.body,
                 self.properties.clone(),
             )
             .await
             .map_err(|e| amqp.classify("publish", &e))?;
-        let confirmation = confirm.await.map_err(|e| amqp.classify("publish confirmation", &e))?;
+        let confirmation = confirm
+            .await
+            .map_err(|e| amqp.classify("publish confirmation", &e))?;
         let target = if self.exchange.is_empty() {
             format!("queue '{}'", self.routing_key)
         } else {
-            format!("exchange '{}' with routing key '{}'", self.exchange, self.routing_key)
+            format!(
+                "exchange '{}' with routing key '{}'",
+                self.exchange, self.routing_key
+            )
         };
         match confirmation {
             Confirmation::Ack(None) | Confirmation::NotRequested => Ok(json!({
@@ -173,9 +276,9 @@ pub(crate) fn json_to_amqp(value: &Value) -> AMQPValue {
             None => AMQPValue::Double(n.as_f64().unwrap_or_default()),
         },
         Value::String(s) => AMQPValue::LongString(s.as_str().into()),
-        Value::Array(items) => {
-            AMQPValue::FieldArray(FieldArray::from(items.iter().map(json_to_amqp).collect::<Vec<_>>()))
-        }
+        Value::Array(items) => AMQPValue::FieldArray(FieldArray::from(
+            items.iter().map(json_to_amqp).collect::<Vec<_>>(),
+        )),
         Value::Object(map) => AMQPValue::FieldTable(json_to_table(map)),
     }
 }
@@ -205,11 +308,17 @@ pub(crate) fn amqp_to_json(value: &AMQPValue) -> Value {
             json!(f64::from(d.value) / 10f64.powi(i32::from(d.scale)))
         }
         AMQPValue::ShortString(s) => Value::String(s.as_str().to_owned()),
-        AMQPValue::LongString(s) => Value::String(String::from_utf8_lossy(s.as_bytes()).into_owned()),
-        AMQPValue::FieldArray(items) => Value::Array(items.as_slice().iter().map(amqp_to_json).collect()),
+        AMQPValue::LongString(s) => {
+            Value::String(String::from_utf8_lossy(s.as_bytes()).into_owned())
+        }
+        AMQPValue::FieldArray(items) => {
+            Value::Array(items.as_slice().iter().map(amqp_to_json).collect())
+        }
         AMQPValue::Timestamp(t) => json!(t),
         AMQPValue::FieldTable(table) => table_to_json(table),
-        AMQPValue::ByteArray(bytes) => crate::brokers::decode_body(bytes.as_slice(), Some("application/octet-stream")),
+        AMQPValue::ByteArray(bytes) => {
+            crate::brokers::decode_body(bytes.as_slice(), Some("application/octet-stream"))
+        }
         AMQPValue::Void => Value::Null,
     }
 }
@@ -243,8 +352,14 @@ mod tests {
         assert_eq!(message.routing_key, "orders");
         assert_eq!(message.body, br#"{"id":1}"#);
         let props = &message.properties;
-        assert_eq!(props.content_type().as_ref().map(|s| s.as_str()), Some("application/json"));
-        assert_eq!(props.correlation_id().as_ref().map(|s| s.as_str()), Some("c-1"));
+        assert_eq!(
+            props.content_type().as_ref().map(|s| s.as_str()),
+            Some("application/json")
+        );
+        assert_eq!(
+            props.correlation_id().as_ref().map(|s| s.as_str()),
+            Some("c-1")
+        );
         assert_eq!(*props.delivery_mode(), Some(2));
         let headers = table_to_json(props.headers().as_ref().unwrap());
         assert_eq!(headers, json!({"n": 2, "s": "x", "nested": {"b": true}}));

@@ -86,7 +86,10 @@ pub(crate) fn parse(config: &ConnectionConfig) -> Result<AmqpConfig, Vec<ConfigP
     }
     // The URI parser only reads domain names and falls back to `localhost` for
     // an IP address; take the host from the URL instead.
-    uri.authority.host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+    uri.authority.host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
     uri.scheme = AMQPScheme::AMQP;
     let address = format!("{host}:{}/{}", uri.authority.port, uri.vhost);
     Ok(AmqpConfig { uri, address })
@@ -123,7 +126,9 @@ mod tests {
         let problems = parse_str("http://u:topsecret@h:1/?heartbeat=x").unwrap_err();
         let text = format!("{problems:?}");
         assert!(!text.contains("topsecret"), "{text}");
-        assert!(parse_str("amqps://h").unwrap_err()[0].message.contains("TLS"));
+        assert!(parse_str("amqps://h").unwrap_err()[0]
+            .message
+            .contains("TLS"));
         assert!(parse(&ConnectionConfig::default()).unwrap_err()[0]
             .message
             .contains("is required"));

@@ -53,7 +53,8 @@ pub static DESCRIPTOR: ConnectorDescriptor = ConnectorDescriptor {
                           receives is reported as not found.",
             kind: OperationKind::Action,
             inputs: actions::INPUTS,
-            outputs_description: "`{\"exchange\", \"routingKey\", \"messageId\"?}` once the broker \
+            outputs_description:
+                "`{\"exchange\", \"routingKey\", \"messageId\"?}` once the broker \
                                   confirmed the message.",
             example: r#"{"queue": "orders", "body": {"id": 42}, "messageId": "order-42", "headers": {"source": "web"}}"#,
         },
@@ -79,9 +80,15 @@ impl Connector for AmqpConnector {
         &DESCRIPTOR
     }
 
-    fn prepare(&self, config: &ConnectionConfig) -> Result<Arc<dyn Connection>, Vec<ConfigProblem>> {
+    fn prepare(
+        &self,
+        config: &ConnectionConfig,
+    ) -> Result<Arc<dyn Connection>, Vec<ConfigProblem>> {
         let config = config::parse(config)?;
-        Ok(Arc::new(AmqpConnection { config, publisher: Mutex::new(None) }))
+        Ok(Arc::new(AmqpConnection {
+            config,
+            publisher: Mutex::new(None),
+        }))
     }
 }
 
@@ -96,7 +103,9 @@ pub(crate) struct AmqpConnection {
 
 impl std::fmt::Debug for AmqpConnection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AmqpConnection").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("AmqpConnection")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -110,7 +119,10 @@ struct Publisher {
 
 impl AmqpConnection {
     /// Opens a new broker connection.
-    pub(crate) async fn connect(&self, ctx: &ConnectorContext) -> Result<lapin::Connection, ConnectorError> {
+    pub(crate) async fn connect(
+        &self,
+        ctx: &ConnectorContext,
+    ) -> Result<lapin::Connection, ConnectorError> {
         let properties = lapin::ConnectionProperties::default()
             .with_connection_name("conflux".into())
             .with_executor(tokio_executor_trait::Tokio::current())
@@ -133,8 +145,10 @@ impl AmqpConnection {
         let connection = self.connect(ctx).await?;
         let channel = ctx
             .timed("opening an AMQP channel", async {
-                let channel =
-                    connection.create_channel().await.map_err(|e| self.classify("open a channel", &e))?;
+                let channel = connection
+                    .create_channel()
+                    .await
+                    .map_err(|e| self.classify("open a channel", &e))?;
                 channel
                     .confirm_select(lapin::options::ConfirmSelectOptions::default())
                     .await
@@ -142,7 +156,10 @@ impl AmqpConnection {
                 Ok(channel)
             })
             .await?;
-        let publisher = Publisher { _connection: Arc::new(connection), channel };
+        let publisher = Publisher {
+            _connection: Arc::new(connection),
+            channel,
+        };
         *self.publisher.lock().map_err(|_| poisoned())? = Some(publisher.clone());
         Ok(publisher)
     }
@@ -158,11 +175,16 @@ impl AmqpConnection {
                     amqp.get_message()
                 );
                 match amqp.kind() {
-                    AMQPErrorKind::Soft(AMQPSoftError::NOTFOUND) => ConnectorError::not_found(message),
+                    AMQPErrorKind::Soft(AMQPSoftError::NOTFOUND) => {
+                        ConnectorError::not_found(message)
+                    }
                     AMQPErrorKind::Soft(AMQPSoftError::ACCESSREFUSED)
-                    | AMQPErrorKind::Hard(AMQPHardError::NOTALLOWED) => ConnectorError::unauthorized(
-                        message + "; check the user, password and vhost in the connection string",
-                    ),
+                    | AMQPErrorKind::Hard(AMQPHardError::NOTALLOWED) => {
+                        ConnectorError::unauthorized(
+                            message
+                                + "; check the user, password and vhost in the connection string",
+                        )
+                    }
                     AMQPErrorKind::Soft(AMQPSoftError::PRECONDITIONFAILED)
                     | AMQPErrorKind::Soft(AMQPSoftError::CONTENTTOOLARGE) => {
                         ConnectorError::invalid_input(message)
@@ -216,7 +238,8 @@ impl Connection for AmqpConnection {
         }
         let message = SendMessage::parse(&inputs).map_err(problems_to_error)?;
         let publisher = self.publisher(ctx).await?;
-        ctx.timed("sendMessage", message.send(self, &publisher.channel)).await
+        ctx.timed("sendMessage", message.send(self, &publisher.channel))
+            .await
     }
 
     async fn listen(

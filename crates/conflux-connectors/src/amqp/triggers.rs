@@ -16,7 +16,9 @@ use conflux_connector_api::{
 use futures::stream::FuturesUnordered;
 use futures::StreamExt as _;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, QueueDeclareOptions};
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, QueueDeclareOptions,
+};
 use lapin::types::FieldTable;
 use serde_json::{json, Map, Value};
 
@@ -71,7 +73,11 @@ impl ReceiveMessages {
         let connection = amqp.connect(ctx).await?;
         let result = self.consume(amqp, ctx, &connection, sink.as_ref()).await;
         // A polite close; the broker requeues whatever was not acknowledged.
-        let _ = tokio::time::timeout(ctx.operation_timeout, connection.close(200, "trigger stopped")).await;
+        let _ = tokio::time::timeout(
+            ctx.operation_timeout,
+            connection.close(200, "trigger stopped"),
+        )
+        .await;
         result
     }
 
@@ -98,13 +104,21 @@ impl ReceiveMessages {
                 channel
                     .queue_declare(
                         queue,
-                        QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() },
+                        QueueDeclareOptions {
+                            passive: true,
+                            ..QueueDeclareOptions::default()
+                        },
                         FieldTable::default(),
                     )
                     .await
                     .map_err(|e| amqp.classify(&format!("find queue '{queue}'"), &e))?;
                 channel
-                    .basic_consume(queue, "", BasicConsumeOptions::default(), FieldTable::default())
+                    .basic_consume(
+                        queue,
+                        "",
+                        BasicConsumeOptions::default(),
+                        FieldTable::default(),
+                    )
                     .await
                     .map_err(|e| amqp.classify(&format!("consume queue '{queue}'"), &e))
             })
@@ -163,7 +177,10 @@ impl ReceiveMessages {
             Err(error) => {
                 delivery
                     .acker
-                    .nack(BasicNackOptions { multiple: false, requeue: true })
+                    .nack(BasicNackOptions {
+                        multiple: false,
+                        requeue: true,
+                    })
                     .await
                     .map_err(|e| amqp.classify("return a message to the queue", &e))?;
                 Ok(match error {
@@ -213,7 +230,12 @@ fn to_event(queue: &str, delivery: &Delivery) -> Value {
         },
         None => Map::new(),
     };
-    event(("queue", queue), decode_body(&delivery.data, content_type), headers, properties)
+    event(
+        ("queue", queue),
+        decode_body(&delivery.data, content_type),
+        headers,
+        properties,
+    )
 }
 
 #[cfg(test)]
@@ -224,7 +246,10 @@ mod tests {
     fn parses_inputs() {
         assert_eq!(
             ReceiveMessages::parse(&json!({"queue": "q"})),
-            Ok(ReceiveMessages { queue: "q".into(), prefetch: 10 })
+            Ok(ReceiveMessages {
+                queue: "q".into(),
+                prefetch: 10
+            })
         );
         let problems = ReceiveMessages::parse(&json!({"prefetchCount": 0})).unwrap_err();
         assert_eq!(problems.len(), 2, "{problems:?}");

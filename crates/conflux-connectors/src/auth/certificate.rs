@@ -9,25 +9,40 @@ use conflux_connector_api::{ConnectorError, Secret};
 use p12_keystore::{KeyStore, Pkcs12ImportPolicy};
 
 /// The TLS identity (key and certificate chain) of a base64 PFX.
-pub(super) fn identity_from_pfx(pfx: &Secret, password: Option<&Secret>) -> Result<reqwest::Identity, ConnectorError> {
+pub(super) fn identity_from_pfx(
+    pfx: &Secret,
+    password: Option<&Secret>,
+) -> Result<reqwest::Identity, ConnectorError> {
     let der = base64::engine::general_purpose::STANDARD
         .decode(pfx.expose().trim())
         .map_err(|_| ConnectorError::invalid_input("authentication.pfx is not valid base64"))?;
-    let store = KeyStore::from_pkcs12(&der, password.map_or("", Secret::expose), Pkcs12ImportPolicy::Relaxed).map_err(|_| {
-        ConnectorError::invalid_input("authentication.pfx cannot be opened: it is not a PFX file or the password is wrong")
+    let store = KeyStore::from_pkcs12(
+        &der,
+        password.map_or("", Secret::expose),
+        Pkcs12ImportPolicy::Relaxed,
+    )
+    .map_err(|_| {
+        ConnectorError::invalid_input(
+            "authentication.pfx cannot be opened: it is not a PFX file or the password is wrong",
+        )
     })?;
-    let (_, chain) = store
-        .private_key_chain()
-        .ok_or_else(|| ConnectorError::invalid_input("authentication.pfx holds no private key with a certificate"))?;
+    let (_, chain) = store.private_key_chain().ok_or_else(|| {
+        ConnectorError::invalid_input("authentication.pfx holds no private key with a certificate")
+    })?;
     if chain.certs().is_empty() {
-        return Err(ConnectorError::invalid_input("authentication.pfx holds a private key but no certificate"));
+        return Err(ConnectorError::invalid_input(
+            "authentication.pfx holds a private key but no certificate",
+        ));
     }
     let mut pem = pem_block("PRIVATE KEY", chain.key().as_der());
     for cert in chain.certs() {
         pem.push_str(&pem_block("CERTIFICATE", cert.as_der()));
     }
-    reqwest::Identity::from_pem(pem.as_bytes())
-        .map_err(|e| ConnectorError::invalid_input(format!("the client certificate in authentication.pfx is not usable: {e}")))
+    reqwest::Identity::from_pem(pem.as_bytes()).map_err(|e| {
+        ConnectorError::invalid_input(format!(
+            "the client certificate in authentication.pfx is not usable: {e}"
+        ))
+    })
 }
 
 fn pem_block(label: &str, der: &[u8]) -> String {

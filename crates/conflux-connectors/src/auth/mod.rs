@@ -113,7 +113,11 @@ impl Authentication {
         let mut r = ParamReader::for_value(value, "authentication");
         let kind = r.req_str("type").map(str::to_ascii_lowercase);
         let secret = |r: &mut ParamReader<'_>, name: &str, required: bool| -> Option<Secret> {
-            let text = if required { r.req_str(name) } else { r.opt_str(name) };
+            let text = if required {
+                r.req_str(name)
+            } else {
+                r.opt_str(name)
+            };
             text.map(Secret::new)
         };
         let parsed = match kind.as_deref() {
@@ -121,7 +125,9 @@ impl Authentication {
             Some("basic") => {
                 let username = r.req_str("username").map(str::to_owned);
                 let password = secret(&mut r, "password", true);
-                username.zip(password).map(|(username, password)| Self::Basic { username, password })
+                username
+                    .zip(password)
+                    .map(|(username, password)| Self::Basic { username, password })
             }
             Some("raw") => secret(&mut r, "value", true).map(|value| Self::Raw { value }),
             Some("clientcertificate") => {
@@ -130,27 +136,43 @@ impl Authentication {
                 pfx.map(|pfx| Self::ClientCertificate { pfx, password })
             }
             Some("activedirectoryoauth") => {
-                let authority = r.opt_str("authority").unwrap_or(DEFAULT_AUTHORITY).to_owned();
+                let authority = r
+                    .opt_str("authority")
+                    .unwrap_or(DEFAULT_AUTHORITY)
+                    .to_owned();
                 let tenant = r.req_str("tenant").map(str::to_owned);
                 let audience = r.req_str("audience").map(str::to_owned);
                 let client_id = r.req_str("clientId").map(str::to_owned);
-                let credential = match (secret(&mut r, "secret", false), secret(&mut r, "pfx", false)) {
+                let credential = match (
+                    secret(&mut r, "secret", false),
+                    secret(&mut r, "pfx", false),
+                ) {
                     (Some(s), None) => Some(OAuthCredential::Secret(s)),
-                    (None, Some(pfx)) => {
-                        Some(OAuthCredential::Certificate { pfx, password: secret(&mut r, "password", false) })
-                    }
+                    (None, Some(pfx)) => Some(OAuthCredential::Certificate {
+                        pfx,
+                        password: secret(&mut r, "password", false),
+                    }),
                     (Some(_), Some(_)) => {
                         r.problem("secret", "give either secret or pfx, not both");
                         None
                     }
                     (None, None) => {
-                        r.problem("secret", "is required (or pfx and password for a certificate credential)");
+                        r.problem(
+                            "secret",
+                            "is required (or pfx and password for a certificate credential)",
+                        );
                         None
                     }
                 };
                 match (tenant, audience, client_id, credential) {
                     (Some(tenant), Some(audience), Some(client_id), Some(credential)) => {
-                        Some(Self::ActiveDirectoryOAuth { authority, tenant, audience, client_id, credential })
+                        Some(Self::ActiveDirectoryOAuth {
+                            authority,
+                            tenant,
+                            audience,
+                            client_id,
+                            credential,
+                        })
                     }
                     _ => None,
                 }
@@ -167,7 +189,11 @@ impl Authentication {
                 };
                 let value = secret(&mut r, "value", true);
                 match (name, location, value) {
-                    (Some(name), Some(location), Some(value)) => Some(Self::ApiKey { name, location, value }),
+                    (Some(name), Some(location), Some(value)) => Some(Self::ApiKey {
+                        name,
+                        location,
+                        value,
+                    }),
                     _ => None,
                 }
             }
@@ -185,7 +211,12 @@ impl Authentication {
             }
         };
         r.finish()?;
-        parsed.ok_or_else(|| vec![ConfigProblem::new("authentication", "invalid authentication")])
+        parsed.ok_or_else(|| {
+            vec![ConfigProblem::new(
+                "authentication",
+                "invalid authentication",
+            )]
+        })
     }
 }
 
@@ -195,7 +226,11 @@ impl Authentication {
 pub trait IdentityTokenSource: Send + Sync {
     /// A token for `audience`, for the user-assigned `identity` or, when
     /// `None`, the system-assigned identity.
-    async fn token(&self, audience: &str, identity: Option<&str>) -> Result<AccessToken, ConnectorError>;
+    async fn token(
+        &self,
+        audience: &str,
+        identity: Option<&str>,
+    ) -> Result<AccessToken, ConnectorError>;
 }
 
 /// A bearer token and when it stops being valid.
@@ -246,7 +281,9 @@ impl Authenticator {
     /// An authenticator whose clients come from `factory`, using `clock` for
     /// token expiry.
     pub fn new(factory: ClientFactory, clock: Arc<dyn Clock>) -> Result<Self, ConnectorError> {
-        let plain = factory().build().map_err(|e| ConnectorError::other(format!("building the HTTP client: {e}")))?;
+        let plain = factory()
+            .build()
+            .map_err(|e| ConnectorError::other(format!("building the HTTP client: {e}")))?;
         Ok(Self {
             tokens: oauth::TokenCache::new(plain.clone(), clock),
             factory,
@@ -274,44 +311,84 @@ impl Authenticator {
             return Ok(self.plain.request(method, url));
         };
         Ok(match auth {
-            Authentication::Basic { username, password } => {
-                self.plain.request(method, url).basic_auth(username, Some(password.expose()))
+            Authentication::Basic { username, password } => self
+                .plain
+                .request(method, url)
+                .basic_auth(username, Some(password.expose())),
+            Authentication::Raw { value } => self
+                .plain
+                .request(method, url)
+                .header(reqwest::header::AUTHORIZATION, sensitive(value.expose())?),
+            Authentication::ApiKey {
+                name,
+                location: ApiKeyLocation::Header,
+                value,
+            } => {
+                let name =
+                    reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                        ConnectorError::invalid_input(format!(
+                            "'{name}' is not a valid header name"
+                        ))
+                    })?;
+                self.plain
+                    .request(method, url)
+                    .header(name, sensitive(value.expose())?)
             }
-            Authentication::Raw { value } => {
-                self.plain.request(method, url).header(reqwest::header::AUTHORIZATION, sensitive(value.expose())?)
-            }
-            Authentication::ApiKey { name, location: ApiKeyLocation::Header, value } => {
-                let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
-                    .map_err(|_| ConnectorError::invalid_input(format!("'{name}' is not a valid header name")))?;
-                self.plain.request(method, url).header(name, sensitive(value.expose())?)
-            }
-            Authentication::ApiKey { name, location: ApiKeyLocation::Query, value } => {
-                self.plain.request(method, url).query(&[(name.as_str(), value.expose())])
-            }
-            Authentication::ClientCertificate { pfx, password } => {
-                self.certificate_client(pfx, password.as_ref()).await?.request(method, url)
-            }
-            Authentication::ActiveDirectoryOAuth { authority, tenant, audience, client_id, credential } => {
+            Authentication::ApiKey {
+                name,
+                location: ApiKeyLocation::Query,
+                value,
+            } => self
+                .plain
+                .request(method, url)
+                .query(&[(name.as_str(), value.expose())]),
+            Authentication::ClientCertificate { pfx, password } => self
+                .certificate_client(pfx, password.as_ref())
+                .await?
+                .request(method, url),
+            Authentication::ActiveDirectoryOAuth {
+                authority,
+                tenant,
+                audience,
+                client_id,
+                credential,
+            } => {
                 let OAuthCredential::Secret(secret) = credential else {
                     return Err(ConnectorError::invalid_input(
                         "ActiveDirectoryOAuth with a certificate credential is not supported yet; use a client secret",
                     ));
                 };
-                let request = oauth::TokenRequest { authority, tenant, audience, client_id, secret };
+                let request = oauth::TokenRequest {
+                    authority,
+                    tenant,
+                    audience,
+                    client_id,
+                    secret,
+                };
                 let token = self.tokens.token(&request).await?;
-                self.plain.request(method, url).header(reqwest::header::AUTHORIZATION, bearer(&token)?)
+                self.plain
+                    .request(method, url)
+                    .header(reqwest::header::AUTHORIZATION, bearer(&token)?)
             }
             Authentication::ManagedServiceIdentity { audience, identity } => {
                 let source = self.identity.as_ref().ok_or_else(|| {
-                    ConnectorError::unauthorized("managed identities are not configured on this host")
+                    ConnectorError::unauthorized(
+                        "managed identities are not configured on this host",
+                    )
                 })?;
                 let token = source.token(audience, identity.as_deref()).await?;
-                self.plain.request(method, url).header(reqwest::header::AUTHORIZATION, bearer(&token.token)?)
+                self.plain
+                    .request(method, url)
+                    .header(reqwest::header::AUTHORIZATION, bearer(&token.token)?)
             }
         })
     }
 
-    async fn certificate_client(&self, pfx: &Secret, password: Option<&Secret>) -> Result<reqwest::Client, ConnectorError> {
+    async fn certificate_client(
+        &self,
+        pfx: &Secret,
+        password: Option<&Secret>,
+    ) -> Result<reqwest::Client, ConnectorError> {
         let mut hasher = Sha256::new();
         hasher.update(pfx.expose().as_bytes());
         hasher.update([0]);
@@ -322,18 +399,20 @@ impl Authenticator {
             return Ok(client.clone());
         }
         let identity = certificate::identity_from_pfx(pfx, password)?;
-        let client = (self.factory)()
-            .identity(identity)
-            .build()
-            .map_err(|e| ConnectorError::invalid_input(format!("the client certificate cannot be used for TLS: {e}")))?;
+        let client = (self.factory)().identity(identity).build().map_err(|e| {
+            ConnectorError::invalid_input(format!(
+                "the client certificate cannot be used for TLS: {e}"
+            ))
+        })?;
         clients.insert(key, client.clone());
         Ok(client)
     }
 }
 
 fn sensitive(value: &str) -> Result<reqwest::header::HeaderValue, ConnectorError> {
-    let mut header = reqwest::header::HeaderValue::from_str(value)
-        .map_err(|_| ConnectorError::invalid_input("the credential contains characters not allowed in a header"))?;
+    let mut header = reqwest::header::HeaderValue::from_str(value).map_err(|_| {
+        ConnectorError::invalid_input("the credential contains characters not allowed in a header")
+    })?;
     header.set_sensitive(true);
     Ok(header)
 }
@@ -349,28 +428,56 @@ mod tests {
 
     #[test]
     fn every_type_parses_case_insensitively() {
-        let basic = Authentication::parse(&json!({"type": "basic", "username": "u", "password": "p"})).expect("basic");
+        let basic =
+            Authentication::parse(&json!({"type": "basic", "username": "u", "password": "p"}))
+                .expect("basic");
         assert!(matches!(basic, Authentication::Basic { .. }));
         let oauth = Authentication::parse(&json!({
             "type": "ActiveDirectoryOAuth", "tenant": "t", "audience": "https://x/", "clientId": "c", "secret": "s"
         }))
         .expect("oauth");
-        assert!(matches!(oauth, Authentication::ActiveDirectoryOAuth { ref authority, .. } if authority == DEFAULT_AUTHORITY));
-        let msi = Authentication::parse(&json!({"type": "ManagedServiceIdentity", "audience": "https://vault.azure.net"}))
-            .expect("msi");
-        assert_eq!(msi, Authentication::ManagedServiceIdentity { audience: "https://vault.azure.net".into(), identity: None });
-        let key = Authentication::parse(&json!({"type": "ApiKey", "name": "x-key", "in": "query", "value": "k"})).expect("key");
-        assert!(matches!(key, Authentication::ApiKey { location: ApiKeyLocation::Query, .. }));
+        assert!(
+            matches!(oauth, Authentication::ActiveDirectoryOAuth { ref authority, .. } if authority == DEFAULT_AUTHORITY)
+        );
+        let msi = Authentication::parse(
+            &json!({"type": "ManagedServiceIdentity", "audience": "https://vault.azure.net"}),
+        )
+        .expect("msi");
+        assert_eq!(
+            msi,
+            Authentication::ManagedServiceIdentity {
+                audience: "https://vault.azure.net".into(),
+                identity: None
+            }
+        );
+        let key = Authentication::parse(
+            &json!({"type": "ApiKey", "name": "x-key", "in": "query", "value": "k"}),
+        )
+        .expect("key");
+        assert!(matches!(
+            key,
+            Authentication::ApiKey {
+                location: ApiKeyLocation::Query,
+                ..
+            }
+        ));
     }
 
     #[test]
     fn problems_are_reported_together_without_secret_values() {
-        let problems = Authentication::parse(&json!({"type": "ActiveDirectoryOAuth", "secret": "s3cr3t", "pfx": "AAA"}))
-            .expect_err("invalid");
+        let problems = Authentication::parse(
+            &json!({"type": "ActiveDirectoryOAuth", "secret": "s3cr3t", "pfx": "AAA"}),
+        )
+        .expect_err("invalid");
         let paths: Vec<_> = problems.iter().map(|p| p.path.as_str()).collect();
         assert_eq!(
             paths,
-            ["authentication.tenant", "authentication.audience", "authentication.clientId", "authentication.secret"]
+            [
+                "authentication.tenant",
+                "authentication.audience",
+                "authentication.clientId",
+                "authentication.secret"
+            ]
         );
         assert!(problems.iter().all(|p| !p.message.contains("s3cr3t")));
         let unknown = Authentication::parse(&json!({"type": "Kerberos"})).expect_err("unknown");
@@ -379,7 +486,10 @@ mod tests {
 
     #[test]
     fn debug_output_hides_credentials() {
-        let auth = Authentication::parse(&json!({"type": "Basic", "username": "u", "password": "hunter2"})).expect("basic");
+        let auth = Authentication::parse(
+            &json!({"type": "Basic", "username": "u", "password": "hunter2"}),
+        )
+        .expect("basic");
         assert!(!format!("{auth:?}").contains("hunter2"));
     }
 }

@@ -94,7 +94,11 @@ const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
 
 impl TokenCache {
     pub(super) fn new(http: reqwest::Client, clock: Arc<dyn Clock>) -> Self {
-        Self { http, clock, tokens: Mutex::new(HashMap::new()) }
+        Self {
+            http,
+            clock,
+            tokens: Mutex::new(HashMap::new()),
+        }
     }
 
     /// A valid token, from the cache or freshly requested.
@@ -115,11 +119,21 @@ impl TokenCache {
         }
         let (token, lifetime) = self.fetch(&key.url, request).await?;
         let margin = MAX_MARGIN.min(lifetime / 2);
-        tokens.insert(key, Cached { token: token.clone(), refresh_at: now + lifetime - margin });
+        tokens.insert(
+            key,
+            Cached {
+                token: token.clone(),
+                refresh_at: now + lifetime - margin,
+            },
+        );
         Ok(token)
     }
 
-    async fn fetch(&self, url: &str, request: &TokenRequest<'_>) -> Result<(Secret, Duration), ConnectorError> {
+    async fn fetch(
+        &self,
+        url: &str,
+        request: &TokenRequest<'_>,
+    ) -> Result<(Secret, Duration), ConnectorError> {
         let target = match TokenEndpointVersion::for_audience(request.audience) {
             TokenEndpointVersion::V1 => ("resource", request.audience),
             TokenEndpointVersion::V2 => ("scope", request.audience),
@@ -139,13 +153,25 @@ impl TokenCache {
             .await
             .map_err(|e| ConnectorError::transient(format!("{what}: {}", without_url(&e))))?;
         let status = response.status();
-        let body = response.bytes().await.map_err(|e| ConnectorError::transient(format!("{what}: {}", without_url(&e))))?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| ConnectorError::transient(format!("{what}: {}", without_url(&e))))?;
         if !status.is_success() {
             let detail = serde_json::from_slice::<ErrorResponse>(&body)
                 .ok()
-                .map(|e| format!("{}: {}", e.error.unwrap_or_default(), e.error_description.unwrap_or_default()))
+                .map(|e| {
+                    format!(
+                        "{}: {}",
+                        e.error.unwrap_or_default(),
+                        e.error_description.unwrap_or_default()
+                    )
+                })
                 .unwrap_or_default();
-            let message = crate::scrub(&format!("{what}: the token endpoint answered {status} {detail}"), Some(request.secret));
+            let message = crate::scrub(
+                &format!("{what}: the token endpoint answered {status} {detail}"),
+                Some(request.secret),
+            );
             return Err(match status.as_u16() {
                 400 | 401 | 403 => ConnectorError::unauthorized(message),
                 404 => ConnectorError::not_found(message),
@@ -154,11 +180,15 @@ impl TokenCache {
                 _ => ConnectorError::other(message),
             });
         }
-        let parsed: TokenResponse = serde_json::from_slice(&body)
-            .map_err(|_| ConnectorError::other(format!("{what}: the response is not a token response")))?;
+        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|_| {
+            ConnectorError::other(format!("{what}: the response is not a token response"))
+        })?;
         let lifetime = parsed
             .expires_in
-            .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+            .and_then(|v| {
+                v.as_u64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            })
             .map_or(DEFAULT_LIFETIME, Duration::from_secs);
         Ok((Secret::new(parsed.access_token), lifetime))
     }
@@ -168,7 +198,9 @@ impl TokenCache {
 fn without_url(error: &reqwest::Error) -> String {
     let mut text = error.to_string();
     if let Some(url) = error.url() {
-        text = text.replace(&format!(" ({url})"), "").replace(url.as_str(), "");
+        text = text
+            .replace(&format!(" ({url})"), "")
+            .replace(url.as_str(), "");
     }
     text
 }
@@ -180,9 +212,18 @@ mod tests {
     #[test]
     fn endpoint_follows_the_audience_form() {
         let secret = Secret::new("s");
-        let v1 = TokenRequest { authority: "https://login.example/", tenant: "t1", audience: "https://api.example/", client_id: "c", secret: &secret };
+        let v1 = TokenRequest {
+            authority: "https://login.example/",
+            tenant: "t1",
+            audience: "https://api.example/",
+            client_id: "c",
+            secret: &secret,
+        };
         assert_eq!(v1.url(), "https://login.example/t1/oauth2/token");
-        let v2 = TokenRequest { audience: "api://x/.default", ..v1 };
+        let v2 = TokenRequest {
+            audience: "api://x/.default",
+            ..v1
+        };
         assert_eq!(v2.url(), "https://login.example/t1/oauth2/v2.0/token");
     }
 }

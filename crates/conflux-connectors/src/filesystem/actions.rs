@@ -26,10 +26,21 @@ pub(crate) enum Encoding {
 /// A parsed file action.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum FileOperation {
-    List { folder: RelPath },
-    Read { path: RelPath, encoding: Encoding },
-    Write { path: RelPath, content: Vec<u8>, overwrite: bool },
-    Delete { path: RelPath },
+    List {
+        folder: RelPath,
+    },
+    Read {
+        path: RelPath,
+        encoding: Encoding,
+    },
+    Write {
+        path: RelPath,
+        content: Vec<u8>,
+        overwrite: bool,
+    },
+    Delete {
+        path: RelPath,
+    },
 }
 
 impl FileOperation {
@@ -65,7 +76,11 @@ impl FileOperation {
 }
 
 pub(crate) fn path(r: &mut ParamReader<'_>, name: &str, required: bool) -> Option<RelPath> {
-    let text = if required { r.req_str(name)? } else { r.opt_str(name).unwrap_or("") };
+    let text = if required {
+        r.req_str(name)?
+    } else {
+        r.opt_str(name).unwrap_or("")
+    };
     RelPath::parse(text).map_err(|e| r.problem(name, e)).ok()
 }
 
@@ -84,7 +99,10 @@ pub(crate) fn encoding(r: &mut ParamReader<'_>) -> Encoding {
         Some("text") => Encoding::Text,
         Some("binary" | "base64") => Encoding::Binary,
         Some(other) => {
-            r.problem("encoding", format!("'{other}' is not one of 'auto', 'text', 'binary'"));
+            r.problem(
+                "encoding",
+                format!("'{other}' is not one of 'auto', 'text', 'binary'"),
+            );
             Encoding::Auto
         }
     }
@@ -120,22 +138,39 @@ pub(crate) async fn run(root: &Path, operation: FileOperation) -> Result<Value, 
                 .await
                 .map_err(|e| io_error(e, &format!("listing folder '{}'", folder.display())))?;
             let mut items = Vec::new();
-            while let Some(entry) = entries.next_entry().await.map_err(|e| io_error(e, "listing the folder"))? {
+            while let Some(entry) = entries
+                .next_entry()
+                .await
+                .map_err(|e| io_error(e, "listing the folder"))?
+            {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                let meta = entry.metadata().await.map_err(|e| io_error(e, &format!("reading '{name}'")))?;
+                let meta = entry
+                    .metadata()
+                    .await
+                    .map_err(|e| io_error(e, &format!("reading '{name}'")))?;
                 items.push(describe(&folder.child(&name), &meta));
             }
             items.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
             Ok(Value::Array(items))
         }
         FileOperation::Read { path, encoding } => read(root, &path, encoding).await,
-        FileOperation::Write { path, content, overwrite } => {
+        FileOperation::Write {
+            path,
+            content,
+            overwrite,
+        } => {
             let full = path.resolve(root).await?;
             let what = format!("writing '{}'", path.display());
             if let Some(parent) = full.parent() {
-                tokio::fs::create_dir_all(parent).await.map_err(|e| io_error(e, &what))?;
+                tokio::fs::create_dir_all(parent)
+                    .await
+                    .map_err(|e| io_error(e, &what))?;
             }
-            if !overwrite && tokio::fs::try_exists(&full).await.map_err(|e| io_error(e, &what))? {
+            if !overwrite
+                && tokio::fs::try_exists(&full)
+                    .await
+                    .map_err(|e| io_error(e, &what))?
+            {
                 return Err(ConnectorError::invalid_input(format!(
                     "'{}' already exists and overwrite is false",
                     path.display()
@@ -143,37 +178,63 @@ pub(crate) async fn run(root: &Path, operation: FileOperation) -> Result<Value, 
             }
             // Write beside the target and rename, so pollers and readers never
             // see a half-written file.
-            let temp = full.with_file_name(format!(".{}.conflux-{}.tmp", path.name(), uuid::Uuid::new_v4().simple()));
-            tokio::fs::write(&temp, &content).await.map_err(|e| io_error(e, &what))?;
+            let temp = full.with_file_name(format!(
+                ".{}.conflux-{}.tmp",
+                path.name(),
+                uuid::Uuid::new_v4().simple()
+            ));
+            tokio::fs::write(&temp, &content)
+                .await
+                .map_err(|e| io_error(e, &what))?;
             if let Err(e) = tokio::fs::rename(&temp, &full).await {
                 let _ = tokio::fs::remove_file(&temp).await;
                 return Err(io_error(e, &what));
             }
-            let meta = tokio::fs::metadata(&full).await.map_err(|e| io_error(e, &what))?;
+            let meta = tokio::fs::metadata(&full)
+                .await
+                .map_err(|e| io_error(e, &what))?;
             Ok(describe(&path, &meta))
         }
         FileOperation::Delete { path } => {
             let full = path.resolve(root).await?;
             let what = format!("deleting '{}'", path.display());
-            let meta = tokio::fs::symlink_metadata(&full).await.map_err(|e| io_error(e, &what))?;
+            let meta = tokio::fs::symlink_metadata(&full)
+                .await
+                .map_err(|e| io_error(e, &what))?;
             if meta.is_dir() {
-                return Err(ConnectorError::invalid_input(format!("'{}' is a folder, not a file", path.display())));
+                return Err(ConnectorError::invalid_input(format!(
+                    "'{}' is a folder, not a file",
+                    path.display()
+                )));
             }
-            tokio::fs::remove_file(&full).await.map_err(|e| io_error(e, &what))?;
+            tokio::fs::remove_file(&full)
+                .await
+                .map_err(|e| io_error(e, &what))?;
             Ok(json!({ "path": path.display(), "deleted": true }))
         }
     }
 }
 
 /// Reads a file into its metadata plus `content`.
-pub(crate) async fn read(root: &Path, path: &RelPath, encoding: Encoding) -> Result<Value, ConnectorError> {
+pub(crate) async fn read(
+    root: &Path,
+    path: &RelPath,
+    encoding: Encoding,
+) -> Result<Value, ConnectorError> {
     let full = path.resolve(root).await?;
     let what = format!("reading '{}'", path.display());
-    let meta = tokio::fs::metadata(&full).await.map_err(|e| io_error(e, &what))?;
+    let meta = tokio::fs::metadata(&full)
+        .await
+        .map_err(|e| io_error(e, &what))?;
     if meta.is_dir() {
-        return Err(ConnectorError::invalid_input(format!("'{}' is a folder, not a file", path.display())));
+        return Err(ConnectorError::invalid_input(format!(
+            "'{}' is a folder, not a file",
+            path.display()
+        )));
     }
-    let bytes = tokio::fs::read(&full).await.map_err(|e| io_error(e, &what))?;
+    let bytes = tokio::fs::read(&full)
+        .await
+        .map_err(|e| io_error(e, &what))?;
     let content = match (encoding, String::from_utf8(bytes)) {
         (Encoding::Auto | Encoding::Text, Ok(text)) => Value::String(text),
         (Encoding::Text, Err(_)) => {
@@ -199,7 +260,10 @@ fn binary(bytes: &[u8]) -> Value {
 
 /// The metadata object of a file or folder.
 pub(crate) fn describe(path: &RelPath, meta: &std::fs::Metadata) -> Value {
-    let modified = meta.modified().ok().map(|t| DateTime::<Utc>::from(t).to_rfc3339_opts(SecondsFormat::AutoSi, true));
+    let modified = meta
+        .modified()
+        .ok()
+        .map(|t| DateTime::<Utc>::from(t).to_rfc3339_opts(SecondsFormat::AutoSi, true));
     json!({
         "name": path.name(),
         "path": path.display(),
@@ -219,7 +283,9 @@ pub(crate) fn io_error(error: std::io::Error, what: &str) -> ConnectorError {
         ErrorKind::AlreadyExists | ErrorKind::InvalidInput | ErrorKind::InvalidData => {
             ConnectorError::invalid_input(message)
         }
-        ErrorKind::Interrupted | ErrorKind::TimedOut | ErrorKind::WouldBlock => ConnectorError::transient(message),
+        ErrorKind::Interrupted | ErrorKind::TimedOut | ErrorKind::WouldBlock => {
+            ConnectorError::transient(message)
+        }
         _ => ConnectorError::other(message),
     }
 }

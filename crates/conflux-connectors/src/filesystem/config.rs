@@ -16,10 +16,15 @@ impl FsConfig {
         let root = r.req_str("rootFolder").map(PathBuf::from);
         if let Some(root) = &root {
             if !root.is_absolute() {
-                r.problem("rootFolder", format!("'{}' must be an absolute path", root.display()));
+                r.problem(
+                    "rootFolder",
+                    format!("'{}' must be an absolute path", root.display()),
+                );
             }
         }
         r.finish()?;
-        Ok(Self { root: root.unwrap_or_default() })
+        Ok(Self {
+            root: root.unwrap_or_default(),
+        })
     }
 }

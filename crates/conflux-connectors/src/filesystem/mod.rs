@@ -13,8 +13,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use conflux_connector_api::{
-    ConfigProblem, Connection, ConnectionConfig, Connector, ConnectorContext, ConnectorDescriptor, ConnectorError,
-    OperationDescriptor, OperationKind, ParameterDescriptor, ParameterKind, PollOutcome,
+    ConfigProblem, Connection, ConnectionConfig, Connector, ConnectorContext, ConnectorDescriptor,
+    ConnectorError, OperationDescriptor, OperationKind, ParameterDescriptor, ParameterKind,
+    PollOutcome,
 };
 use serde_json::Value;
 
@@ -33,10 +34,23 @@ const fn param(
     kind: ParameterKind,
     required: bool,
 ) -> ParameterDescriptor {
-    ParameterDescriptor { name, display_name, description, kind, required, secret: false }
+    ParameterDescriptor {
+        name,
+        display_name,
+        description,
+        kind,
+        required,
+        secret: false,
+    }
 }
 
-const PATH: ParameterDescriptor = param("path", "Path", "Path relative to the root folder.", ParameterKind::String, true);
+const PATH: ParameterDescriptor = param(
+    "path",
+    "Path",
+    "Path relative to the root folder.",
+    ParameterKind::String,
+    true,
+);
 
 pub(crate) const LIST_FOLDER: &str = "listFolder";
 pub(crate) const READ_FILE: &str = "readFile";
@@ -127,8 +141,13 @@ impl Connector for FileSystemConnector {
         &DESCRIPTOR
     }
 
-    fn prepare(&self, config: &ConnectionConfig) -> Result<Arc<dyn Connection>, Vec<ConfigProblem>> {
-        Ok(Arc::new(FsConnection { config: FsConfig::parse(config)? }))
+    fn prepare(
+        &self,
+        config: &ConnectionConfig,
+    ) -> Result<Arc<dyn Connection>, Vec<ConfigProblem>> {
+        Ok(Arc::new(FsConnection {
+            config: FsConfig::parse(config)?,
+        }))
     }
 }
 
@@ -152,10 +171,16 @@ impl Connection for FsConnection {
         self.root().await.map(|_| ())
     }
 
-    async fn invoke(&self, ctx: &ConnectorContext, operation: &str, inputs: Value) -> Result<Value, ConnectorError> {
+    async fn invoke(
+        &self,
+        ctx: &ConnectorContext,
+        operation: &str,
+        inputs: Value,
+    ) -> Result<Value, ConnectorError> {
         let operation = FileOperation::parse(operation, &inputs).map_err(crate::problems_error)?;
         let root = self.root().await?;
-        ctx.timed("the file operation", actions::run(&root, operation)).await
+        ctx.timed("the file operation", actions::run(&root, operation))
+            .await
     }
 
     async fn poll(
@@ -172,7 +197,11 @@ impl Connection for FsConnection {
         }
         let trigger = triggers::FileTrigger::parse(&inputs).map_err(crate::problems_error)?;
         let root = self.root().await?;
-        ctx.timed("polling the folder", triggers::poll(&root, ctx, &trigger, cursor)).await
+        ctx.timed(
+            "polling the folder",
+            triggers::poll(&root, ctx, &trigger, cursor),
+        )
+        .await
     }
 }
 
@@ -182,12 +211,20 @@ impl FsConnection {
         let root = &self.config.root;
         match tokio::fs::canonicalize(root).await {
             Ok(real) if real.is_dir() => Ok(real),
-            Ok(_) => Err(ConnectorError::invalid_input(format!("the root folder {} is not a folder", root.display()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ConnectorError::not_found(format!(
-                "the root folder {} does not exist; create it or fix rootFolder",
+            Ok(_) => Err(ConnectorError::invalid_input(format!(
+                "the root folder {} is not a folder",
                 root.display()
             ))),
-            Err(e) => Err(actions::io_error(e, &format!("opening the root folder {}", root.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(ConnectorError::not_found(format!(
+                    "the root folder {} does not exist; create it or fix rootFolder",
+                    root.display()
+                )))
+            }
+            Err(e) => Err(actions::io_error(
+                e,
+                &format!("opening the root folder {}", root.display()),
+            )),
         }
     }
 }

@@ -21,11 +21,17 @@ impl RelPath {
         for part in path.split(['/', '\\']) {
             match part {
                 "" | "." => {}
-                ".." => return Err(format!("'{path}' contains '..'; paths must stay inside the root folder")),
+                ".." => {
+                    return Err(format!(
+                        "'{path}' contains '..'; paths must stay inside the root folder"
+                    ))
+                }
                 _ => {
                     let component = Path::new(part).components().next();
                     if !matches!(component, Some(Component::Normal(_))) || part.contains('\0') {
-                        return Err(format!("'{path}' is not a valid path inside the root folder"));
+                        return Err(format!(
+                            "'{path}' is not a valid path inside the root folder"
+                        ));
                     }
                     parts.push(part.to_owned());
                 }
@@ -98,7 +104,27 @@ mod tests {
         for bad in ["..", "a/../../etc", "a\\..\\b", "x/\0"] {
             assert!(RelPath::parse(bad).is_err(), "{bad:?} accepted");
         }
-        assert_eq!(RelPath::parse("/in//box/./a.txt").expect("ok").display(), "in/box/a.txt");
+        assert_eq!(
+            RelPath::parse("/in//box/./a.txt").expect("ok").display(),
+            "in/box/a.txt"
+        );
         assert!(RelPath::parse("/").expect("ok").is_root());
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn accepted_paths_never_climb_out(path in "[a-z./\\\\]{0,24}") {
+            if let Ok(rel) = RelPath::parse(&path) {
+                let shown = rel.display();
+                prop_assert!(!shown.split('/').any(|part| part == ".." || part == "."));
+                prop_assert!(!shown.starts_with('/'));
+            }
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! The `publish` action.
 
 use conflux_connector_api::{
-    ConfigProblem, ConnectorContext, ConnectorError, ParamReader, ParameterDescriptor, ParameterKind,
+    ConfigProblem, ConnectorContext, ConnectorError, ParamReader, ParameterDescriptor,
+    ParameterKind,
 };
 use rumqttc::{AsyncClient, Event, EventLoop, Outgoing, Packet, QoS};
 use serde_json::{json, Value};
@@ -10,10 +11,34 @@ use super::{fresh_client_id, MqttConnection};
 use crate::brokers::{encode_body, param};
 
 pub(crate) const INPUTS: &[ParameterDescriptor] = &[
-    param("topic", "Topic", "The topic; wildcards are not allowed here.", ParameterKind::String, true),
-    param("message", "Message", "Text is sent as is, binary content as its bytes, any other JSON value as JSON.", ParameterKind::String, true),
-    param("qos", "QoS", "0 (at most once) or 1 (at least once, the default).", ParameterKind::Integer, false),
-    param("retain", "Retain", "Whether the broker keeps the message for future subscribers; default false.", ParameterKind::Boolean, false),
+    param(
+        "topic",
+        "Topic",
+        "The topic; wildcards are not allowed here.",
+        ParameterKind::String,
+        true,
+    ),
+    param(
+        "message",
+        "Message",
+        "Text is sent as is, binary content as its bytes, any other JSON value as JSON.",
+        ParameterKind::String,
+        true,
+    ),
+    param(
+        "qos",
+        "QoS",
+        "0 (at most once) or 1 (at least once, the default).",
+        ParameterKind::Integer,
+        false,
+    ),
+    param(
+        "retain",
+        "Retain",
+        "Whether the broker keeps the message for future subscribers; default false.",
+        ParameterKind::Boolean,
+        false,
+    ),
 ];
 
 /// A parsed `publish` request.
@@ -31,7 +56,10 @@ impl Publish {
         let mut r = ParamReader::for_value(inputs, "inputs.parameters");
         let topic = r.req_str("topic").unwrap_or_default().to_owned();
         if topic.contains(['+', '#']) {
-            r.problem("topic", "must not contain the wildcards `+` or `#` when publishing");
+            r.problem(
+                "topic",
+                "must not contain the wildcards `+` or `#` when publishing",
+            );
         }
         let mut payload = Vec::new();
         match r.raw("message") {
@@ -44,7 +72,12 @@ impl Publish {
         let qos = parse_qos(&mut r);
         let retain = r.opt_bool("retain").unwrap_or(false);
         r.finish()?;
-        Ok(Self { topic, payload, qos, retain })
+        Ok(Self {
+            topic,
+            payload,
+            qos,
+            retain,
+        })
     }
 
     /// Publishes on a short-lived session; with QoS 1, returns once the broker
@@ -53,11 +86,19 @@ impl Publish {
         let options = mqtt.config.options(&fresh_client_id("conflux-pub"), true);
         let (client, mut eventloop) = AsyncClient::new(options, 8);
         client
-            .publish(self.topic.clone(), self.qos, self.retain, self.payload.clone())
+            .publish(
+                self.topic.clone(),
+                self.qos,
+                self.retain,
+                self.payload.clone(),
+            )
             .await
             .map_err(|e| ConnectorError::other(format!("MQTT publish could not be queued: {e}")))?;
         loop {
-            let event = eventloop.poll().await.map_err(|e| mqtt.classify("publish", &e))?;
+            let event = eventloop
+                .poll()
+                .await
+                .map_err(|e| mqtt.classify("publish", &e))?;
             match event {
                 Event::Outgoing(Outgoing::Publish(_)) if self.qos == QoS::AtMostOnce => break,
                 Event::Incoming(Packet::PubAck(_)) => break,
@@ -103,7 +144,10 @@ pub(crate) async fn connect_and_disconnect(
         let options = mqtt.config.options(&fresh_client_id("conflux-test"), true);
         let (client, mut eventloop) = AsyncClient::new(options, 8);
         loop {
-            let event = eventloop.poll().await.map_err(|e| mqtt.classify("connect", &e))?;
+            let event = eventloop
+                .poll()
+                .await
+                .map_err(|e| mqtt.classify("connect", &e))?;
             if matches!(event, Event::Incoming(Packet::ConnAck(_))) {
                 break;
             }
@@ -120,11 +164,17 @@ mod tests {
 
     #[test]
     fn parses_publish_inputs() {
-        let publish = Publish::parse(&json!({"topic": "a/b", "message": {"x": 1}, "qos": 0, "retain": true}))
-            .unwrap();
+        let publish =
+            Publish::parse(&json!({"topic": "a/b", "message": {"x": 1}, "qos": 0, "retain": true}))
+                .unwrap();
         assert_eq!(
             publish,
-            Publish { topic: "a/b".into(), payload: br#"{"x":1}"#.to_vec(), qos: QoS::AtMostOnce, retain: true }
+            Publish {
+                topic: "a/b".into(),
+                payload: br#"{"x":1}"#.to_vec(),
+                qos: QoS::AtMostOnce,
+                retain: true
+            }
         );
         let problems = Publish::parse(&json!({"topic": "a/#", "qos": 2})).unwrap_err();
         assert_eq!(problems.len(), 3, "{problems:?}");

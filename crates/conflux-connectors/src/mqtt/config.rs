@@ -24,7 +24,11 @@ impl MqttConfig {
         options.set_keep_alive(std::time::Duration::from_secs(self.keep_alive_secs));
         options.set_clean_session(clean_session);
         if let Some(user) = &self.username {
-            let password = self.password.as_ref().map(|p| p.expose().to_owned()).unwrap_or_default();
+            let password = self
+                .password
+                .as_ref()
+                .map(|p| p.expose().to_owned())
+                .unwrap_or_default();
             options.set_credentials(user.clone(), password);
         }
         options
@@ -55,7 +59,10 @@ pub(crate) fn parse(config: &ConnectionConfig) -> Result<MqttConfig, Vec<ConfigP
         problems.extend(found);
     }
     let Some(secret) = config.secret("connectionString") else {
-        problems.push(ConfigProblem::new(PATH, "is required, e.g. `mqtt://127.0.0.1:1883`"));
+        problems.push(ConfigProblem::new(
+            PATH,
+            "is required, e.g. `mqtt://127.0.0.1:1883`",
+        ));
         return Err(problems);
     };
     let url = match url::Url::parse(secret.expose()) {
@@ -92,7 +99,10 @@ pub(crate) fn parse(config: &ConnectionConfig) -> Result<MqttConfig, Vec<ConfigP
         return Err(problems);
     }
     Ok(MqttConfig {
-        host: host.trim_start_matches('[').trim_end_matches(']').to_owned(),
+        host: host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned(),
         port: url.port().unwrap_or(1883),
         username,
         password,
@@ -102,7 +112,9 @@ pub(crate) fn parse(config: &ConnectionConfig) -> Result<MqttConfig, Vec<ConfigP
 
 /// Percent-decodes URL user info (`p%40ss` → `p@ss`).
 fn decode(text: &str) -> String {
-    percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]
@@ -129,7 +141,9 @@ mod tests {
 
     #[test]
     fn reports_problems() {
-        assert!(parse_str("mqtts://h").unwrap_err()[0].message.contains("TLS"));
+        assert!(parse_str("mqtts://h").unwrap_err()[0]
+            .message
+            .contains("TLS"));
         assert!(parse_str("http://:pw@h").unwrap_err().len() == 2);
         assert!(parse(&ConnectionConfig::default()).unwrap_err()[0]
             .message

@@ -66,7 +66,8 @@ pub static DESCRIPTOR: ConnectorDescriptor = ConnectorDescriptor {
         OperationDescriptor {
             id: "receiveMessages",
             display_name: "When a message is published to a topic",
-            description: "Subscribes to a topic filter (`+` and `#` wildcards). QoS 1 messages are \
+            description:
+                "Subscribes to a topic filter (`+` and `#` wildcards). QoS 1 messages are \
                           acknowledged only after their run was created. With a `clientId` the \
                           broker keeps the session while the trigger is stopped, so QoS 1 \
                           messages published meanwhile, or delivered but not acknowledged before \
@@ -85,7 +86,10 @@ impl Connector for MqttConnector {
         &DESCRIPTOR
     }
 
-    fn prepare(&self, config: &ConnectionConfig) -> Result<Arc<dyn Connection>, Vec<ConfigProblem>> {
+    fn prepare(
+        &self,
+        config: &ConnectionConfig,
+    ) -> Result<Arc<dyn Connection>, Vec<ConfigProblem>> {
         let config = config::parse(config)?;
         Ok(Arc::new(MqttConnection { config }))
     }

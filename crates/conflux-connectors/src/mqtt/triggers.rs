@@ -52,11 +52,18 @@ impl ReceiveMessages {
         }
         let qos = parse_qos(&mut r);
         let client_id = r.opt_str("clientId").map(str::to_owned);
-        if client_id.as_ref().is_some_and(|id| id.is_empty() || id.len() > 65535) {
+        if client_id
+            .as_ref()
+            .is_some_and(|id| id.is_empty() || id.len() > 65535)
+        {
             r.problem("clientId", "must be between 1 and 65535 bytes");
         }
         r.finish()?;
-        Ok(Self { topic_filter, qos, client_id })
+        Ok(Self {
+            topic_filter,
+            qos,
+            client_id,
+        })
     }
 
     /// Delivers messages until `ctx.shutdown` fires.
@@ -76,7 +83,9 @@ impl ReceiveMessages {
         client
             .subscribe(self.topic_filter.clone(), self.qos)
             .await
-            .map_err(|e| ConnectorError::other(format!("MQTT subscribe could not be queued: {e}")))?;
+            .map_err(|e| {
+                ConnectorError::other(format!("MQTT subscribe could not be queued: {e}"))
+            })?;
 
         // The event loop must keep running (keep-alives, acknowledgements)
         // while a delivery is pending, so it gets its own task; the guard
@@ -87,7 +96,9 @@ impl ReceiveMessages {
                 let item = match eventloop.poll().await {
                     Ok(Event::Incoming(Packet::Publish(publish))) => Ok(Incoming::Message(publish)),
                     Ok(Event::Incoming(Packet::SubAck(ack))) => Ok(Incoming::Subscribed(
-                        ack.return_codes.iter().all(|c| !matches!(c, SubscribeReasonCode::Failure)),
+                        ack.return_codes
+                            .iter()
+                            .all(|c| !matches!(c, SubscribeReasonCode::Failure)),
                     )),
                     Ok(Event::Outgoing(Outgoing::Disconnect)) => break,
                     Ok(_) => continue,
@@ -131,10 +142,9 @@ impl ReceiveMessages {
                 delivered = sink.deliver(event) => delivered,
             };
             match delivered {
-                Ok(()) => client
-                    .ack(&publish)
-                    .await
-                    .map_err(|e| ConnectorError::transient(format!("MQTT acknowledgement failed: {e}")))?,
+                Ok(()) => client.ack(&publish).await.map_err(|e| {
+                    ConnectorError::transient(format!("MQTT acknowledgement failed: {e}"))
+                })?,
                 Err(SinkError::Closed) => break,
                 Err(SinkError::Failed { message }) => {
                     return Err(ConnectorError::transient(format!(
@@ -172,7 +182,12 @@ fn to_event(publish: &rumqttc::Publish) -> Value {
     properties.insert("qos".into(), json!(publish.qos as u8));
     properties.insert("retain".into(), json!(publish.retain));
     properties.insert("duplicate".into(), json!(publish.dup));
-    event(("topic", &publish.topic), decode_body(&publish.payload, None), Map::new(), properties)
+    event(
+        ("topic", &publish.topic),
+        decode_body(&publish.payload, None),
+        Map::new(),
+        properties,
+    )
 }
 
 /// Checks MQTT filter syntax: `+` fills a whole level, `#` only the last one.
@@ -208,9 +223,15 @@ mod tests {
 
     #[test]
     fn parses_inputs() {
-        let trigger = ReceiveMessages::parse(&json!({"topicFilter": "a/+", "clientId": "c1"})).unwrap();
+        let trigger =
+            ReceiveMessages::parse(&json!({"topicFilter": "a/+", "clientId": "c1"})).unwrap();
         assert_eq!(trigger.qos, QoS::AtLeastOnce);
         assert_eq!(trigger.client_id.as_deref(), Some("c1"));
-        assert_eq!(ReceiveMessages::parse(&json!({"qos": 5})).unwrap_err().len(), 2);
+        assert_eq!(
+            ReceiveMessages::parse(&json!({"qos": 5}))
+                .unwrap_err()
+                .len(),
+            2
+        );
     }
 }

@@ -69,13 +69,18 @@ impl MyConfig {
             builder = builder.pass(Some(secret.expose()));
         }
         // TIMESTAMP values are read and written in UTC, whatever the server's zone.
-        builder = builder.init(vec!["SET time_zone = '+00:00'"]).prefer_socket(false);
+        builder = builder
+            .init(vec!["SET time_zone = '+00:00'"])
+            .prefer_socket(false);
         let opts = Opts::from(builder);
         if password.is_none() {
             password = opts.pass().map(Secret::new);
         }
         if opts.user().is_none() {
-            r.problem("username", "is required (in the connection string or as username)");
+            r.problem(
+                "username",
+                "is required (in the connection string or as username)",
+            );
         }
         r.finish()?;
         Ok(Self { opts, password })
@@ -89,13 +94,20 @@ mod tests {
 
     #[test]
     fn problems_are_reported_together_and_secrets_hidden() {
-        let mut config = ConnectionConfig::default();
-        config.parameters = json!({"port": 0}).as_object().cloned().unwrap_or_default();
+        let mut config = ConnectionConfig {
+            parameters: json!({"port": 0}).as_object().cloned().unwrap_or_default(),
+            ..ConnectionConfig::default()
+        };
         let problems = MyConfig::parse(&config).expect_err("invalid");
         assert_eq!(problems.len(), 3, "{problems:?}");
 
-        config.parameters = json!({"host": "db", "username": "u"}).as_object().cloned().unwrap_or_default();
-        config.secrets.insert("password".into(), Secret::new("p4ss-word"));
+        config.parameters = json!({"host": "db", "username": "u"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        config
+            .secrets
+            .insert("password".into(), Secret::new("p4ss-word"));
         let parsed = MyConfig::parse(&config).expect("valid");
         assert!(!format!("{parsed:?}").contains("p4ss-word"));
     }

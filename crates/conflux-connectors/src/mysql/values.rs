@@ -46,14 +46,18 @@ pub(crate) fn to_json(column: &Column, value: MyValue) -> Value {
             if ty == ColumnType::MYSQL_TYPE_DATE {
                 Value::String(format!("{year:04}-{month:02}-{day:02}"))
             } else {
-                let mut s = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}");
+                let mut s =
+                    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}");
                 push_micros(&mut s, micros);
                 Value::String(s)
             }
         }
         MyValue::Time(negative, days, hours, minutes, seconds, micros) => {
             let hours = u64::from(days) * 24 + u64::from(hours);
-            let mut s = format!("{}{hours:02}:{minutes:02}:{seconds:02}", if negative { "-" } else { "" });
+            let mut s = format!(
+                "{}{hours:02}:{minutes:02}:{seconds:02}",
+                if negative { "-" } else { "" }
+            );
             push_micros(&mut s, micros);
             Value::String(s)
         }
@@ -63,10 +67,16 @@ pub(crate) fn to_json(column: &Column, value: MyValue) -> Value {
 
 fn bytes_to_json(column: &Column, ty: ColumnType, bytes: Vec<u8>) -> Value {
     match ty {
-        ColumnType::MYSQL_TYPE_JSON => serde_json::from_slice(&bytes).unwrap_or_else(|_| text_or_binary(bytes)),
-        ColumnType::MYSQL_TYPE_BIT => json!(bytes.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b))),
+        ColumnType::MYSQL_TYPE_JSON => {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| text_or_binary(bytes))
+        }
+        ColumnType::MYSQL_TYPE_BIT => {
+            json!(bytes.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+        }
         ColumnType::MYSQL_TYPE_DECIMAL | ColumnType::MYSQL_TYPE_NEWDECIMAL => text_or_binary(bytes),
-        _ if column.character_set() == BINARY_CHARSET && column.flags().contains(ColumnFlags::BINARY_FLAG) => {
+        _ if column.character_set() == BINARY_CHARSET
+            && column.flags().contains(ColumnFlags::BINARY_FLAG) =>
+        {
             binary(&bytes)
         }
         _ => text_or_binary(bytes),

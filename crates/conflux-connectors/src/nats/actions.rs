@@ -2,14 +2,21 @@
 
 use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::HeaderMap;
-use conflux_connector_api::{ConfigProblem, ConnectorError, ParamReader, ParameterDescriptor, ParameterKind};
+use conflux_connector_api::{
+    ConfigProblem, ConnectorError, ParamReader, ParameterDescriptor, ParameterKind,
+};
 use serde_json::{json, Value};
 
 use super::NatsConnection;
 use crate::brokers::{encode_body, param};
 
-const SUBJECT: ParameterDescriptor =
-    param("subject", "Subject", "The subject, e.g. `orders.created`; no wildcards.", ParameterKind::String, true);
+const SUBJECT: ParameterDescriptor = param(
+    "subject",
+    "Subject",
+    "The subject, e.g. `orders.created`; no wildcards.",
+    ParameterKind::String,
+    true,
+);
 const MESSAGE: ParameterDescriptor = param(
     "message",
     "Message",
@@ -61,7 +68,10 @@ impl NatsAction {
         let mut r = ParamReader::for_value(inputs, "inputs.parameters");
         let subject = r.req_str("subject").unwrap_or_default().to_owned();
         if subject.contains(['*', '>', ' ']) || subject.starts_with('.') || subject.ends_with('.') {
-            r.problem("subject", "must be a plain subject: no wildcards, spaces or empty tokens");
+            r.problem(
+                "subject",
+                "must be a plain subject: no wildcards, spaces or empty tokens",
+            );
         }
         let mut payload = Vec::new();
         match r.raw("message") {
@@ -97,7 +107,12 @@ impl NatsAction {
             }
         }
         r.finish()?;
-        Ok(Self { subject, payload, headers, stream })
+        Ok(Self {
+            subject,
+            payload,
+            headers,
+            stream,
+        })
     }
 
     /// Publishes; for a stream, waits for the stream's acknowledgement.
@@ -112,7 +127,10 @@ impl NatsAction {
                 .publish_with_headers(self.subject.clone(), self.headers.clone(), payload)
                 .await
                 .map_err(|e| nats.transient("publish", &e))?;
-            client.flush().await.map_err(|e| nats.transient("flush", &e))?;
+            client
+                .flush()
+                .await
+                .map_err(|e| nats.transient("flush", &e))?;
             return Ok(json!({"subject": self.subject}));
         }
         let jetstream = async_nats::jetstream::new(client);
@@ -162,13 +180,22 @@ mod tests {
         assert_eq!(action.payload, b"hi");
         let values: Vec<&str> = action.headers.get_all("k").map(|v| v.as_str()).collect();
         assert_eq!(values, ["1", "2"]);
-        assert_eq!(action.headers.get(async_nats::header::NATS_MESSAGE_ID).map(|v| v.as_str()), Some("m1"));
+        assert_eq!(
+            action
+                .headers
+                .get(async_nats::header::NATS_MESSAGE_ID)
+                .map(|v| v.as_str()),
+            Some("m1")
+        );
     }
 
     #[test]
     fn reports_every_problem() {
-        let problems =
-            NatsAction::parse("publish", &json!({"subject": "a.*", "headers": {"bad name": "x"}})).unwrap_err();
+        let problems = NatsAction::parse(
+            "publish",
+            &json!({"subject": "a.*", "headers": {"bad name": "x"}}),
+        )
+        .unwrap_err();
         assert_eq!(problems.len(), 3, "{problems:?}");
     }
 }

@@ -44,7 +44,10 @@ pub(crate) fn parse(config: &ConnectionConfig) -> Result<NatsConfig, Vec<ConfigP
         ));
     }
     let Some(secret) = config.secret("connectionString") else {
-        problems.push(ConfigProblem::new(PATH, "is required, e.g. `nats://127.0.0.1:4222`"));
+        problems.push(ConfigProblem::new(
+            PATH,
+            "is required, e.g. `nats://127.0.0.1:4222`",
+        ));
         return Err(problems);
     };
     let url = match url::Url::parse(secret.expose()) {
@@ -69,7 +72,11 @@ pub(crate) fn parse(config: &ConnectionConfig) -> Result<NatsConfig, Vec<ConfigP
     if host.is_empty() {
         problems.push(ConfigProblem::new(PATH, "names no host"));
     }
-    let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
     let auth = match (url.username(), url.password()) {
         ("", None) => NatsAuth::None,
         ("", Some(_)) => {
@@ -85,7 +92,10 @@ pub(crate) fn parse(config: &ConnectionConfig) -> Result<NatsConfig, Vec<ConfigP
     if !problems.is_empty() {
         return Err(problems);
     }
-    Ok(NatsConfig { server: format!("nats://{host}:{}", url.port().unwrap_or(4222)), auth })
+    Ok(NatsConfig {
+        server: format!("nats://{host}:{}", url.port().unwrap_or(4222)),
+        auth,
+    })
 }
 
 #[cfg(test)]
@@ -106,7 +116,10 @@ mod tests {
         assert_eq!(config.server, "nats://10.0.0.2:4222");
         assert!(matches!(config.auth, NatsAuth::UserPassword { ref user, .. } if user == "app"));
         assert!(!format!("{config:?}").contains("pw"));
-        assert!(matches!(parse_str("nats://tok@h:1").unwrap().auth, NatsAuth::Token(_)));
+        assert!(matches!(
+            parse_str("nats://tok@h:1").unwrap().auth,
+            NatsAuth::Token(_)
+        ));
     }
 
     #[test]

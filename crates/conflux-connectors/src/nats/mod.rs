@@ -96,9 +96,15 @@ impl Connector for NatsConnector {
         &DESCRIPTOR
     }
 
-    fn prepare(&self, config: &ConnectionConfig) -> Result<Arc<dyn Connection>, Vec<ConfigProblem>> {
+    fn prepare(
+        &self,
+        config: &ConnectionConfig,
+    ) -> Result<Arc<dyn Connection>, Vec<ConfigProblem>> {
         let config = config::parse(config)?;
-        Ok(Arc::new(NatsConnection { config, client: OnceCell::new() }))
+        Ok(Arc::new(NatsConnection {
+            config,
+            client: OnceCell::new(),
+        }))
     }
 }
 
@@ -111,23 +117,34 @@ pub(crate) struct NatsConnection {
 }
 
 impl NatsConnection {
-    pub(crate) async fn client(&self, ctx: &ConnectorContext) -> Result<async_nats::Client, ConnectorError> {
+    pub(crate) async fn client(
+        &self,
+        ctx: &ConnectorContext,
+    ) -> Result<async_nats::Client, ConnectorError> {
         self.client
             .get_or_try_init(|| {
                 ctx.timed("connecting to NATS", async {
-                    self.config.options().connect(self.config.server.as_str()).await.map_err(|e| {
-                        let message = format!("NATS connect to {} failed: {e}", self.config.server);
-                        match e.kind() {
-                            async_nats::ConnectErrorKind::Authentication
-                            | async_nats::ConnectErrorKind::AuthorizationViolation => {
-                                ConnectorError::unauthorized(
-                                    message + "; check the credentials in the connection string",
-                                )
+                    self.config
+                        .options()
+                        .connect(self.config.server.as_str())
+                        .await
+                        .map_err(|e| {
+                            let message =
+                                format!("NATS connect to {} failed: {e}", self.config.server);
+                            match e.kind() {
+                                async_nats::ConnectErrorKind::Authentication
+                                | async_nats::ConnectErrorKind::AuthorizationViolation => {
+                                    ConnectorError::unauthorized(
+                                        message
+                                            + "; check the credentials in the connection string",
+                                    )
+                                }
+                                async_nats::ConnectErrorKind::ServerParse => {
+                                    ConnectorError::invalid_input(message)
+                                }
+                                _ => ConnectorError::transient(message),
                             }
-                            async_nats::ConnectErrorKind::ServerParse => ConnectorError::invalid_input(message),
-                            _ => ConnectorError::transient(message),
-                        }
-                    })
+                        })
                 })
             })
             .await
@@ -137,7 +154,10 @@ impl NatsConnection {
     /// A failure of the service or the network: worth retrying. Call sites
     /// that can tell "not found" or "refused" apart classify those first.
     pub(crate) fn transient(&self, what: &str, error: &dyn std::fmt::Display) -> ConnectorError {
-        ConnectorError::transient(format!("NATS {what} on {} failed: {error}", self.config.server))
+        ConnectorError::transient(format!(
+            "NATS {what} on {} failed: {error}",
+            self.config.server
+        ))
     }
 }
 
@@ -154,7 +174,10 @@ impl Connection for NatsConnection {
     async fn test(&self, ctx: &ConnectorContext) -> Result<(), ConnectorError> {
         let client = self.client(ctx).await?;
         ctx.timed("NATS flush", async {
-            client.flush().await.map_err(|e| self.transient("flush", &e))
+            client
+                .flush()
+                .await
+                .map_err(|e| self.transient("flush", &e))
         })
         .await
     }

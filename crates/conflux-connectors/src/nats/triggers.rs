@@ -19,7 +19,13 @@ use super::NatsConnection;
 use crate::brokers::{decode_body, event, param};
 
 pub(crate) const STREAM_INPUTS: &[ParameterDescriptor] = &[
-    param("stream", "Stream", "The JetStream stream; it must exist.", ParameterKind::String, true),
+    param(
+        "stream",
+        "Stream",
+        "The JetStream stream; it must exist.",
+        ParameterKind::String,
+        true,
+    ),
     param(
         "durableName",
         "Durable name",
@@ -28,7 +34,13 @@ pub(crate) const STREAM_INPUTS: &[ParameterDescriptor] = &[
         ParameterKind::String,
         true,
     ),
-    param("filterSubject", "Filter subject", "Only messages on this subject (wildcards allowed); default all.", ParameterKind::String, false),
+    param(
+        "filterSubject",
+        "Filter subject",
+        "Only messages on this subject (wildcards allowed); default all.",
+        ParameterKind::String,
+        false,
+    ),
     param(
         "ackWaitSeconds",
         "Ack wait (seconds)",
@@ -36,12 +48,30 @@ pub(crate) const STREAM_INPUTS: &[ParameterDescriptor] = &[
         ParameterKind::Integer,
         false,
     ),
-    param("maxAckPending", "Max ack pending", "Messages in flight per consumer; default 100.", ParameterKind::Integer, false),
+    param(
+        "maxAckPending",
+        "Max ack pending",
+        "Messages in flight per consumer; default 100.",
+        ParameterKind::Integer,
+        false,
+    ),
 ];
 
 pub(crate) const CORE_INPUTS: &[ParameterDescriptor] = &[
-    param("subject", "Subject", "The subject; `*` matches one token, `>` the rest.", ParameterKind::String, true),
-    param("queueGroup", "Queue group", "Listeners in the same group share the messages.", ParameterKind::String, false),
+    param(
+        "subject",
+        "Subject",
+        "The subject; `*` matches one token, `>` the rest.",
+        ParameterKind::String,
+        true,
+    ),
+    param(
+        "queueGroup",
+        "Queue group",
+        "Listeners in the same group share the messages.",
+        ParameterKind::String,
+        false,
+    ),
 ];
 
 /// A parsed NATS trigger.
@@ -90,12 +120,21 @@ impl NatsTrigger {
                         100
                     }
                 };
-                Self::Stream { stream, durable_name, filter_subject, ack_wait, max_ack_pending }
+                Self::Stream {
+                    stream,
+                    durable_name,
+                    filter_subject,
+                    ack_wait,
+                    max_ack_pending,
+                }
             }
             "receiveMessages" => {
                 let subject = r.req_str("subject").unwrap_or_default().to_owned();
                 let queue_group = r.opt_str("queueGroup").map(str::to_owned);
-                Self::Core { subject, queue_group }
+                Self::Core {
+                    subject,
+                    queue_group,
+                }
             }
             other => return Err(crate::brokers::unknown_operation(&super::DESCRIPTOR, other)),
         };
@@ -113,8 +152,12 @@ impl NatsTrigger {
     ) -> Result<(), ConnectorError> {
         match self {
             Self::Stream { .. } => self.consume_stream(nats, ctx, client, sink.as_ref()).await,
-            Self::Core { subject, queue_group } => {
-                let work = consume_subject(nats, client, subject, queue_group.as_deref(), sink.as_ref());
+            Self::Core {
+                subject,
+                queue_group,
+            } => {
+                let work =
+                    consume_subject(nats, client, subject, queue_group.as_deref(), sink.as_ref());
                 tokio::select! {
                     () = ctx.shutdown.fired() => Ok(()),
                     result = work => result,
@@ -130,22 +173,32 @@ impl NatsTrigger {
         client: async_nats::Client,
         sink: &dyn TriggerSink,
     ) -> Result<(), ConnectorError> {
-        let Self::Stream { stream, durable_name, filter_subject, ack_wait, max_ack_pending } = self else {
+        let Self::Stream {
+            stream,
+            durable_name,
+            filter_subject,
+            ack_wait,
+            max_ack_pending,
+        } = self
+        else {
             return Ok(());
         };
         let jetstream = jetstream::new(client);
         let consumer = ctx
             .timed("preparing the JetStream consumer", async {
-                let handle = jetstream.get_stream(stream).await.map_err(|e| match e.kind() {
-                    GetStreamErrorKind::JetStream(inner)
-                        if inner.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND =>
-                    {
-                        ConnectorError::not_found(format!(
-                            "JetStream stream '{stream}' does not exist; create it first"
-                        ))
-                    }
-                    _ => nats.transient(&format!("find stream '{stream}'"), &e),
-                })?;
+                let handle = jetstream
+                    .get_stream(stream)
+                    .await
+                    .map_err(|e| match e.kind() {
+                        GetStreamErrorKind::JetStream(inner)
+                            if inner.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND =>
+                        {
+                            ConnectorError::not_found(format!(
+                                "JetStream stream '{stream}' does not exist; create it first"
+                            ))
+                        }
+                        _ => nats.transient(&format!("find stream '{stream}'"), &e),
+                    })?;
                 let config = pull::Config {
                     durable_name: Some(durable_name.clone()),
                     filter_subject: filter_subject.clone(),
@@ -170,8 +223,8 @@ impl NatsTrigger {
                 next = messages.next() => next,
             };
             let Some(message) = next else { break };
-            let message =
-                message.map_err(|e| nats.transient(&format!("pull from consumer '{durable_name}'"), &e))?;
+            let message = message
+                .map_err(|e| nats.transient(&format!("pull from consumer '{durable_name}'"), &e))?;
             let event = stream_event(&message);
             // Stopping mid-delivery leaves the message unacknowledged: the
             // server redelivers it after the ack wait.
@@ -209,12 +262,20 @@ async fn consume_subject(
     sink: &dyn TriggerSink,
 ) -> Result<(), ConnectorError> {
     let subscribed = match queue_group {
-        Some(group) => client.queue_subscribe(subject.to_owned(), group.to_owned()).await,
+        Some(group) => {
+            client
+                .queue_subscribe(subject.to_owned(), group.to_owned())
+                .await
+        }
         None => client.subscribe(subject.to_owned()).await,
     };
-    let mut subscriber = subscribed.map_err(|e| nats.transient(&format!("subscribe to '{subject}'"), &e))?;
+    let mut subscriber =
+        subscribed.map_err(|e| nats.transient(&format!("subscribe to '{subject}'"), &e))?;
     // Make sure the server has the subscription before reporting for duty.
-    client.flush().await.map_err(|e| nats.transient("flush", &e))?;
+    client
+        .flush()
+        .await
+        .map_err(|e| nats.transient("flush", &e))?;
     while let Some(message) = subscriber.next().await {
         let mut properties = Map::new();
         if let Some(reply) = &message.reply {
@@ -232,7 +293,9 @@ async fn consume_subject(
             return Ok(());
         }
     }
-    Err(ConnectorError::transient(format!("the NATS subscription to '{subject}' ended")))
+    Err(ConnectorError::transient(format!(
+        "the NATS subscription to '{subject}' ended"
+    )))
 }
 
 fn stream_event(message: &jetstream::Message) -> Value {
@@ -292,7 +355,9 @@ mod tests {
             &json!({"stream": "S", "durableName": "d", "ackWaitSeconds": 2}),
         )
         .unwrap();
-        assert!(matches!(trigger, NatsTrigger::Stream { ack_wait, .. } if ack_wait == Duration::from_secs(2)));
+        assert!(
+            matches!(trigger, NatsTrigger::Stream { ack_wait, .. } if ack_wait == Duration::from_secs(2))
+        );
         let problems = NatsTrigger::parse(
             "receiveStreamMessages",
             &json!({"stream": "a.b", "ackWaitSeconds": 0}),

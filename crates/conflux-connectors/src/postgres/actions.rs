@@ -12,8 +12,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls};
 
 use super::config::PgConfig;
-use crate::scrub;
 use super::values::{PgValue, TextParam};
+use crate::scrub;
 use crate::sql::{Dialect, Row, SqlDriver, Statement, TableName};
 
 /// One configured PostgreSQL connection. The client is opened on first use
@@ -25,23 +25,35 @@ pub(crate) struct PgConnection {
 
 impl std::fmt::Debug for PgConnection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgConnection").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("PgConnection")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
 impl PgConnection {
     pub(crate) fn new(config: PgConfig) -> Self {
-        Self { config, client: Mutex::new(None) }
+        Self {
+            config,
+            client: Mutex::new(None),
+        }
     }
 
     /// The open client, connecting if needed.
-    pub(crate) async fn client(&self, ctx: &ConnectorContext) -> Result<Arc<Client>, ConnectorError> {
+    pub(crate) async fn client(
+        &self,
+        ctx: &ConnectorContext,
+    ) -> Result<Arc<Client>, ConnectorError> {
         let mut slot = self.client.lock().await;
         if let Some(client) = slot.as_ref().filter(|c| !c.is_closed()) {
             return Ok(Arc::clone(client));
         }
         let connect = async {
-            self.config.config.connect(NoTls).await.map_err(|e| self.classify(&e, "connecting to PostgreSQL"))
+            self.config
+                .config
+                .connect(NoTls)
+                .await
+                .map_err(|e| self.classify(&e, "connecting to PostgreSQL"))
         };
         let (client, connection) = ctx.timed("connecting to PostgreSQL", connect).await?;
         // The connection task drives the socket; when it ends the client
@@ -56,10 +68,17 @@ impl PgConnection {
 
     /// Prepares and runs `statement`, returning the column names and rows, or
     /// the affected-row count when the statement returns no columns.
-    async fn run(&self, ctx: &ConnectorContext, statement: Statement) -> Result<Outcome, ConnectorError> {
+    async fn run(
+        &self,
+        ctx: &ConnectorContext,
+        statement: Statement,
+    ) -> Result<Outcome, ConnectorError> {
         let client = self.client(ctx).await?;
         let work = async {
-            let prepared = client.prepare(&statement.sql).await.map_err(|e| self.classify(&e, "preparing the statement"))?;
+            let prepared = client
+                .prepare(&statement.sql)
+                .await
+                .map_err(|e| self.classify(&e, "preparing the statement"))?;
             if prepared.params().len() != statement.params.len() {
                 return Err(ConnectorError::invalid_input(format!(
                     "the statement has {} placeholders but {} parameters were given",
@@ -67,14 +86,25 @@ impl PgConnection {
                     statement.params.len()
                 )));
             }
-            let params: Vec<TextParam> = statement.params.iter().map(TextParam::from_json).collect();
-            let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+            let params: Vec<TextParam> =
+                statement.params.iter().map(TextParam::from_json).collect();
+            let refs: Vec<&(dyn ToSql + Sync)> =
+                params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
             if prepared.columns().is_empty() {
-                let n = client.execute(&prepared, &refs).await.map_err(|e| self.classify(&e, "running the statement"))?;
+                let n = client
+                    .execute(&prepared, &refs)
+                    .await
+                    .map_err(|e| self.classify(&e, "running the statement"))?;
                 return Ok(Outcome::Affected(n));
             }
-            let rows = client.query(&prepared, &refs).await.map_err(|e| self.classify(&e, "running the query"))?;
-            rows.iter().map(to_json_row).collect::<Result<Vec<_>, _>>().map(Outcome::Rows)
+            let rows = client
+                .query(&prepared, &refs)
+                .await
+                .map_err(|e| self.classify(&e, "running the query"))?;
+            rows.iter()
+                .map(to_json_row)
+                .collect::<Result<Vec<_>, _>>()
+                .map(Outcome::Rows)
         };
         ctx.timed("the PostgreSQL statement", work).await
     }
@@ -103,7 +133,9 @@ impl PgConnection {
             _ => match &code[..2.min(code.len())] {
                 "28" => ConnectorError::unauthorized(message),
                 "08" | "40" | "53" | "57" | "58" => ConnectorError::transient(message),
-                "22" | "23" | "42" | "2B" | "0A" | "21" | "44" => ConnectorError::invalid_input(message),
+                "22" | "23" | "42" | "2B" | "0A" | "21" | "44" => {
+                    ConnectorError::invalid_input(message)
+                }
                 _ => ConnectorError::other(message),
             },
         }
@@ -119,7 +151,11 @@ fn to_json_row(row: &tokio_postgres::Row) -> Result<Row, ConnectorError> {
     let mut out = Map::with_capacity(row.len());
     for (i, column) in row.columns().iter().enumerate() {
         let value = row.try_get::<_, PgValue>(i).map_err(|e| {
-            ConnectorError::other(format!("reading column '{}' of type {}: {e}", column.name(), column.type_()))
+            ConnectorError::other(format!(
+                "reading column '{}' of type {}: {e}",
+                column.name(),
+                column.type_()
+            ))
         })?;
         out.insert(column.name().to_owned(), value.0);
     }
@@ -132,21 +168,33 @@ impl SqlDriver for PgConnection {
         Dialect::Postgres
     }
 
-    async fn query(&self, ctx: &ConnectorContext, statement: Statement) -> Result<Vec<Row>, ConnectorError> {
+    async fn query(
+        &self,
+        ctx: &ConnectorContext,
+        statement: Statement,
+    ) -> Result<Vec<Row>, ConnectorError> {
         match self.run(ctx, statement).await? {
             Outcome::Rows(rows) => Ok(rows),
             Outcome::Affected(_) => Ok(Vec::new()),
         }
     }
 
-    async fn execute(&self, ctx: &ConnectorContext, statement: Statement) -> Result<u64, ConnectorError> {
+    async fn execute(
+        &self,
+        ctx: &ConnectorContext,
+        statement: Statement,
+    ) -> Result<u64, ConnectorError> {
         match self.run(ctx, statement).await? {
             Outcome::Rows(rows) => Ok(rows.len() as u64),
             Outcome::Affected(n) => Ok(n),
         }
     }
 
-    async fn execute_query(&self, ctx: &ConnectorContext, statement: Statement) -> Result<Value, ConnectorError> {
+    async fn execute_query(
+        &self,
+        ctx: &ConnectorContext,
+        statement: Statement,
+    ) -> Result<Value, ConnectorError> {
         Ok(match self.run(ctx, statement).await? {
             Outcome::Rows(rows) => {
                 let n = rows.len();
@@ -156,12 +204,20 @@ impl SqlDriver for PgConnection {
         })
     }
 
-    async fn insert(&self, ctx: &ConnectorContext, statement: Statement) -> Result<Value, ConnectorError> {
+    async fn insert(
+        &self,
+        ctx: &ConnectorContext,
+        statement: Statement,
+    ) -> Result<Value, ConnectorError> {
         let rows = self.query(ctx, statement).await?;
         Ok(json!({ "rowsAffected": rows.len(), "row": rows.into_iter().next() }))
     }
 
-    async fn primary_key(&self, ctx: &ConnectorContext, table: &TableName) -> Result<Vec<String>, ConnectorError> {
+    async fn primary_key(
+        &self,
+        ctx: &ConnectorContext,
+        table: &TableName,
+    ) -> Result<Vec<String>, ConnectorError> {
         let name = match &table.schema {
             Some(schema) => format!("\"{}\".\"{}\"", schema.as_str(), table.table.as_str()),
             None => format!("\"{}\"", table.table.as_str()),
@@ -180,8 +236,13 @@ impl SqlDriver for PgConnection {
         };
         let rows = self.query(ctx, statement).await?;
         if rows.first().and_then(|r| r.get("found")) != Some(&Value::Bool(true)) {
-            return Err(ConnectorError::not_found(format!("table {table} does not exist")));
+            return Err(ConnectorError::not_found(format!(
+                "table {table} does not exist"
+            )));
         }
-        Ok(rows.iter().filter_map(|r| r.get("name").and_then(Value::as_str).map(str::to_owned)).collect())
+        Ok(rows
+            .iter()
+            .filter_map(|r| r.get("name").and_then(Value::as_str).map(str::to_owned))
+            .collect())
     }
 }

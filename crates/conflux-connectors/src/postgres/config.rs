@@ -78,7 +78,10 @@ impl PgConfig {
             password = Some(Secret::new(String::from_utf8_lossy(bytes).into_owned()));
         }
         if config.get_user().is_none() {
-            r.problem("username", "is required (in the connection string or as username)");
+            r.problem(
+                "username",
+                "is required (in the connection string or as username)",
+            );
         }
         if config.get_ssl_mode() == SslMode::Require {
             r.problem(
@@ -105,14 +108,20 @@ mod tests {
             name: "pg".into(),
             connector_id: super::super::DESCRIPTOR.id.into(),
             parameters: parameters.as_object().cloned().unwrap_or_default(),
-            secrets: secrets.iter().map(|(k, v)| ((*k).to_owned(), Secret::new(*v))).collect(),
+            secrets: secrets
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), Secret::new(*v)))
+                .collect(),
         }
     }
 
     #[test]
     fn separate_parameters_build_a_config() {
-        let c = PgConfig::parse(&config(json!({"host": "db", "port": "6543", "database": "d", "username": "u"}), &[("password", "pw-123")]))
-            .expect("valid");
+        let c = PgConfig::parse(&config(
+            json!({"host": "db", "port": "6543", "database": "d", "username": "u"}),
+            &[("password", "pw-123")],
+        ))
+        .expect("valid");
         assert_eq!(c.config.get_ports(), [6543]);
         assert!(!format!("{c:?}").contains("pw-123"));
     }
@@ -121,20 +130,34 @@ mod tests {
     fn all_problems_are_reported() {
         let problems = PgConfig::parse(&config(json!({"port": 70000}), &[])).expect_err("invalid");
         let paths: Vec<_> = problems.iter().map(|p| p.path.as_str()).collect();
-        assert_eq!(paths, ["parameterValues.host", "parameterValues.port", "parameterValues.username"]);
+        assert_eq!(
+            paths,
+            [
+                "parameterValues.host",
+                "parameterValues.port",
+                "parameterValues.username"
+            ]
+        );
     }
 
     #[test]
     fn connection_string_password_is_kept_secret() {
-        let c = PgConfig::parse(&config(json!({}), &[("connectionString", "postgres://u:hunter2@h/d")])).expect("valid");
+        let c = PgConfig::parse(&config(
+            json!({}),
+            &[("connectionString", "postgres://u:hunter2@h/d")],
+        ))
+        .expect("valid");
         assert_eq!(c.password.as_ref().map(Secret::expose), Some("hunter2"));
         assert!(!format!("{c:?}").contains("hunter2"));
     }
 
     #[test]
     fn tls_required_is_refused_not_silently_downgraded() {
-        let problems =
-            PgConfig::parse(&config(json!({}), &[("connectionString", "postgres://u@h/d?sslmode=require")])).expect_err("invalid");
+        let problems = PgConfig::parse(&config(
+            json!({}),
+            &[("connectionString", "postgres://u@h/d?sslmode=require")],
+        ))
+        .expect_err("invalid");
         assert!(problems[0].message.contains("sslmode=require"));
     }
 }

@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use conflux_connector_api::{
-    ConfigProblem, Connection, ConnectionConfig, Connector, ConnectorContext, ConnectorDescriptor, ConnectorError,
-    ParameterDescriptor, ParameterKind, PollOutcome,
+    ConfigProblem, Connection, ConnectionConfig, Connector, ConnectorContext, ConnectorDescriptor,
+    ConnectorError, ParameterDescriptor, ParameterKind, PollOutcome,
 };
 use serde_json::Value;
 
@@ -34,7 +34,14 @@ const fn conn_param(
     kind: ParameterKind,
     secret: bool,
 ) -> ParameterDescriptor {
-    ParameterDescriptor { name, display_name, description, kind, required: false, secret }
+    ParameterDescriptor {
+        name,
+        display_name,
+        description,
+        kind,
+        required: false,
+        secret,
+    }
 }
 
 pub(crate) static DESCRIPTOR: ConnectorDescriptor = ConnectorDescriptor {
@@ -60,7 +67,10 @@ impl Connector for PostgresConnector {
         &DESCRIPTOR
     }
 
-    fn prepare(&self, config: &ConnectionConfig) -> Result<Arc<dyn Connection>, Vec<ConfigProblem>> {
+    fn prepare(
+        &self,
+        config: &ConnectionConfig,
+    ) -> Result<Arc<dyn Connection>, Vec<ConfigProblem>> {
         let config = config::PgConfig::parse(config)?;
         Ok(Arc::new(actions::PgConnection::new(config)))
     }
@@ -76,8 +86,14 @@ impl Connection for actions::PgConnection {
         self.client(ctx).await.map(|_| ())
     }
 
-    async fn invoke(&self, ctx: &ConnectorContext, operation: &str, inputs: Value) -> Result<Value, ConnectorError> {
-        let operation = sql::SqlOperation::parse(operation, &inputs).map_err(crate::problems_error)?;
+    async fn invoke(
+        &self,
+        ctx: &ConnectorContext,
+        operation: &str,
+        inputs: Value,
+    ) -> Result<Value, ConnectorError> {
+        let operation =
+            sql::SqlOperation::parse(operation, &inputs).map_err(crate::problems_error)?;
         sql::exec::invoke(self, ctx, operation).await
     }
 

@@ -34,18 +34,33 @@ impl<'a> FromSql<'a> for PgValue {
             Type::FLOAT8 => float(f64::from_sql(ty, raw)?),
             Type::NUMERIC => Value::String(decode_numeric(raw)?),
             Type::JSON | Type::JSONB => Value::from_sql(ty, raw)?,
-            Type::TIMESTAMPTZ => {
-                Value::String(DateTime::<Utc>::from_sql(ty, raw)?.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+            Type::TIMESTAMPTZ => Value::String(
+                DateTime::<Utc>::from_sql(ty, raw)?.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+            ),
+            Type::TIMESTAMP => Value::String(
+                NaiveDateTime::from_sql(ty, raw)?
+                    .format("%Y-%m-%dT%H:%M:%S%.f")
+                    .to_string(),
+            ),
+            Type::DATE => {
+                Value::String(NaiveDate::from_sql(ty, raw)?.format("%Y-%m-%d").to_string())
             }
-            Type::TIMESTAMP => Value::String(NaiveDateTime::from_sql(ty, raw)?.format("%Y-%m-%dT%H:%M:%S%.f").to_string()),
-            Type::DATE => Value::String(NaiveDate::from_sql(ty, raw)?.format("%Y-%m-%d").to_string()),
-            Type::TIME => Value::String(NaiveTime::from_sql(ty, raw)?.format("%H:%M:%S%.f").to_string()),
+            Type::TIME => Value::String(
+                NaiveTime::from_sql(ty, raw)?
+                    .format("%H:%M:%S%.f")
+                    .to_string(),
+            ),
             Type::UUID => Value::String(format_uuid(raw)?),
             Type::BYTEA => binary(raw),
             _ => match ty.kind() {
                 Kind::Array(_) => {
                     let items = Vec::<Option<PgValue>>::from_sql(ty, raw)?;
-                    Value::Array(items.into_iter().map(|v| v.map_or(Value::Null, |v| v.0)).collect())
+                    Value::Array(
+                        items
+                            .into_iter()
+                            .map(|v| v.map_or(Value::Null, |v| v.0))
+                            .collect(),
+                    )
                 }
                 _ => match std::str::from_utf8(raw) {
                     Ok(text) => Value::String(text.to_owned()),
@@ -94,20 +109,30 @@ fn format_uuid(raw: &[u8]) -> Result<String, BoxError> {
 /// Decodes the binary `numeric` format (base-10000 digits) into exact decimal text.
 fn decode_numeric(raw: &[u8]) -> Result<String, BoxError> {
     let word = |i: usize| -> Result<u16, BoxError> {
-        raw.get(i..i + 2).map(|b| u16::from_be_bytes([b[0], b[1]])).ok_or_else(|| "truncated numeric".into())
+        raw.get(i..i + 2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]))
+            .ok_or_else(|| "truncated numeric".into())
     };
     let ndigits = usize::from(word(0)?);
     let weight = i32::from(word(2)? as i16);
     let sign = word(4)?;
     let dscale = usize::from(word(6)?);
-    let digits = (0..ndigits).map(|k| word(8 + 2 * k)).collect::<Result<Vec<_>, _>>()?;
+    let digits = (0..ndigits)
+        .map(|k| word(8 + 2 * k))
+        .collect::<Result<Vec<_>, _>>()?;
     match sign {
         0xC000 => return Ok("NaN".into()),
         0xD000 => return Ok("Infinity".into()),
         0xF000 => return Ok("-Infinity".into()),
         _ => {}
     }
-    let digit = |i: i32| usize::try_from(i).ok().and_then(|i| digits.get(i)).copied().unwrap_or(0);
+    let digit = |i: i32| {
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| digits.get(i))
+            .copied()
+            .unwrap_or(0)
+    };
     let mut s = String::new();
     if sign == 0x4000 {
         s.push('-');
@@ -116,7 +141,11 @@ fn decode_numeric(raw: &[u8]) -> Result<String, BoxError> {
         s.push('0');
     } else {
         for i in 0..=weight {
-            let _ = if i == 0 { write!(s, "{}", digit(i)) } else { write!(s, "{:04}", digit(i)) };
+            let _ = if i == 0 {
+                write!(s, "{}", digit(i))
+            } else {
+                write!(s, "{:04}", digit(i))
+            };
         }
     }
     if dscale > 0 {
@@ -187,20 +216,51 @@ mod tests {
     #[test]
     fn numerics_keep_every_digit() {
         // 12345678.9000 = digits [1234, 5678, 9000], weight 1, scale 4
-        assert_eq!(decode_numeric(&numeric(3, 1, 0, 4, &[1234, 5678, 9000])).expect("ok"), "12345678.9000");
+        assert_eq!(
+            decode_numeric(&numeric(3, 1, 0, 4, &[1234, 5678, 9000])).expect("ok"),
+            "12345678.9000"
+        );
         // -0.0005 = digits [5], weight -1, scale 4
-        assert_eq!(decode_numeric(&numeric(1, -1, 0x4000, 4, &[5])).expect("ok"), "-0.0005");
+        assert_eq!(
+            decode_numeric(&numeric(1, -1, 0x4000, 4, &[5])).expect("ok"),
+            "-0.0005"
+        );
         // 0.00000001 = digits [1], weight -2, scale 8
-        assert_eq!(decode_numeric(&numeric(1, -2, 0, 8, &[1])).expect("ok"), "0.00000001");
+        assert_eq!(
+            decode_numeric(&numeric(1, -2, 0, 8, &[1])).expect("ok"),
+            "0.00000001"
+        );
         // 20000 = digits [2], weight 1, scale 0
-        assert_eq!(decode_numeric(&numeric(1, 1, 0, 0, &[2])).expect("ok"), "20000");
-        assert_eq!(decode_numeric(&numeric(0, 0, 0xC000, 0, &[])).expect("ok"), "NaN");
+        assert_eq!(
+            decode_numeric(&numeric(1, 1, 0, 0, &[2])).expect("ok"),
+            "20000"
+        );
+        assert_eq!(
+            decode_numeric(&numeric(0, 0, 0xC000, 0, &[])).expect("ok"),
+            "NaN"
+        );
         assert!(decode_numeric(&[0, 1]).is_err());
     }
 
     #[test]
     fn uuids_print_hyphenated() {
         let raw: Vec<u8> = (0u8..16).collect();
-        assert_eq!(format_uuid(&raw).expect("ok"), "00010203-0405-0607-0809-0a0b0c0d0e0f");
+        assert_eq!(
+            format_uuid(&raw).expect("ok"),
+            "00010203-0405-0607-0809-0a0b0c0d0e0f"
+        );
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn arbitrary_numeric_bytes_never_panic(raw in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = decode_numeric(&raw);
+        }
     }
 }

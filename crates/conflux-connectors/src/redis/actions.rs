@@ -20,11 +20,26 @@ pub(crate) enum SetCondition {
 /// A parsed Redis action.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum RedisAction {
-    Get { key: String },
-    Set { key: String, value: Vec<u8>, expiry_secs: Option<u64>, condition: SetCondition },
-    Delete { keys: Vec<String> },
-    Increment { key: String, by: i64 },
-    Publish { channel: String, message: Vec<u8> },
+    Get {
+        key: String,
+    },
+    Set {
+        key: String,
+        value: Vec<u8>,
+        expiry_secs: Option<u64>,
+        condition: SetCondition,
+    },
+    Delete {
+        keys: Vec<String>,
+    },
+    Increment {
+        key: String,
+        by: i64,
+    },
+    Publish {
+        channel: String,
+        message: Vec<u8>,
+    },
 }
 
 impl RedisAction {
@@ -32,7 +47,9 @@ impl RedisAction {
     pub(crate) fn parse(operation: &str, inputs: &Value) -> Result<Self, Vec<ConfigProblem>> {
         let mut r = ParamReader::for_value(inputs, INPUTS);
         let action = match operation {
-            "get" => r.req_str("key").map(|key| Self::Get { key: key.to_owned() }),
+            "get" => r.req_str("key").map(|key| Self::Get {
+                key: key.to_owned(),
+            }),
             "set" => {
                 let key = r.req_str("key");
                 let value = payload(&mut r, "value");
@@ -67,7 +84,8 @@ impl RedisAction {
                 }
             }
             "delete" => {
-                let mut keys: Vec<String> = r.opt_str("key").map(str::to_owned).into_iter().collect();
+                let mut keys: Vec<String> =
+                    r.opt_str("key").map(str::to_owned).into_iter().collect();
                 if let Some(list) = r.opt_array("keys") {
                     for (i, item) in list.iter().enumerate() {
                         match item.as_str() {
@@ -84,15 +102,19 @@ impl RedisAction {
             "increment" => {
                 let key = r.req_str("key");
                 let by = r.opt_i64("by").unwrap_or(1);
-                key.map(|key| Self::Increment { key: key.to_owned(), by })
+                key.map(|key| Self::Increment {
+                    key: key.to_owned(),
+                    by,
+                })
             }
             "publish" => {
                 let channel = r.req_str("channel");
                 let message = payload(&mut r, "message");
                 match (channel, message) {
-                    (Some(channel), Some(message)) => {
-                        Some(Self::Publish { channel: channel.to_owned(), message })
-                    }
+                    (Some(channel), Some(message)) => Some(Self::Publish {
+                        channel: channel.to_owned(),
+                        message,
+                    }),
                     _ => None,
                 }
             }
@@ -105,24 +127,35 @@ impl RedisAction {
     }
 
     /// Runs the action on `connection`.
-    pub(crate) async fn run(&self, connection: &mut MultiplexedConnection) -> Result<Value, RedisError> {
+    pub(crate) async fn run(
+        &self,
+        connection: &mut MultiplexedConnection,
+    ) -> Result<Value, RedisError> {
         match self {
             Self::Get { key } => {
-                let value: Option<Vec<u8>> = ::redis::cmd("GET").arg(key).query_async(connection).await?;
+                let value: Option<Vec<u8>> =
+                    ::redis::cmd("GET").arg(key).query_async(connection).await?;
                 let value = value.map(|bytes| match String::from_utf8(bytes) {
                     Ok(text) => Value::String(text),
                     Err(e) => crate::brokers::decode_body(e.as_bytes(), None),
                 });
                 Ok(json!({"key": key, "exists": value.is_some(), "value": value}))
             }
-            Self::Set { key, value, expiry_secs, condition } => {
+            Self::Set {
+                key,
+                value,
+                expiry_secs,
+                condition,
+            } => {
                 let mut options = SetOptions::default();
                 if let Some(secs) = expiry_secs {
                     options = options.with_expiration(SetExpiry::EX(*secs));
                 }
                 options = match condition {
                     SetCondition::Always => options,
-                    SetCondition::IfNotExists => options.conditional_set(::redis::ExistenceCheck::NX),
+                    SetCondition::IfNotExists => {
+                        options.conditional_set(::redis::ExistenceCheck::NX)
+                    }
                     SetCondition::IfExists => options.conditional_set(::redis::ExistenceCheck::XX),
                 };
                 let reply: Option<String> = ::redis::cmd("SET")
@@ -134,11 +167,18 @@ impl RedisAction {
                 Ok(json!({"key": key, "written": reply.is_some()}))
             }
             Self::Delete { keys } => {
-                let deleted: i64 = ::redis::cmd("DEL").arg(keys).query_async(connection).await?;
+                let deleted: i64 = ::redis::cmd("DEL")
+                    .arg(keys)
+                    .query_async(connection)
+                    .await?;
                 Ok(json!({"deleted": deleted}))
             }
             Self::Increment { key, by } => {
-                let value: i64 = ::redis::cmd("INCRBY").arg(key).arg(*by).query_async(connection).await?;
+                let value: i64 = ::redis::cmd("INCRBY")
+                    .arg(key)
+                    .arg(*by)
+                    .query_async(connection)
+                    .await?;
                 Ok(json!({"key": key, "value": value}))
             }
             Self::Publish { channel, message } => {
@@ -175,7 +215,10 @@ mod tests {
     #[test]
     fn parses_each_action() {
         assert_eq!(
-            RedisAction::parse("set", &json!({"key": "k", "value": {"a": 1}, "expirySeconds": "60"})),
+            RedisAction::parse(
+                "set",
+                &json!({"key": "k", "value": {"a": 1}, "expirySeconds": "60"})
+            ),
             Ok(RedisAction::Set {
                 key: "k".into(),
                 value: br#"{"a":1}"#.to_vec(),
@@ -185,11 +228,16 @@ mod tests {
         );
         assert_eq!(
             RedisAction::parse("delete", &json!({"key": "a", "keys": ["b"]})),
-            Ok(RedisAction::Delete { keys: vec!["a".into(), "b".into()] })
+            Ok(RedisAction::Delete {
+                keys: vec!["a".into(), "b".into()]
+            })
         );
         assert_eq!(
             RedisAction::parse("increment", &json!({"key": "n"})),
-            Ok(RedisAction::Increment { key: "n".into(), by: 1 })
+            Ok(RedisAction::Increment {
+                key: "n".into(),
+                by: 1
+            })
         );
     }
 
@@ -211,6 +259,8 @@ mod tests {
             ]
         );
         assert!(RedisAction::parse("delete", &json!({})).is_err());
-        assert!(RedisAction::parse("nope", &json!({})).unwrap_err()[0].message.contains("get, set"));
+        assert!(RedisAction::parse("nope", &json!({})).unwrap_err()[0]
+            .message
+            .contains("get, set"));
     }
 }

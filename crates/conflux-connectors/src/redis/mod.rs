@@ -94,8 +94,20 @@ pub static DESCRIPTOR: ConnectorDescriptor = ConnectorDescriptor {
             description: "Deletes one key (`key`) or several (`keys`).",
             kind: OperationKind::Action,
             inputs: &[
-                param("key", "Key", "One key to delete.", ParameterKind::String, false),
-                param("keys", "Keys", "Several keys to delete.", ParameterKind::Array, false),
+                param(
+                    "key",
+                    "Key",
+                    "One key to delete.",
+                    ParameterKind::String,
+                    false,
+                ),
+                param(
+                    "keys",
+                    "Keys",
+                    "Several keys to delete.",
+                    ParameterKind::Array,
+                    false,
+                ),
             ],
             outputs_description: "`{\"deleted\": number of keys that existed}`.",
             example: r#"{"keys": ["a", "b"]}"#,
@@ -107,7 +119,13 @@ pub static DESCRIPTOR: ConnectorDescriptor = ConnectorDescriptor {
             kind: OperationKind::Action,
             inputs: &[
                 KEY,
-                param("by", "By", "The amount, default 1; may be negative.", ParameterKind::Integer, false),
+                param(
+                    "by",
+                    "By",
+                    "The amount, default 1; may be negative.",
+                    ParameterKind::Integer,
+                    false,
+                ),
             ],
             outputs_description: "`{\"key\", \"value\": the new integer value}`.",
             example: r#"{"key": "visits", "by": 1}"#,
@@ -118,7 +136,13 @@ pub static DESCRIPTOR: ConnectorDescriptor = ConnectorDescriptor {
             description: "Publishes a message on a pub/sub channel.",
             kind: OperationKind::Action,
             inputs: &[
-                param("channel", "Channel", "The channel name.", ParameterKind::String, true),
+                param(
+                    "channel",
+                    "Channel",
+                    "The channel name.",
+                    ParameterKind::String,
+                    true,
+                ),
                 param(
                     "message",
                     "Message",
@@ -127,21 +151,36 @@ pub static DESCRIPTOR: ConnectorDescriptor = ConnectorDescriptor {
                     true,
                 ),
             ],
-            outputs_description: "`{\"channel\", \"receivers\": number of subscribers that got it}`.",
+            outputs_description:
+                "`{\"channel\", \"receivers\": number of subscribers that got it}`.",
             example: r#"{"channel": "orders", "message": {"id": 42}}"#,
         },
         OperationDescriptor {
             id: "receiveChannelMessages",
             display_name: "When a message is published to a channel",
-            description: "Subscribes to channels (`channel`) or glob patterns (`pattern`). Pub/sub \
+            description:
+                "Subscribes to channels (`channel`) or glob patterns (`pattern`). Pub/sub \
                           is fire-and-forget: messages published while no listener is connected \
                           are not seen.",
             kind: OperationKind::PushTrigger,
             inputs: &[
-                param("channel", "Channel", "A channel name.", ParameterKind::String, false),
-                param("pattern", "Pattern", "A glob pattern (PSUBSCRIBE), e.g. `orders.*`.", ParameterKind::String, false),
+                param(
+                    "channel",
+                    "Channel",
+                    "A channel name.",
+                    ParameterKind::String,
+                    false,
+                ),
+                param(
+                    "pattern",
+                    "Pattern",
+                    "A glob pattern (PSUBSCRIBE), e.g. `orders.*`.",
+                    ParameterKind::String,
+                    false,
+                ),
             ],
-            outputs_description: "`{\"body\", \"headers\": {}, \"properties\": {\"pattern\"?}, \"channel\"}`.",
+            outputs_description:
+                "`{\"body\", \"headers\": {}, \"properties\": {\"pattern\"?}, \"channel\"}`.",
             example: r#"{"channel": "orders"}"#,
         },
         OperationDescriptor {
@@ -153,7 +192,13 @@ pub static DESCRIPTOR: ConnectorDescriptor = ConnectorDescriptor {
                           processing list are delivered again when the trigger starts.",
             kind: OperationKind::PushTrigger,
             inputs: &[
-                param("list", "List", "The list key producers push to.", ParameterKind::String, true),
+                param(
+                    "list",
+                    "List",
+                    "The list key producers push to.",
+                    ParameterKind::String,
+                    true,
+                ),
                 param(
                     "processingList",
                     "Processing list",
@@ -182,9 +227,15 @@ impl Connector for RedisConnector {
         &DESCRIPTOR
     }
 
-    fn prepare(&self, config: &ConnectionConfig) -> Result<Arc<dyn Connection>, Vec<ConfigProblem>> {
+    fn prepare(
+        &self,
+        config: &ConnectionConfig,
+    ) -> Result<Arc<dyn Connection>, Vec<ConfigProblem>> {
         let config = config::parse(config)?;
-        Ok(Arc::new(RedisConnection { config, shared: Mutex::new(None) }))
+        Ok(Arc::new(RedisConnection {
+            config,
+            shared: Mutex::new(None),
+        }))
     }
 }
 
@@ -242,25 +293,32 @@ impl RedisConnection {
         let code = error.code().unwrap_or_default();
         match error.kind() {
             _ if code == "NOAUTH" || code == "WRONGPASS" || code == "NOPERM" => {
-                ConnectorError::unauthorized(message + "; check the password in the connection string")
+                ConnectorError::unauthorized(
+                    message + "; check the password in the connection string",
+                )
             }
             // The server refusing the handshake means AUTH or SELECT failed.
-            ErrorKind::AuthenticationFailed => {
-                ConnectorError::unauthorized(message + "; check the password in the connection string")
-            }
-            ErrorKind::ResponseError if what == "connect" => {
-                ConnectorError::unauthorized(message + "; check the password in the connection string")
-            }
+            ErrorKind::AuthenticationFailed => ConnectorError::unauthorized(
+                message + "; check the password in the connection string",
+            ),
+            ErrorKind::ResponseError if what == "connect" => ConnectorError::unauthorized(
+                message + "; check the password in the connection string",
+            ),
             ErrorKind::IoError
             | ErrorKind::BusyLoadingError
             | ErrorKind::TryAgain
             | ErrorKind::MasterDown
             | ErrorKind::ClusterDown => ConnectorError::transient(message),
-            _ if error.is_timeout() || error.is_connection_dropped() || error.is_connection_refusal() => {
+            _ if error.is_timeout()
+                || error.is_connection_dropped()
+                || error.is_connection_refusal() =>
+            {
                 ConnectorError::transient(message)
             }
             _ if code == "WRONGTYPE" => ConnectorError::invalid_input(message),
-            ErrorKind::TypeError | ErrorKind::ResponseError => ConnectorError::invalid_input(message),
+            ErrorKind::TypeError | ErrorKind::ResponseError => {
+                ConnectorError::invalid_input(message)
+            }
             _ => ConnectorError::other(message),
         }
     }

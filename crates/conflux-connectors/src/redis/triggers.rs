@@ -32,8 +32,15 @@ impl ListEnd {
 /// A parsed Redis trigger.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum RedisTrigger {
-    Channel { channel: Option<String>, pattern: Option<String> },
-    List { list: String, processing_list: String, end: ListEnd },
+    Channel {
+        channel: Option<String>,
+        pattern: Option<String>,
+    },
+    List {
+        list: String,
+        processing_list: String,
+        end: ListEnd,
+    },
 }
 
 impl RedisTrigger {
@@ -66,7 +73,11 @@ impl RedisTrigger {
                         ListEnd::Right
                     }
                 };
-                Self::List { list, processing_list, end }
+                Self::List {
+                    list,
+                    processing_list,
+                    end,
+                }
             }
             other => return Err(crate::brokers::unknown_operation(&super::DESCRIPTOR, other)),
         };
@@ -85,9 +96,20 @@ impl RedisTrigger {
             Self::Channel { channel, pattern } => {
                 listen_channel(redis, ctx, sink, channel.as_deref(), pattern.as_deref()).await
             }
-            Self::List { list, processing_list, end } => {
+            Self::List {
+                list,
+                processing_list,
+                end,
+            } => {
                 let connection = redis.dedicated(ctx).await?;
-                let queue = ListQueue { redis, ctx, connection, list, processing_list, end: *end };
+                let queue = ListQueue {
+                    redis,
+                    ctx,
+                    connection,
+                    list,
+                    processing_list,
+                    end: *end,
+                };
                 queue.run(sink.as_ref()).await
             }
         }
@@ -110,10 +132,16 @@ async fn listen_channel(
                 .await
                 .map_err(|e| redis.classify("connect", &e))?;
             if let Some(channel) = channel {
-                pubsub.subscribe(channel).await.map_err(|e| redis.classify("SUBSCRIBE", &e))?;
+                pubsub
+                    .subscribe(channel)
+                    .await
+                    .map_err(|e| redis.classify("SUBSCRIBE", &e))?;
             }
             if let Some(pattern) = pattern {
-                pubsub.psubscribe(pattern).await.map_err(|e| redis.classify("PSUBSCRIBE", &e))?;
+                pubsub
+                    .psubscribe(pattern)
+                    .await
+                    .map_err(|e| redis.classify("PSUBSCRIBE", &e))?;
             }
             Ok(pubsub)
         })
@@ -209,8 +237,17 @@ impl ListQueue<'_> {
     }
 
     /// Delivers one item; returns `false` when the sink is closed.
-    async fn deliver(&mut self, sink: &dyn TriggerSink, item: Vec<u8>) -> Result<bool, ConnectorError> {
-        let event = event(("list", self.list), decode_body(&item, None), Map::new(), Map::new());
+    async fn deliver(
+        &mut self,
+        sink: &dyn TriggerSink,
+        item: Vec<u8>,
+    ) -> Result<bool, ConnectorError> {
+        let event = event(
+            ("list", self.list),
+            decode_body(&item, None),
+            Map::new(),
+            Map::new(),
+        );
         let delivered = tokio::select! {
             () = self.ctx.shutdown.fired() => return Ok(false),
             delivered = sink.deliver(event) => delivered,

@@ -53,7 +53,11 @@ struct Builder {
 
 impl Builder {
     fn new(dialect: Dialect) -> Self {
-        Self { dialect, sql: String::new(), params: Vec::new() }
+        Self {
+            dialect,
+            sql: String::new(),
+            params: Vec::new(),
+        }
     }
 
     fn push(&mut self, text: &str) -> &mut Self {
@@ -81,7 +85,8 @@ impl Builder {
     /// ` WHERE a = $1 AND b IS NULL`, or nothing for an empty filter.
     fn filter(&mut self, filter: &Columns) -> &mut Self {
         for (i, (column, value)) in filter.iter().enumerate() {
-            self.push(if i == 0 { " WHERE " } else { " AND " }).ident(column);
+            self.push(if i == 0 { " WHERE " } else { " AND " })
+                .ident(column);
             if value.is_null() {
                 self.push(" IS NULL");
             } else {
@@ -92,11 +97,19 @@ impl Builder {
     }
 
     fn finish(self) -> Statement {
-        Statement { sql: self.sql, params: self.params }
+        Statement {
+            sql: self.sql,
+            params: self.params,
+        }
     }
 }
 
-pub(crate) fn select(dialect: Dialect, table: &TableName, filter: &Columns, top: Option<u64>) -> Statement {
+pub(crate) fn select(
+    dialect: Dialect,
+    table: &TableName,
+    filter: &Columns,
+    top: Option<u64>,
+) -> Statement {
     let mut b = Builder::new(dialect);
     b.push("SELECT * FROM ").table(table).filter(filter);
     if let Some(top) = top {
@@ -128,7 +141,12 @@ pub(crate) fn insert(dialect: Dialect, table: &TableName, row: &Columns) -> Stat
     b.finish()
 }
 
-pub(crate) fn update(dialect: Dialect, table: &TableName, filter: &Columns, values: &Columns) -> Statement {
+pub(crate) fn update(
+    dialect: Dialect,
+    table: &TableName,
+    filter: &Columns,
+    values: &Columns,
+) -> Statement {
     let mut b = Builder::new(dialect);
     b.push("UPDATE ").table(table).push(" SET ");
     for (i, (column, value)) in values.iter().enumerate() {
@@ -148,11 +166,26 @@ pub(crate) fn delete(dialect: Dialect, table: &TableName, filter: &Columns) -> S
 }
 
 /// The newest (watermark, key) of a table, to start a trigger "now".
-pub(crate) fn newest(dialect: Dialect, table: &TableName, watermark: &Ident, key: &Ident) -> Statement {
+pub(crate) fn newest(
+    dialect: Dialect,
+    table: &TableName,
+    watermark: &Ident,
+    key: &Ident,
+) -> Statement {
     let mut b = Builder::new(dialect);
-    b.push("SELECT ").ident(watermark).push(", ").ident(key).push(" FROM ").table(table);
-    b.push(" WHERE ").ident(watermark).push(" IS NOT NULL ORDER BY ");
-    b.ident(watermark).push(" DESC, ").ident(key).push(" DESC LIMIT 1");
+    b.push("SELECT ")
+        .ident(watermark)
+        .push(", ")
+        .ident(key)
+        .push(" FROM ")
+        .table(table);
+    b.push(" WHERE ")
+        .ident(watermark)
+        .push(" IS NOT NULL ORDER BY ");
+    b.ident(watermark)
+        .push(" DESC, ")
+        .ident(key)
+        .push(" DESC LIMIT 1");
     b.finish()
 }
 
@@ -166,11 +199,25 @@ pub(crate) fn changed_after(
     limit: usize,
 ) -> Statement {
     let mut b = Builder::new(dialect);
-    b.push("SELECT * FROM ").table(table).push(" WHERE ").ident(watermark).push(" IS NOT NULL");
+    b.push("SELECT * FROM ")
+        .table(table)
+        .push(" WHERE ")
+        .ident(watermark)
+        .push(" IS NOT NULL");
     if let Some((last_watermark, last_key)) = after {
-        b.push(" AND (").ident(watermark).push(" > ").bind(last_watermark.clone());
-        b.push(" OR (").ident(watermark).push(" = ").bind(last_watermark.clone());
-        b.push(" AND ").ident(key).push(" > ").bind(last_key.clone()).push("))");
+        b.push(" AND (")
+            .ident(watermark)
+            .push(" > ")
+            .bind(last_watermark.clone());
+        b.push(" OR (")
+            .ident(watermark)
+            .push(" = ")
+            .bind(last_watermark.clone());
+        b.push(" AND ")
+            .ident(key)
+            .push(" > ")
+            .bind(last_key.clone())
+            .push("))");
     }
     b.push(" ORDER BY ").ident(watermark).push(", ").ident(key);
     b.push(&format!(" LIMIT {limit}"));
@@ -183,24 +230,48 @@ mod tests {
     use serde_json::json;
 
     fn cols(pairs: &[(&str, Value)]) -> Columns {
-        pairs.iter().map(|(c, v)| (Ident::parse(c).expect("ident"), v.clone())).collect()
+        pairs
+            .iter()
+            .map(|(c, v)| (Ident::parse(c).expect("ident"), v.clone()))
+            .collect()
     }
 
     #[test]
     fn values_are_placeholders_and_identifiers_are_quoted() {
         let table = TableName::parse("app.orders").expect("table");
-        let s = update(Dialect::Postgres, &table, &cols(&[("id", json!(7)), ("gone", Value::Null)]), &cols(&[("note", json!("x'); drop"))]));
-        assert_eq!(s.sql, r#"UPDATE "app"."orders" SET "note" = $1 WHERE "id" = $2 AND "gone" IS NULL"#);
+        let s = update(
+            Dialect::Postgres,
+            &table,
+            &cols(&[("id", json!(7)), ("gone", Value::Null)]),
+            &cols(&[("note", json!("x'); drop"))]),
+        );
+        assert_eq!(
+            s.sql,
+            r#"UPDATE "app"."orders" SET "note" = $1 WHERE "id" = $2 AND "gone" IS NULL"#
+        );
         assert_eq!(s.params, [json!("x'); drop"), json!(7)]);
-        let s = insert(Dialect::MySql, &table, &cols(&[("a", json!(1)), ("b", json!("two"))]));
+        let s = insert(
+            Dialect::MySql,
+            &table,
+            &cols(&[("a", json!(1)), ("b", json!("two"))]),
+        );
         assert_eq!(s.sql, "INSERT INTO `app`.`orders` (`a`, `b`) VALUES (?, ?)");
     }
 
     #[test]
     fn trigger_query_orders_by_watermark_then_key() {
         let table = TableName::parse("t").expect("table");
-        let (w, k) = (Ident::parse("ts").expect("w"), Ident::parse("id").expect("k"));
-        let s = changed_after(Dialect::Postgres, &table, (&w, &k), Some((&json!("2024-01-01"), &json!(3))), 10);
+        let (w, k) = (
+            Ident::parse("ts").expect("w"),
+            Ident::parse("id").expect("k"),
+        );
+        let s = changed_after(
+            Dialect::Postgres,
+            &table,
+            (&w, &k),
+            Some((&json!("2024-01-01"), &json!(3))),
+            10,
+        );
         assert_eq!(
             s.sql,
             r#"SELECT * FROM "t" WHERE "ts" IS NOT NULL AND ("ts" > $1 OR ("ts" = $2 AND "id" > $3)) ORDER BY "ts", "id" LIMIT 10"#

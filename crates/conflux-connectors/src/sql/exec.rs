@@ -17,15 +17,35 @@ pub(crate) trait SqlDriver: Send + Sync {
     /// The dialect used for statements built by Conflux.
     fn dialect(&self) -> Dialect;
     /// Runs a statement that returns rows.
-    async fn query(&self, ctx: &ConnectorContext, statement: Statement) -> Result<Vec<Row>, ConnectorError>;
+    async fn query(
+        &self,
+        ctx: &ConnectorContext,
+        statement: Statement,
+    ) -> Result<Vec<Row>, ConnectorError>;
     /// Runs a statement that returns no rows; the number of rows affected.
-    async fn execute(&self, ctx: &ConnectorContext, statement: Statement) -> Result<u64, ConnectorError>;
+    async fn execute(
+        &self,
+        ctx: &ConnectorContext,
+        statement: Statement,
+    ) -> Result<u64, ConnectorError>;
     /// `executeQuery`: one user statement, whatever it returns.
-    async fn execute_query(&self, ctx: &ConnectorContext, statement: Statement) -> Result<Value, ConnectorError>;
+    async fn execute_query(
+        &self,
+        ctx: &ConnectorContext,
+        statement: Statement,
+    ) -> Result<Value, ConnectorError>;
     /// `insertRow`: the driver decides what it can report about the new row.
-    async fn insert(&self, ctx: &ConnectorContext, statement: Statement) -> Result<Value, ConnectorError>;
+    async fn insert(
+        &self,
+        ctx: &ConnectorContext,
+        statement: Statement,
+    ) -> Result<Value, ConnectorError>;
     /// The columns of a table's primary key, in key order.
-    async fn primary_key(&self, ctx: &ConnectorContext, table: &TableName) -> Result<Vec<String>, ConnectorError>;
+    async fn primary_key(
+        &self,
+        ctx: &ConnectorContext,
+        table: &TableName,
+    ) -> Result<Vec<String>, ConnectorError>;
 }
 
 /// Runs one parsed action.
@@ -37,19 +57,41 @@ pub(crate) async fn invoke(
     let dialect = driver.dialect();
     match operation {
         SqlOperation::Execute { query, parameters } => {
-            driver.execute_query(ctx, Statement { sql: query, params: parameters }).await
+            driver
+                .execute_query(
+                    ctx,
+                    Statement {
+                        sql: query,
+                        params: parameters,
+                    },
+                )
+                .await
         }
         SqlOperation::GetRows { table, filter, top } => {
-            let rows = driver.query(ctx, build::select(dialect, &table, &filter, top)).await?;
+            let rows = driver
+                .query(ctx, build::select(dialect, &table, &filter, top))
+                .await?;
             Ok(Value::Array(rows.into_iter().map(Value::Object).collect()))
         }
-        SqlOperation::Insert { table, row } => driver.insert(ctx, build::insert(dialect, &table, &row)).await,
-        SqlOperation::Update { table, filter, values } => {
-            let n = driver.execute(ctx, build::update(dialect, &table, &filter, &values)).await?;
+        SqlOperation::Insert { table, row } => {
+            driver
+                .insert(ctx, build::insert(dialect, &table, &row))
+                .await
+        }
+        SqlOperation::Update {
+            table,
+            filter,
+            values,
+        } => {
+            let n = driver
+                .execute(ctx, build::update(dialect, &table, &filter, &values))
+                .await?;
             Ok(json!({ "rowsAffected": n }))
         }
         SqlOperation::Delete { table, filter } => {
-            let n = driver.execute(ctx, build::delete(dialect, &table, &filter)).await?;
+            let n = driver
+                .execute(ctx, build::delete(dialect, &table, &filter))
+                .await?;
             Ok(json!({ "rowsAffected": n }))
         }
     }
@@ -79,26 +121,54 @@ pub(crate) async fn poll(
         Some(cursor) => parse_cursor(&cursor)?,
         None if inputs.start_from == StartFrom::Beginning => None,
         None => {
-            let newest = driver.query(ctx, build::newest(dialect, &inputs.table, &inputs.watermark, &key)).await?;
+            let newest = driver
+                .query(
+                    ctx,
+                    build::newest(dialect, &inputs.table, &inputs.watermark, &key),
+                )
+                .await?;
             let cursor = match newest.first() {
                 Some(row) => cursor_of(row, &inputs.watermark, &key)?,
                 None => json!({ "watermark": null, "key": null }),
             };
-            return Ok(PollOutcome { items: Vec::new(), cursor: Some(cursor) });
+            return Ok(PollOutcome {
+                items: Vec::new(),
+                cursor: Some(cursor),
+            });
         }
     };
-    let limit = inputs.max_rows.unwrap_or(ctx.max_poll_items).min(ctx.max_poll_items).max(1);
+    let limit = inputs
+        .max_rows
+        .unwrap_or(ctx.max_poll_items)
+        .min(ctx.max_poll_items)
+        .max(1);
     let after_ref = after.as_ref().map(|(w, k)| (w, k));
-    let statement = build::changed_after(dialect, &inputs.table, (&inputs.watermark, &key), after_ref, limit);
+    let statement = build::changed_after(
+        dialect,
+        &inputs.table,
+        (&inputs.watermark, &key),
+        after_ref,
+        limit,
+    );
     let rows = driver.query(ctx, statement).await?;
     let Some(last) = rows.last() else {
-        return Ok(PollOutcome { items: Vec::new(), cursor: None });
+        return Ok(PollOutcome {
+            items: Vec::new(),
+            cursor: None,
+        });
     };
     let cursor = cursor_of(last, &inputs.watermark, &key)?;
-    Ok(PollOutcome { items: rows.into_iter().map(Value::Object).collect(), cursor: Some(cursor) })
+    Ok(PollOutcome {
+        items: rows.into_iter().map(Value::Object).collect(),
+        cursor: Some(cursor),
+    })
 }
 
-async fn single_key(driver: &dyn SqlDriver, ctx: &ConnectorContext, table: &TableName) -> Result<Ident, ConnectorError> {
+async fn single_key(
+    driver: &dyn SqlDriver,
+    ctx: &ConnectorContext,
+    table: &TableName,
+) -> Result<Ident, ConnectorError> {
     let key = driver.primary_key(ctx, table).await?;
     match key.as_slice() {
         [only] => Ident::parse(only).map_err(ConnectorError::invalid_input),
@@ -116,7 +186,10 @@ fn parse_cursor(cursor: &Value) -> Result<Option<(Value, Value)>, ConnectorError
     let watermark = cursor.get("watermark");
     match watermark {
         Some(Value::Null) => Ok(None),
-        Some(w) => Ok(Some((w.clone(), cursor.get("key").cloned().unwrap_or(Value::Null)))),
+        Some(w) => Ok(Some((
+            w.clone(),
+            cursor.get("key").cloned().unwrap_or(Value::Null),
+        ))),
         None => Err(ConnectorError::other(format!(
             "the stored trigger cursor {cursor} has no 'watermark'; reset the trigger state"
         ))),
@@ -124,14 +197,20 @@ fn parse_cursor(cursor: &Value) -> Result<Option<(Value, Value)>, ConnectorError
 }
 
 fn column<'r>(row: &'r Row, name: &Ident) -> Option<&'r Value> {
-    row.get(name.as_str())
-        .or_else(|| row.iter().find(|(k, _)| k.eq_ignore_ascii_case(name.as_str())).map(|(_, v)| v))
+    row.get(name.as_str()).or_else(|| {
+        row.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name.as_str()))
+            .map(|(_, v)| v)
+    })
 }
 
 fn cursor_of(row: &Row, watermark: &Ident, key: &Ident) -> Result<Value, ConnectorError> {
     let get = |ident: &Ident| {
         column(row, ident).cloned().ok_or_else(|| {
-            ConnectorError::invalid_input(format!("column '{}' is not in the table's rows", ident.as_str()))
+            ConnectorError::invalid_input(format!(
+                "column '{}' is not in the table's rows",
+                ident.as_str()
+            ))
         })
     };
     Ok(json!({ "watermark": get(watermark)?, "key": get(key)? }))

@@ -18,8 +18,13 @@ pub(crate) struct Ident(String);
 
 impl Ident {
     pub(crate) fn parse(name: &str) -> Result<Self, String> {
-        let valid_start = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
-        let valid_rest = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
+        let valid_start = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+        let valid_rest = name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
         if name.is_empty() || name.len() > 63 || !valid_start || !valid_rest {
             return Err(format!(
                 "'{name}' is not a supported identifier: use 1 to 63 ASCII letters, digits, '_' or '$', starting with a letter or '_'"
@@ -43,8 +48,14 @@ pub(crate) struct TableName {
 impl TableName {
     pub(crate) fn parse(name: &str) -> Result<Self, String> {
         match name.split_once('.') {
-            Some((schema, table)) => Ok(Self { schema: Some(Ident::parse(schema)?), table: Ident::parse(table)? }),
-            None => Ok(Self { schema: None, table: Ident::parse(name)? }),
+            Some((schema, table)) => Ok(Self {
+                schema: Some(Ident::parse(schema)?),
+                table: Ident::parse(table)?,
+            }),
+            None => Ok(Self {
+                schema: None,
+                table: Ident::parse(name)?,
+            }),
         }
     }
 }
@@ -64,11 +75,28 @@ pub(crate) type Columns = Vec<(Ident, Value)>;
 /// A parsed SQL action.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum SqlOperation {
-    Execute { query: String, parameters: Vec<Value> },
-    GetRows { table: TableName, filter: Columns, top: Option<u64> },
-    Insert { table: TableName, row: Columns },
-    Update { table: TableName, filter: Columns, values: Columns },
-    Delete { table: TableName, filter: Columns },
+    Execute {
+        query: String,
+        parameters: Vec<Value>,
+    },
+    GetRows {
+        table: TableName,
+        filter: Columns,
+        top: Option<u64>,
+    },
+    Insert {
+        table: TableName,
+        row: Columns,
+    },
+    Update {
+        table: TableName,
+        filter: Columns,
+        values: Columns,
+    },
+    Delete {
+        table: TableName,
+        filter: Columns,
+    },
 }
 
 /// Where the trigger starts when it has no cursor yet.
@@ -162,7 +190,10 @@ impl TriggerInputs {
             None | Some("now") => StartFrom::Now,
             Some("beginning") => StartFrom::Beginning,
             Some(other) => {
-                r.problem("startFrom", format!("'{other}' is not one of 'now', 'beginning'"));
+                r.problem(
+                    "startFrom",
+                    format!("'{other}' is not one of 'now', 'beginning'"),
+                );
                 StartFrom::Now
             }
         };
@@ -172,7 +203,13 @@ impl TriggerInputs {
         }
         r.finish()?;
         match (table, watermark) {
-            (Some(table), Some(watermark)) => Ok(Self { table, watermark, key, start_from, max_rows }),
+            (Some(table), Some(watermark)) => Ok(Self {
+                table,
+                watermark,
+                key,
+                start_from,
+                max_rows,
+            }),
             _ => Err(vec![ConfigProblem::new(PREFIX, "invalid inputs")]),
         }
     }
@@ -180,17 +217,25 @@ impl TriggerInputs {
 
 fn table(r: &mut ParamReader<'_>) -> Option<TableName> {
     let name = r.req_str("table")?;
-    TableName::parse(name).map_err(|e| r.problem("table", e)).ok()
+    TableName::parse(name)
+        .map_err(|e| r.problem("table", e))
+        .ok()
 }
 
 fn ident(r: &mut ParamReader<'_>, name: &str, required: bool) -> Option<Ident> {
-    let value = if required { r.req_str(name)? } else { r.opt_str(name)? };
+    let value = if required {
+        r.req_str(name)?
+    } else {
+        r.opt_str(name)?
+    };
     Ident::parse(value).map_err(|e| r.problem(name, e)).ok()
 }
 
 fn non_negative(r: &mut ParamReader<'_>, name: &str) -> Option<u64> {
     let n = r.opt_i64(name)?;
-    u64::try_from(n).map_err(|_| r.problem(name, "must not be negative")).ok()
+    u64::try_from(n)
+        .map_err(|_| r.problem(name, "must not be negative"))
+        .ok()
 }
 
 /// Reads an object of column = value; `required` also means non-empty.
@@ -210,7 +255,11 @@ fn columns(r: &mut ParamReader<'_>, name: &str, required: bool) -> Option<Column
     collect_columns(r, name, object)
 }
 
-fn collect_columns(r: &mut ParamReader<'_>, name: &str, object: &Map<String, Value>) -> Option<Columns> {
+fn collect_columns(
+    r: &mut ParamReader<'_>,
+    name: &str,
+    object: &Map<String, Value>,
+) -> Option<Columns> {
     let mut out = Vec::with_capacity(object.len());
     let mut ok = true;
     for (column, value) in object {
@@ -232,7 +281,16 @@ mod tests {
 
     #[test]
     fn identifiers_reject_anything_that_could_escape_quotes() {
-        for bad in ["", "1abc", "a b", "a\"b", "a`b", "a;drop", "a-b", &"x".repeat(64)] {
+        for bad in [
+            "",
+            "1abc",
+            "a b",
+            "a\"b",
+            "a`b",
+            "a;drop",
+            "a-b",
+            &"x".repeat(64),
+        ] {
             assert!(Ident::parse(bad).is_err(), "{bad:?} accepted");
         }
         for good in ["a", "_x", "Orders2", "col$1"] {
@@ -252,28 +310,51 @@ mod tests {
         let paths: Vec<_> = problems.iter().map(|p| p.path.as_str()).collect();
         assert_eq!(
             paths,
-            ["inputs.parameters.table", "inputs.parameters.filter", "inputs.parameters.values.no good"]
+            [
+                "inputs.parameters.table",
+                "inputs.parameters.filter",
+                "inputs.parameters.values.no good"
+            ]
         );
     }
 
     #[test]
     fn missing_required_object_is_a_problem() {
-        let problems = SqlOperation::parse(DELETE_ROWS, &json!({"table": "t"})).expect_err("invalid");
+        let problems =
+            SqlOperation::parse(DELETE_ROWS, &json!({"table": "t"})).expect_err("invalid");
         assert_eq!(problems[0].path, "inputs.parameters.filter");
     }
 
     #[test]
     fn trigger_inputs_parse_with_defaults() {
-        let t = TriggerInputs::parse(&json!({"table": "s.t", "watermarkColumn": "id"})).expect("valid");
+        let t =
+            TriggerInputs::parse(&json!({"table": "s.t", "watermarkColumn": "id"})).expect("valid");
         assert_eq!(t.start_from, StartFrom::Now);
         assert_eq!(t.key, None);
         let problems =
-            TriggerInputs::parse(&json!({"table": "t", "startFrom": "later", "maxRows": 0})).expect_err("invalid");
+            TriggerInputs::parse(&json!({"table": "t", "startFrom": "later", "maxRows": 0}))
+                .expect_err("invalid");
         assert_eq!(problems.len(), 3, "{problems:?}");
     }
 
     #[test]
     fn unknown_operation_is_reported() {
         assert!(check("dropDatabase", &json!({})).is_err());
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn accepted_identifiers_cannot_carry_quotes_or_spaces(name in "\\PC{0,70}") {
+            if let Ok(ident) = Ident::parse(&name) {
+                prop_assert!(ident.as_str().chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$'));
+            }
+            let _ = TableName::parse(&name);
+        }
     }
 }

@@ -14,7 +14,9 @@ pub(crate) use build::{Dialect, Statement};
 pub(crate) use exec::{Row, SqlDriver};
 pub(crate) use inputs::{SqlOperation, TableName, TriggerInputs};
 
-use conflux_connector_api::{OperationDescriptor, OperationKind, ParameterDescriptor, ParameterKind};
+use conflux_connector_api::{
+    OperationDescriptor, OperationKind, ParameterDescriptor, ParameterKind,
+};
 
 /// `operationId`s of the SQL connectors.
 pub(crate) const EXECUTE_QUERY: &str = "executeQuery";
@@ -31,7 +33,14 @@ const fn param(
     kind: ParameterKind,
     required: bool,
 ) -> ParameterDescriptor {
-    ParameterDescriptor { name, display_name, description, kind, required, secret: false }
+    ParameterDescriptor {
+        name,
+        display_name,
+        description,
+        kind,
+        required,
+        secret: false,
+    }
 }
 
 const TABLE: ParameterDescriptor = param(

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use conflux_connector_api::{
-    async_trait, Connection, ConnectionConfig, Connector, ConnectorContext, ConnectorError,
-    Secret, Shutdown, SinkError, TriggerSink,
+    async_trait, Connection, ConnectionConfig, Connector, ConnectorContext, ConnectorError, Secret,
+    Shutdown, SinkError, TriggerSink,
 };
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -31,18 +31,20 @@ pub fn unique(prefix: &str) -> String {
 /// Prepares a connection with `connectionString` and checks the service is
 /// up; a service that is down fails the test with the variable to set.
 pub async fn connect(connector: &dyn Connector, var: &str, url: &str) -> Arc<dyn Connection> {
-    let mut config = ConnectionConfig::default();
-    config.connector_id = connector.descriptor().id.to_owned();
-    config.secrets.insert("connectionString".into(), Secret::new(url));
+    let mut config = ConnectionConfig {
+        connector_id: connector.descriptor().id.to_owned(),
+        ..ConnectionConfig::default()
+    };
+    config
+        .secrets
+        .insert("connectionString".into(), Secret::new(url));
     let connection = connector
         .prepare(&config)
         .unwrap_or_else(|problems| panic!("{var}={url} is not a valid address: {problems:?}"));
     let ctx = ConnectorContext::new(conflux_connector_api::ShutdownSignal::never())
         .with_operation_timeout(Duration::from_secs(10));
     if let Err(e) = connection.test(&ctx).await {
-        panic!(
-            "the service at {url} is not reachable ({e}); start it or set {var} to its address"
-        );
+        panic!("the service at {url} is not reachable ({e}); start it or set {var} to its address");
     }
     connection
 }
@@ -84,7 +86,14 @@ impl RecordingSink {
             Answer::FailFirst(n) => n,
             _ => 0,
         };
-        (Arc::new(Self { attempts, answer, failures: AtomicUsize::new(failures) }), received)
+        (
+            Arc::new(Self {
+                attempts,
+                answer,
+                failures: AtomicUsize::new(failures),
+            }),
+            received,
+        )
     }
 }
 
@@ -101,7 +110,9 @@ impl TriggerSink for RecordingSink {
             std::future::pending::<()>().await;
         }
         if fail {
-            return Err(SinkError::Failed { message: "test sink refuses this delivery".into() });
+            return Err(SinkError::Failed {
+                message: "test sink refuses this delivery".into(),
+            });
         }
         Ok(())
     }
@@ -123,7 +134,12 @@ pub struct Listener {
 }
 
 /// Starts `connection.listen(operation, inputs)` on its own task.
-pub fn listen(connection: &Arc<dyn Connection>, operation: &str, inputs: Value, sink: Arc<RecordingSink>) -> Listener {
+pub fn listen(
+    connection: &Arc<dyn Connection>,
+    operation: &str,
+    inputs: Value,
+    sink: Arc<RecordingSink>,
+) -> Listener {
     let (shutdown, signal) = Shutdown::new();
     let ctx = ConnectorContext::new(signal).with_operation_timeout(Duration::from_secs(10));
     let connection = Arc::clone(connection);
@@ -156,8 +172,10 @@ impl Listener {
 /// For at-most-once subscriptions (pub/sub, MQTT, core NATS): publishes
 /// `probe` messages until one reaches the sink, proving the subscription is
 /// live. Each wait is bounded; the whole wait fails the test after [`WAIT`].
-pub async fn await_subscription<F, Fut>(received: &mut mpsc::UnboundedReceiver<Attempt>, mut publish_probe: F)
-where
+pub async fn await_subscription<F, Fut>(
+    received: &mut mpsc::UnboundedReceiver<Attempt>,
+    mut publish_probe: F,
+) where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = ()>,
 {

@@ -12,6 +12,7 @@ fn with_item<'a>(host: &'a Host<'a>, item: &'a Value) -> Host<'a> {
         frame: host.frame,
         current: host.current,
         item: Some(item),
+        nondet: host.nondet,
     }
 }
 
@@ -21,19 +22,32 @@ fn body(v: Value) -> Value {
     Value::object(m)
 }
 
-fn from_array(def: &ActionDefinition, host: &Host<'_>, from: &CompiledValue) -> Result<std::sync::Arc<Vec<Value>>, Box<Outcome>> {
+fn from_array(
+    def: &ActionDefinition,
+    host: &Host<'_>,
+    from: &CompiledValue,
+) -> Result<std::sync::Arc<Vec<Value>>, Box<Outcome>> {
     match from.eval(host) {
         Ok(Value::Array(a)) => Ok(a),
         Ok(Value::Null) => Ok(std::sync::Arc::new(Vec::new())),
         Ok(other) => Err(Box::new(Outcome::failed(
             "InvalidTemplate",
-            &format!("The 'from' property of action '{}' must be an array, but it is of type '{}'.", def.name, other.type_name()),
+            &format!(
+                "The 'from' property of action '{}' must be an array, but it is of type '{}'.",
+                def.name,
+                other.type_name()
+            ),
         ))),
         Err(e) => Err(Box::new(template_error(def, &e))),
     }
 }
 
-pub(super) fn parse_json(def: &ActionDefinition, host: &Host<'_>, content: &CompiledValue, schema_json: &serde_json::Value) -> Outcome {
+pub(super) fn parse_json(
+    def: &ActionDefinition,
+    host: &Host<'_>,
+    content: &CompiledValue,
+    schema_json: &serde_json::Value,
+) -> Outcome {
     let content = match content.eval(host) {
         Ok(v) => v,
         Err(e) => return template_error(def, &e),
@@ -43,13 +57,27 @@ pub(super) fn parse_json(def: &ActionDefinition, host: &Host<'_>, content: &Comp
         Value::String(s) => match Value::from_json_str(s) {
             Ok(v) => v,
             Err(e) => {
-                return Outcome::failed("InvalidJSON", &format!("The 'content' of action '{}' is not valid JSON: {e}", def.name))
-                    .with_inputs(Some(content.clone()))
+                return Outcome::failed(
+                    "InvalidJSON",
+                    &format!(
+                        "The 'content' of action '{}' is not valid JSON: {e}",
+                        def.name
+                    ),
+                )
+                .with_inputs(Some(content.clone()))
             }
         },
         Value::Content(c) => match Value::from_json_str(&String::from_utf8_lossy(&c.data)) {
             Ok(v) => v,
-            Err(e) => return Outcome::failed("InvalidJSON", &format!("The 'content' of action '{}' is not valid JSON: {e}", def.name)),
+            Err(e) => {
+                return Outcome::failed(
+                    "InvalidJSON",
+                    &format!(
+                        "The 'content' of action '{}' is not valid JSON: {e}",
+                        def.name
+                    ),
+                )
+            }
         },
         other => other.clone(),
     };
@@ -59,7 +87,13 @@ pub(super) fn parse_json(def: &ActionDefinition, host: &Host<'_>, content: &Comp
     let inputs = Some(Value::object(inputs));
     let errors = schema::validate(&parsed, schema_json);
     if !errors.is_empty() {
-        let mut o = Outcome::failed("SchemaValidationFailed", &format!("The content does not match the schema: {}", errors.join("; ")));
+        let mut o = Outcome::failed(
+            "SchemaValidationFailed",
+            &format!(
+                "The content does not match the schema: {}",
+                errors.join("; ")
+            ),
+        );
         o.inputs = inputs;
         o.outputs = Some(body(parsed));
         return o;
@@ -67,7 +101,12 @@ pub(super) fn parse_json(def: &ActionDefinition, host: &Host<'_>, content: &Comp
     Outcome::ok(inputs, Some(body(parsed)))
 }
 
-pub(super) fn query(def: &ActionDefinition, host: &Host<'_>, from: &CompiledValue, where_: &CompiledValue) -> Outcome {
+pub(super) fn query(
+    def: &ActionDefinition,
+    host: &Host<'_>,
+    from: &CompiledValue,
+    where_: &CompiledValue,
+) -> Outcome {
     let items = match from_array(def, host, from) {
         Ok(a) => a,
         Err(o) => return *o,
@@ -83,7 +122,11 @@ pub(super) fn query(def: &ActionDefinition, host: &Host<'_>, from: &CompiledValu
             Ok(other) => {
                 return Outcome::failed(
                     "InvalidTemplate",
-                    &format!("The 'where' of action '{}' must be a boolean, but it is of type '{}'.", def.name, other.type_name()),
+                    &format!(
+                        "The 'where' of action '{}' must be a boolean, but it is of type '{}'.",
+                        def.name,
+                        other.type_name()
+                    ),
                 )
             }
             Err(e) => return template_error(def, &e),
@@ -94,7 +137,12 @@ pub(super) fn query(def: &ActionDefinition, host: &Host<'_>, from: &CompiledValu
     Outcome::ok(Some(Value::object(inputs)), Some(body(Value::array(out))))
 }
 
-pub(super) fn select(def: &ActionDefinition, host: &Host<'_>, from: &CompiledValue, select: &SelectMap) -> Outcome {
+pub(super) fn select(
+    def: &ActionDefinition,
+    host: &Host<'_>,
+    from: &CompiledValue,
+    select: &SelectMap,
+) -> Outcome {
     let items = match from_array(def, host, from) {
         Ok(a) => a,
         Err(o) => return *o,
@@ -140,14 +188,31 @@ pub(super) fn join(def: &ActionDefinition, host: &Host<'_>, inputs: &CompiledVal
         Err(e) => return template_error(def, &e),
     };
     let Some(Value::Array(items)) = v.get("from") else {
-        return Outcome::failed("InvalidTemplate", &format!("The 'from' property of action '{}' must be an array.", def.name)).with_inputs(Some(v));
+        return Outcome::failed(
+            "InvalidTemplate",
+            &format!(
+                "The 'from' property of action '{}' must be an array.",
+                def.name
+            ),
+        )
+        .with_inputs(Some(v));
     };
     let sep = v.get("joinWith").map(|s| s.to_text()).unwrap_or_default();
-    let text = items.iter().map(Value::to_text).collect::<Vec<_>>().join(&sep);
+    let text = items
+        .iter()
+        .map(Value::to_text)
+        .collect::<Vec<_>>()
+        .join(&sep);
     Outcome::ok(Some(v), Some(body(Value::string(text))))
 }
 
-pub(super) fn table(def: &ActionDefinition, host: &Host<'_>, from: &CompiledValue, format: &CompiledValue, columns: Option<&[TableColumn]>) -> Outcome {
+pub(super) fn table(
+    def: &ActionDefinition,
+    host: &Host<'_>,
+    from: &CompiledValue,
+    format: &CompiledValue,
+    columns: Option<&[TableColumn]>,
+) -> Outcome {
     let items = match from_array(def, host, from) {
         Ok(a) => a,
         Err(o) => return *o,
@@ -158,7 +223,13 @@ pub(super) fn table(def: &ActionDefinition, host: &Host<'_>, from: &CompiledValu
     };
     let html = format.eq_ignore_ascii_case("html");
     if !html && !format.eq_ignore_ascii_case("csv") {
-        return Outcome::failed("InvalidTemplate", &format!("The 'format' of action '{}' must be CSV or HTML, not '{format}'.", def.name));
+        return Outcome::failed(
+            "InvalidTemplate",
+            &format!(
+                "The 'format' of action '{}' must be CSV or HTML, not '{format}'.",
+                def.name
+            ),
+        );
     }
     // Headers and one row of cell texts per item.
     let mut headers: Vec<String> = Vec::new();
@@ -175,7 +246,12 @@ pub(super) fn table(def: &ActionDefinition, host: &Host<'_>, from: &CompiledValu
                 }
             }
             for item in items.iter() {
-                rows.push(headers.iter().map(|h| item.get(h).map(|v| cell_text(&v)).unwrap_or_default()).collect());
+                rows.push(
+                    headers
+                        .iter()
+                        .map(|h| item.get(h).map(|v| cell_text(&v)).unwrap_or_default())
+                        .collect(),
+                );
             }
         }
         Some(cols) => {
@@ -229,7 +305,13 @@ fn csv_field(s: &str) -> String {
 
 fn render_csv(headers: &[String], rows: &[Vec<String>]) -> String {
     let mut out = String::new();
-    let line = |cells: &[String]| cells.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(",");
+    let line = |cells: &[String]| {
+        cells
+            .iter()
+            .map(|c| csv_field(c))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
     if headers.iter().any(|h| !h.is_empty()) {
         out.push_str(&line(headers));
         out.push_str("\r\n");
@@ -242,7 +324,10 @@ fn render_csv(headers: &[String], rows: &[Vec<String>]) -> String {
 }
 
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn render_html(headers: &[String], rows: &[Vec<String>]) -> String {
@@ -274,7 +359,10 @@ mod tests {
     fn csv_quotes_fields_and_uses_crlf() {
         let h = vec!["a".to_string(), "b".to_string()];
         let rows = vec![vec!["x,y".to_string(), "say \"hi\"".to_string()]];
-        assert_eq!(render_csv(&h, &rows), "a,b\r\n\"x,y\",\"say \"\"hi\"\"\"\r\n");
+        assert_eq!(
+            render_csv(&h, &rows),
+            "a,b\r\n\"x,y\",\"say \"\"hi\"\"\"\r\n"
+        );
     }
 
     #[test]

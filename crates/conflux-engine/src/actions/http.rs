@@ -30,14 +30,27 @@ enum Attempt {
 
 pub(crate) async fn run(ctx: &Arc<RunCtx>, def: &ActionDefinition, inputs: Value) -> Outcome {
     let recorded_inputs = Some(sanitize(&inputs));
-    let method = inputs.get("method").map(|m| m.to_text().to_ascii_uppercase()).unwrap_or_else(|| "GET".into());
+    let method = inputs
+        .get("method")
+        .map(|m| m.to_text().to_ascii_uppercase())
+        .unwrap_or_else(|| "GET".into());
     let Ok(method) = reqwest::Method::from_bytes(method.as_bytes()) else {
-        return Outcome::failed("InvalidTemplate", &format!("'{method}' is not an HTTP method")).with_inputs(recorded_inputs);
+        return Outcome::failed(
+            "InvalidTemplate",
+            &format!("'{method}' is not an HTTP method"),
+        )
+        .with_inputs(recorded_inputs);
     };
     let uri = inputs.get("uri").map(|u| u.to_text()).unwrap_or_default();
     let mut url = match reqwest::Url::parse(&uri) {
         Ok(u) => u,
-        Err(e) => return Outcome::failed("InvalidUri", &format!("The uri '{uri}' of action '{}' is not valid: {e}", def.name)).with_inputs(recorded_inputs),
+        Err(e) => {
+            return Outcome::failed(
+                "InvalidUri",
+                &format!("The uri '{uri}' of action '{}' is not valid: {e}", def.name),
+            )
+            .with_inputs(recorded_inputs)
+        }
     };
     if let Some(Value::Object(q)) = inputs.get("queries") {
         let mut pairs = url.query_pairs_mut();
@@ -52,9 +65,12 @@ pub(crate) async fn run(ctx: &Arc<RunCtx>, def: &ActionDefinition, inputs: Value
         let ended = ctx.clock.now();
         let (retryable, retry_after, code, message) = match &attempt {
             Attempt::Transport(msg) => (true, None, "ServiceUnavailable".to_string(), msg.clone()),
-            Attempt::Done(r) if r.status == 408 || r.status == 429 || r.status >= 500 => {
-                (true, r.retry_after, status_code_name(r.status), format!("The server responded with status {}.", r.status))
-            }
+            Attempt::Done(r) if r.status == 408 || r.status == 429 || r.status >= 500 => (
+                true,
+                r.retry_after,
+                status_code_name(r.status),
+                format!("The server responded with status {}.", r.status),
+            ),
             Attempt::Done(_) => (false, None, String::new(), String::new()),
         };
         if retryable {
@@ -67,7 +83,10 @@ pub(crate) async fn run(ctx: &Arc<RunCtx>, def: &ActionDefinition, inputs: Value
         match attempt {
             Attempt::Done(r) => break r,
             Attempt::Transport(msg) => {
-                let mut o = Outcome::failed("ServiceUnavailable", &format!("The request to '{uri}' failed: {msg}"));
+                let mut o = Outcome::failed(
+                    "ServiceUnavailable",
+                    &format!("The request to '{uri}' failed: {msg}"),
+                );
                 o.inputs = recorded_inputs;
                 o.retry_history = retry.history;
                 return o;
@@ -77,13 +96,20 @@ pub(crate) async fn run(ctx: &Arc<RunCtx>, def: &ActionDefinition, inputs: Value
     let mut response = response;
     let asynchronous = !def.options.disable_async_pattern && !ctx.stateless;
     while asynchronous && response.status == 202 {
-        let Some(location) = header(&response.headers, "location") else { break };
-        let Ok(poll_url) = url.join(&location) else { break };
+        let Some(location) = header(&response.headers, "location") else {
+            break;
+        };
+        let Ok(poll_url) = url.join(&location) else {
+            break;
+        };
         sleep(ctx, response.retry_after.unwrap_or(DEFAULT_POLL_INTERVAL)).await;
         match send(ctx, &reqwest::Method::GET, poll_url, &Value::Null).await {
             Attempt::Done(r) => response = r,
             Attempt::Transport(msg) => {
-                let mut o = Outcome::failed("ServiceUnavailable", &format!("Polling '{location}' failed: {msg}"));
+                let mut o = Outcome::failed(
+                    "ServiceUnavailable",
+                    &format!("Polling '{location}' failed: {msg}"),
+                );
                 o.inputs = recorded_inputs;
                 o.retry_history = retry.history;
                 return o;
@@ -97,7 +123,10 @@ pub(crate) async fn run(ctx: &Arc<RunCtx>, def: &ActionDefinition, inputs: Value
     if status >= 400 {
         let code = status_code_name(status);
         o.status = ActionStatus::Failed;
-        o.error = Some(error_value(&code, &format!("The server responded with status {status}.")));
+        o.error = Some(error_value(
+            &code,
+            &format!("The server responded with status {status}."),
+        ));
         o.code = Some(code);
     }
     o
@@ -109,12 +138,17 @@ async fn sleep(ctx: &RunCtx, d: Duration) {
 }
 
 fn header(headers: &[(String, String)], name: &str) -> Option<String> {
-    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.clone())
 }
 
 /// `Authorization` material never reaches run history.
 fn sanitize(inputs: &Value) -> Value {
-    let Value::Object(o) = inputs else { return inputs.clone() };
+    let Value::Object(o) = inputs else {
+        return inputs.clone();
+    };
     let mut m = (**o).clone();
     if let Some(Value::Object(auth)) = m.get("authentication").cloned() {
         let mut a = (*auth).clone();
@@ -137,7 +171,12 @@ fn sanitize(inputs: &Value) -> Value {
     Value::object(m)
 }
 
-async fn send(ctx: &RunCtx, method: &reqwest::Method, url: reqwest::Url, inputs: &Value) -> Attempt {
+async fn send(
+    ctx: &RunCtx,
+    method: &reqwest::Method,
+    url: reqwest::Url,
+    inputs: &Value,
+) -> Attempt {
     let mut req = ctx.engine.http.request(method.clone(), url);
     let mut has_content_type = false;
     if let Some(Value::Object(h)) = inputs.get("headers") {
@@ -150,10 +189,16 @@ async fn send(ctx: &RunCtx, method: &reqwest::Method, url: reqwest::Url, inputs:
         req = req.header("Cookie", c.to_text());
     }
     if let Some(auth) = inputs.get("authentication") {
-        let t = auth.get("type").map(|t| t.to_text().to_ascii_lowercase()).unwrap_or_default();
+        let t = auth
+            .get("type")
+            .map(|t| t.to_text().to_ascii_lowercase())
+            .unwrap_or_default();
         match t.as_str() {
             "basic" => {
-                let user = auth.get("username").map(|u| u.to_text()).unwrap_or_default();
+                let user = auth
+                    .get("username")
+                    .map(|u| u.to_text())
+                    .unwrap_or_default();
                 let pass = auth.get("password").map(|p| p.to_text());
                 req = req.basic_auth(user, pass);
             }
@@ -176,7 +221,9 @@ async fn send(ctx: &RunCtx, method: &reqwest::Method, url: reqwest::Url, inputs:
         }
         Some(other) => {
             if let Some(c) = other.as_content() {
-                req = req.header("Content-Type", c.content_type.clone()).body(c.data.clone());
+                req = req
+                    .header("Content-Type", c.content_type.clone())
+                    .body(c.data.clone());
             } else {
                 if !has_content_type {
                     req = req.header("Content-Type", "application/json");
@@ -193,15 +240,27 @@ async fn send(ctx: &RunCtx, method: &reqwest::Method, url: reqwest::Url, inputs:
     let headers: Vec<(String, String)> = resp
         .headers()
         .iter()
-        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
-    let retry_after = header(&headers, "retry-after").and_then(|s| s.trim().parse::<u64>().ok()).map(Duration::from_secs);
+    let retry_after = header(&headers, "retry-after")
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
     let content_type = header(&headers, "content-type").unwrap_or_default();
     let bytes = match resp.bytes().await {
         Ok(b) => b,
         Err(e) => return Attempt::Transport(e.to_string()),
     };
-    Attempt::Done(Response { status, headers, body: decode_body(&content_type, &bytes), retry_after })
+    Attempt::Done(Response {
+        status,
+        headers,
+        body: decode_body(&content_type, &bytes),
+        retry_after,
+    })
 }
 
 /// JSON bodies are parsed, text is kept as a string, anything else is content.
@@ -240,7 +299,11 @@ fn status_code_name(status: u16) -> String {
     reqwest::StatusCode::from_u16(status)
         .ok()
         .and_then(|s| s.canonical_reason())
-        .map(|r| r.split(|c: char| !c.is_ascii_alphanumeric()).map(capitalise).collect())
+        .map(|r| {
+            r.split(|c: char| !c.is_ascii_alphanumeric())
+                .map(capitalise)
+                .collect()
+        })
         .unwrap_or_else(|| status.to_string())
 }
 

@@ -11,26 +11,53 @@ use super::{error_value, template_error, Outcome};
 use crate::state::{lock, Host, RunCtx, Stop};
 use crate::{ResponseMessage, StartRun};
 
-fn eval(def: &ActionDefinition, host: &Host<'_>, inputs: &CompiledValue) -> Result<Value, Box<Outcome>> {
-    inputs.eval(host).map_err(|e| Box::new(template_error(def, &e)))
+fn eval(
+    def: &ActionDefinition,
+    host: &Host<'_>,
+    inputs: &CompiledValue,
+) -> Result<Value, Box<Outcome>> {
+    inputs
+        .eval(host)
+        .map_err(|e| Box::new(template_error(def, &e)))
 }
 
-pub(super) fn terminate(def: &ActionDefinition, host: &Host<'_>, inputs: &CompiledValue) -> Outcome {
+pub(super) fn terminate(
+    def: &ActionDefinition,
+    host: &Host<'_>,
+    inputs: &CompiledValue,
+) -> Outcome {
     let v = match eval(def, host, inputs) {
         Ok(v) => v,
         Err(o) => return *o,
     };
-    let status_text = v.get("runStatus").map(|s| s.to_text()).unwrap_or_else(|| "Failed".into());
+    let status_text = v
+        .get("runStatus")
+        .map(|s| s.to_text())
+        .unwrap_or_else(|| "Failed".into());
     let status = match status_text.to_ascii_lowercase().as_str() {
         "succeeded" => RunStatus::Succeeded,
         "cancelled" => RunStatus::Cancelled,
         "failed" => RunStatus::Failed,
-        other => return Outcome::failed("InvalidTemplate", &format!("'{other}' is not a Terminate runStatus (Failed, Cancelled, Succeeded)")).with_inputs(Some(v)),
+        other => {
+            return Outcome::failed(
+                "InvalidTemplate",
+                &format!("'{other}' is not a Terminate runStatus (Failed, Cancelled, Succeeded)"),
+            )
+            .with_inputs(Some(v))
+        }
     };
     let error = if status == RunStatus::Failed {
         let e = v.get("runError");
-        let code = e.as_ref().and_then(|e| e.get("code")).map(|c| c.to_text()).unwrap_or_else(|| "Terminated".into());
-        let message = e.as_ref().and_then(|e| e.get("message")).map(|m| m.to_text()).unwrap_or_else(|| "The run was terminated with status Failed.".into());
+        let code = e
+            .as_ref()
+            .and_then(|e| e.get("code"))
+            .map(|c| c.to_text())
+            .unwrap_or_else(|| "Terminated".into());
+        let message = e
+            .as_ref()
+            .and_then(|e| e.get("message"))
+            .map(|m| m.to_text())
+            .unwrap_or_else(|| "The run was terminated with status Failed.".into());
         Some(serde_json::json!({"code": code, "message": message}))
     } else {
         None
@@ -44,18 +71,31 @@ fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.with_timezone(&Utc));
     }
-    conflux_expr::time::parse_timestamp(text).ok().map(|t| t.local.and_utc())
+    conflux_expr::time::parse_timestamp(text)
+        .ok()
+        .map(|t| t.local.and_utc())
 }
 
-pub(super) async fn wait(def: &ActionDefinition, host: &Host<'_>, inputs: &CompiledValue) -> Outcome {
+pub(super) async fn wait(
+    def: &ActionDefinition,
+    host: &Host<'_>,
+    inputs: &CompiledValue,
+) -> Outcome {
     let v = match eval(def, host, inputs) {
         Ok(v) => v,
         Err(o) => return *o,
     };
     let now = host.run.clock.now();
     let deadline = if let Some(iv) = v.get("interval") {
-        let count = iv.get("count").and_then(|c| c.as_i64().or_else(|| c.to_text().parse().ok())).unwrap_or(0).max(0);
-        let unit = iv.get("unit").map(|u| u.to_text().to_ascii_lowercase()).unwrap_or_default();
+        let count = iv
+            .get("count")
+            .and_then(|c| c.as_i64().or_else(|| c.to_text().parse().ok()))
+            .unwrap_or(0)
+            .max(0);
+        let unit = iv
+            .get("unit")
+            .map(|u| u.to_text().to_ascii_lowercase())
+            .unwrap_or_default();
         let secs = |n: i64| now + chrono::Duration::seconds(n);
         match unit.as_str() {
             "second" => Some(secs(count)),
@@ -63,7 +103,9 @@ pub(super) async fn wait(def: &ActionDefinition, host: &Host<'_>, inputs: &Compi
             "hour" => Some(secs(count * 3600)),
             "day" => Some(secs(count * 86_400)),
             "week" => Some(secs(count * 604_800)),
-            "month" => u32::try_from(count).ok().and_then(|c| now.checked_add_months(Months::new(c))),
+            "month" => u32::try_from(count)
+                .ok()
+                .and_then(|c| now.checked_add_months(Months::new(c))),
             _ => None,
         }
     } else if let Some(u) = v.get("until") {
@@ -72,7 +114,14 @@ pub(super) async fn wait(def: &ActionDefinition, host: &Host<'_>, inputs: &Compi
         None
     };
     let Some(deadline) = deadline else {
-        return Outcome::failed("InvalidTemplate", &format!("The Wait action '{}' needs interval {{count, unit}} or until {{timestamp}}.", def.name)).with_inputs(Some(v));
+        return Outcome::failed(
+            "InvalidTemplate",
+            &format!(
+                "The Wait action '{}' needs interval {{count, unit}} or until {{timestamp}}.",
+                def.name
+            ),
+        )
+        .with_inputs(Some(v));
     };
     host.run.clock.sleep_until(deadline).await;
     Outcome::ok(Some(v), None)
@@ -87,7 +136,17 @@ pub(super) fn response(def: &ActionDefinition, host: &Host<'_>, inputs: &Compile
         None | Some(Value::Null) => 200,
         Some(s) => match s.as_i64().or_else(|| s.to_text().parse().ok()) {
             Some(n) if (200..600).contains(&n) && !(300..400).contains(&n) => n as u16,
-            _ => return Outcome::failed("InvalidResponseStatusCode", &format!("The status code {} of Response '{}' must be a 2xx, 4xx or 5xx number.", s.to_text(), def.name)).with_inputs(Some(v)),
+            _ => {
+                return Outcome::failed(
+                    "InvalidResponseStatusCode",
+                    &format!(
+                        "The status code {} of Response '{}' must be a 2xx, 4xx or 5xx number.",
+                        s.to_text(),
+                        def.name
+                    ),
+                )
+                .with_inputs(Some(v))
+            }
         },
     };
     let headers: Vec<(String, String)> = match v.get("headers") {
@@ -109,11 +168,20 @@ pub(super) fn response(def: &ActionDefinition, host: &Host<'_>, inputs: &Compile
         "body": body.to_json(),
     }));
     // The caller may have gone away; the run goes on regardless.
-    let _ = sender.send(ResponseMessage { status, headers, body });
+    let _ = sender.send(ResponseMessage {
+        status,
+        headers,
+        body,
+    });
     Outcome::ok(Some(v), None)
 }
 
-pub(super) fn expression(def: &ActionDefinition, host: &Host<'_>, kind: &str, inputs: &CompiledValue) -> Outcome {
+pub(super) fn expression(
+    def: &ActionDefinition,
+    host: &Host<'_>,
+    kind: &str,
+    inputs: &CompiledValue,
+) -> Outcome {
     let v = match eval(def, host, inputs) {
         Ok(v) => v,
         Err(o) => return *o,
@@ -122,18 +190,34 @@ pub(super) fn expression(def: &ActionDefinition, host: &Host<'_>, kind: &str, in
     let unit = || v.get("timeUnit").unwrap_or_else(|| Value::string("Hour"));
     let (function, args): (&str, Vec<Value>) = match kind {
         "addtotime" => ("addToTime", vec![arg("baseTime"), arg("interval"), unit()]),
-        "subtractfromtime" => ("subtractFromTime", vec![arg("baseTime"), arg("interval"), unit()]),
+        "subtractfromtime" => (
+            "subtractFromTime",
+            vec![arg("baseTime"), arg("interval"), unit()],
+        ),
         "converttimezone" => (
             "convertTimeZone",
-            vec![arg("baseTime"), arg("sourceTimeZone"), arg("destinationTimeZone"), v.get("formatString").unwrap_or_else(|| Value::string("o"))],
+            vec![
+                arg("baseTime"),
+                arg("sourceTimeZone"),
+                arg("destinationTimeZone"),
+                v.get("formatString").unwrap_or_else(|| Value::string("o")),
+            ],
         ),
         "currenttime" => ("utcNow", vec![]),
         "getfuturetime" => ("getFutureTime", vec![arg("interval"), unit()]),
         "getpasttime" => ("getPastTime", vec![arg("interval"), unit()]),
-        other => return Outcome::failed("InvalidTemplate", &format!("'{other}' is not an Expression kind")),
+        other => {
+            return Outcome::failed(
+                "InvalidTemplate",
+                &format!("'{other}' is not an Expression kind"),
+            )
+        }
     };
     let Some(f) = conflux_expr::functions::lookup(function) else {
-        return Outcome::failed("InvalidTemplate", &format!("the function {function} is not available"));
+        return Outcome::failed(
+            "InvalidTemplate",
+            &format!("the function {function} is not available"),
+        );
     };
     let ctx = conflux_expr::functions::FnCtx { host };
     match (f.body)(&ctx, &args) {
@@ -142,12 +226,18 @@ pub(super) fn expression(def: &ActionDefinition, host: &Host<'_>, kind: &str, in
             out.insert("body".into(), result);
             Outcome::ok(Some(v), Some(Value::object(out)))
         }
-        Err(e) => Outcome::failed("InvalidTemplate", &format!("{function}: {e}")).with_inputs(Some(v)),
+        Err(e) => {
+            Outcome::failed("InvalidTemplate", &format!("{function}: {e}")).with_inputs(Some(v))
+        }
     }
 }
 
 /// Calls another workflow registered in the same engine and waits for its Response.
-pub(super) async fn call_workflow(ctx: &Arc<RunCtx>, _def: &ActionDefinition, inputs: Value) -> Outcome {
+pub(super) async fn call_workflow(
+    ctx: &Arc<RunCtx>,
+    _def: &ActionDefinition,
+    inputs: Value,
+) -> Outcome {
     let host = inputs.get("host").unwrap_or(Value::Null);
     let id = host
         .get("workflow")
@@ -156,10 +246,25 @@ pub(super) async fn call_workflow(ctx: &Arc<RunCtx>, _def: &ActionDefinition, in
         .map(|i| i.to_text())
         .unwrap_or_default();
     let name = id.rsplit('/').next().unwrap_or("").to_string();
-    let trigger = host.get("triggerName").map(|t| t.to_text()).unwrap_or_else(|| "manual".into());
+    let trigger = host
+        .get("triggerName")
+        .map(|t| t.to_text())
+        .unwrap_or_else(|| "manual".into());
     let mut outputs = serde_json::Map::new();
-    outputs.insert("headers".into(), inputs.get("headers").map(|h| h.to_json()).unwrap_or(serde_json::json!({})));
-    outputs.insert("body".into(), inputs.get("body").map(|b| b.to_json()).unwrap_or(serde_json::Value::Null));
+    outputs.insert(
+        "headers".into(),
+        inputs
+            .get("headers")
+            .map(|h| h.to_json())
+            .unwrap_or(serde_json::json!({})),
+    );
+    outputs.insert(
+        "body".into(),
+        inputs
+            .get("body")
+            .map(|b| b.to_json())
+            .unwrap_or(serde_json::Value::Null),
+    );
     let req = StartRun {
         workflow: name.clone(),
         trigger_name: trigger,
@@ -168,7 +273,9 @@ pub(super) async fn call_workflow(ctx: &Arc<RunCtx>, _def: &ActionDefinition, in
     };
     let handle = match crate::start_run_shared(&ctx.engine, req).await {
         Ok(h) => h,
-        Err(e) => return Outcome::failed("WorkflowNotFound", &e.to_string()).with_inputs(Some(inputs)),
+        Err(e) => {
+            return Outcome::failed("WorkflowNotFound", &e.to_string()).with_inputs(Some(inputs))
+        }
     };
     let Some(rx) = handle.response else {
         // A child without Response: the action succeeds with empty outputs once started.
@@ -188,10 +295,20 @@ pub(super) async fn call_workflow(ctx: &Arc<RunCtx>, _def: &ActionDefinition, in
             if resp.status >= 400 {
                 o.status = conflux_store::ActionStatus::Failed;
                 o.code = Some(resp.status.to_string());
-                o.error = Some(error_value(&resp.status.to_string(), &format!("The workflow '{name}' responded with status {}.", resp.status)));
+                o.error = Some(error_value(
+                    &resp.status.to_string(),
+                    &format!(
+                        "The workflow '{name}' responded with status {}.",
+                        resp.status
+                    ),
+                ));
             }
             o
         }
-        Err(_) => Outcome::failed("WorkflowRunFailed", &format!("The workflow '{name}' finished without sending a response.")).with_inputs(Some(inputs)),
+        Err(_) => Outcome::failed(
+            "WorkflowRunFailed",
+            &format!("The workflow '{name}' finished without sending a response."),
+        )
+        .with_inputs(Some(inputs)),
     }
 }

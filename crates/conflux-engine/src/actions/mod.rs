@@ -13,7 +13,7 @@ use conflux_expr::{EvalError, Map, Value};
 use conflux_store::ActionStatus;
 
 use crate::executor::{ExecuteRequest, ExecutorError};
-use crate::state::{Frame, Host, RunCtx, Stop};
+use crate::state::{Frame, Host, NondetLog, RunCtx, Stop};
 
 /// What executing an action produced.
 #[derive(Debug, Clone)]
@@ -95,19 +95,27 @@ pub(crate) fn static_result(res: &StaticResult) -> Outcome {
         o.code = Some("ActionFailed".into());
         o.error = Some(match &res.error {
             Some(e) => Value::from(e),
-            None => error_value("ActionFailed", "The static result of this action is Failed."),
+            None => error_value(
+                "ActionFailed",
+                "The static result of this action is Failed.",
+            ),
         });
     }
     o
 }
 
 /// Runs a non-container action, with its timeout and the run's cancellation.
-pub(crate) async fn run_leaf(ctx: &Arc<RunCtx>, def: &Arc<ActionDefinition>, frame: &Arc<Frame>) -> Outcome {
+pub(crate) async fn run_leaf(
+    ctx: &Arc<RunCtx>,
+    def: &Arc<ActionDefinition>,
+    frame: &Arc<Frame>,
+) -> Outcome {
     let work = dispatch(ctx, def, frame);
     let timed = async {
         match def.limit.timeout {
             Some(t) => {
-                let deadline = ctx.clock.now() + chrono::Duration::from_std(t).unwrap_or(chrono::Duration::MAX);
+                let deadline = ctx.clock.now()
+                    + chrono::Duration::from_std(t).unwrap_or(chrono::Duration::MAX);
                 tokio::select! {
                     o = work => o,
                     _ = ctx.clock.sleep_until(deadline) => Outcome {
@@ -138,6 +146,7 @@ async fn dispatch(ctx: &Arc<RunCtx>, def: &Arc<ActionDefinition>, frame: &Arc<Fr
         frame,
         current: Some(def),
         item: None,
+        nondet: None,
     };
     match &def.kind {
         ActionKind::Compose { inputs } => match inputs.eval(&host) {
@@ -148,7 +157,11 @@ async fn dispatch(ctx: &Arc<RunCtx>, def: &Arc<ActionDefinition>, frame: &Arc<Fr
         ActionKind::Query { from, where_ } => data::query(def, &host, from, where_),
         ActionKind::Select { from, select } => data::select(def, &host, from, select),
         ActionKind::Join { inputs } => data::join(def, &host, inputs),
-        ActionKind::Table { from, format, columns } => data::table(def, &host, from, format, columns.as_deref()),
+        ActionKind::Table {
+            from,
+            format,
+            columns,
+        } => data::table(def, &host, from, format, columns.as_deref()),
         ActionKind::InitializeVariable { inputs } => variables::initialize(def, &host, inputs),
         ActionKind::Variable { op, inputs } => variables::update(def, &host, *op, inputs),
         ActionKind::Terminate { inputs } => misc::terminate(def, &host, inputs),
@@ -156,21 +169,25 @@ async fn dispatch(ctx: &Arc<RunCtx>, def: &Arc<ActionDefinition>, frame: &Arc<Fr
         ActionKind::Response { inputs } => misc::response(def, &host, inputs),
         ActionKind::Expression { kind, inputs } => misc::expression(def, &host, kind, inputs),
         ActionKind::Http { inputs } => {
-            let evaluated = match inputs.eval(&host) {
+            let evaluated = match eval_recorded(ctx, def, frame, inputs).await {
                 Ok(v) => v,
                 Err(e) => return template_error(def, &e),
             };
             http::run(ctx, def, evaluated).await
         }
         ActionKind::Workflow { inputs } => {
-            let evaluated = match inputs.eval(&host) {
+            let evaluated = match eval_recorded(ctx, def, frame, inputs).await {
                 Ok(v) => v,
                 Err(e) => return template_error(def, &e),
             };
             misc::call_workflow(ctx, def, evaluated).await
         }
-        ActionKind::Other { type_name, kind, inputs } => {
-            let evaluated = match inputs.eval(&host) {
+        ActionKind::Other {
+            type_name,
+            kind,
+            inputs,
+        } => {
+            let evaluated = match eval_recorded(ctx, def, frame, inputs).await {
                 Ok(v) => v,
                 Err(e) => return template_error(def, &e),
             };
@@ -181,11 +198,45 @@ async fn dispatch(ctx: &Arc<RunCtx>, def: &Arc<ActionDefinition>, frame: &Arc<Fr
     }
 }
 
-async fn run_executor(ctx: &Arc<RunCtx>, def: &Arc<ActionDefinition>, type_name: &str, kind: Option<&str>, inputs: Value) -> Outcome {
+/// Evaluates the inputs of an action with side effects, journaling the
+/// non-deterministic values they used so a resumed run sends the same ones.
+async fn eval_recorded(
+    ctx: &Arc<RunCtx>,
+    def: &Arc<ActionDefinition>,
+    frame: &Arc<Frame>,
+    inputs: &conflux_expr::CompiledValue,
+) -> Result<Value, EvalError> {
+    let key = crate::persist::replay_key(&def.name, &frame.repetition);
+    let log = NondetLog::with_replay(ctx.nondet_replay.get(&key));
+    let value = {
+        let host = Host {
+            run: ctx,
+            frame,
+            current: Some(def),
+            item: None,
+            nondet: Some(&log),
+        };
+        inputs.eval(&host)?
+    };
+    let values = std::mem::take(&mut *crate::state::lock(&log.recorded));
+    ctx.recorder.inputs_evaluated(ctx, def, frame, values).await;
+    Ok(value)
+}
+
+async fn run_executor(
+    ctx: &Arc<RunCtx>,
+    def: &Arc<ActionDefinition>,
+    type_name: &str,
+    kind: Option<&str>,
+    inputs: Value,
+) -> Outcome {
     let Some(exec) = ctx.engine.executor_for(type_name) else {
         return Outcome::failed(
             "ActionTypeNotSupported",
-            &format!("No executor is installed for action type '{type_name}' (action '{}').", def.name),
+            &format!(
+                "No executor is installed for action type '{type_name}' (action '{}').",
+                def.name
+            ),
         )
         .with_inputs(Some(inputs));
     };
@@ -208,13 +259,20 @@ async fn run_executor(ctx: &Arc<RunCtx>, def: &Arc<ActionDefinition>, type_name:
                 return o;
             }
             Err(err) => {
-                let ExecutorError { code, message, retryable, retry_after, outputs } = err;
+                let ExecutorError {
+                    code,
+                    message,
+                    retryable,
+                    retry_after,
+                    outputs,
+                } = err;
                 let ended = ctx.clock.now();
                 let error = error_value(&code, &message);
                 if retryable {
                     if let Some(delay) = retry.next_delay(retry_after) {
                         retry.record(started, ended, &code, &error);
-                        let until = ctx.clock.now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+                        let until = ctx.clock.now()
+                            + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
                         ctx.clock.sleep_until(until).await;
                         continue;
                     }

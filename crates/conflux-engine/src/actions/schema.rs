@@ -16,7 +16,9 @@ pub(crate) fn validate(value: &Value, schema: &Json) -> Vec<String> {
 fn type_matches(value: &Value, t: &str) -> bool {
     match t {
         "string" => matches!(value, Value::String(_)),
-        "integer" => matches!(value, Value::Int(_)) || matches!(value, Value::Float(f) if f.fract() == 0.0),
+        "integer" => {
+            matches!(value, Value::Int(_)) || matches!(value, Value::Float(f) if f.fract() == 0.0)
+        }
         "number" => matches!(value, Value::Int(_) | Value::Float(_) | Value::Decimal(_)),
         "boolean" => matches!(value, Value::Bool(_)),
         "object" => matches!(value, Value::Object(_)),
@@ -33,8 +35,16 @@ fn check(value: &Value, schema: &Json, path: &str, errors: &mut Vec<String>) {
             errors.push(format!("{path}: expected {t}, found {}", value.type_name()));
             return;
         }
-        Some(Json::Array(ts)) if !ts.iter().filter_map(Json::as_str).any(|t| type_matches(value, t)) => {
-            errors.push(format!("{path}: the value of type {} is none of the allowed types", value.type_name()));
+        Some(Json::Array(ts))
+            if !ts
+                .iter()
+                .filter_map(Json::as_str)
+                .any(|t| type_matches(value, t)) =>
+        {
+            errors.push(format!(
+                "{path}: the value of type {} is none of the allowed types",
+                value.type_name()
+            ));
             return;
         }
         _ => {}
@@ -85,19 +95,31 @@ fn check(value: &Value, schema: &Json, path: &str, errors: &mut Vec<String>) {
         }
         Value::String(text) => {
             let len = text.chars().count() as u64;
-            if s.get("minLength").and_then(Json::as_u64).is_some_and(|m| len < m) {
+            if s.get("minLength")
+                .and_then(Json::as_u64)
+                .is_some_and(|m| len < m)
+            {
                 errors.push(format!("{path}: the string is shorter than minLength"));
             }
-            if s.get("maxLength").and_then(Json::as_u64).is_some_and(|m| len > m) {
+            if s.get("maxLength")
+                .and_then(Json::as_u64)
+                .is_some_and(|m| len > m)
+            {
                 errors.push(format!("{path}: the string is longer than maxLength"));
             }
         }
         Value::Int(_) | Value::Float(_) | Value::Decimal(_) => {
             let n = value.as_f64().unwrap_or(0.0);
-            if s.get("minimum").and_then(Json::as_f64).is_some_and(|m| n < m) {
+            if s.get("minimum")
+                .and_then(Json::as_f64)
+                .is_some_and(|m| n < m)
+            {
                 errors.push(format!("{path}: {n} is below the minimum"));
             }
-            if s.get("maximum").and_then(Json::as_f64).is_some_and(|m| n > m) {
+            if s.get("maximum")
+                .and_then(Json::as_f64)
+                .is_some_and(|m| n > m)
+            {
                 errors.push(format!("{path}: {n} is above the maximum"));
             }
         }
@@ -121,6 +143,9 @@ mod tests {
         let errors = validate(&bad, &schema);
         assert_eq!(errors.len(), 3, "{errors:?}");
         let missing = Value::from(json!({"id": 1}));
-        assert_eq!(validate(&missing, &schema), vec!["$: required property 'tags' is missing".to_string()]);
+        assert_eq!(
+            validate(&missing, &schema),
+            vec!["$: required property 'tags' is missing".to_string()]
+        );
     }
 }

@@ -19,18 +19,29 @@ fn type_ok(t: &str, v: &Value) -> bool {
     }
 }
 
-pub(super) fn initialize(def: &ActionDefinition, host: &Host<'_>, inputs: &CompiledValue) -> Outcome {
+pub(super) fn initialize(
+    def: &ActionDefinition,
+    host: &Host<'_>,
+    inputs: &CompiledValue,
+) -> Outcome {
     let v = match inputs.eval(host) {
         Ok(v) => v,
         Err(e) => return template_error(def, &e),
     };
     let Some(Value::Array(list)) = v.get("variables") else {
-        return Outcome::failed("InvalidTemplate", "InitializeVariable needs inputs.variables").with_inputs(Some(v));
+        return Outcome::failed(
+            "InvalidTemplate",
+            "InitializeVariable needs inputs.variables",
+        )
+        .with_inputs(Some(v));
     };
     let mut set = Vec::with_capacity(list.len());
     for entry in list.iter() {
         let name = entry.get("name").map(|n| n.to_text()).unwrap_or_default();
-        let t = entry.get("type").map(|t| t.to_text().to_ascii_lowercase()).unwrap_or_default();
+        let t = entry
+            .get("type")
+            .map(|t| t.to_text().to_ascii_lowercase())
+            .unwrap_or_default();
         let value = match (entry.get("value"), t.as_str()) {
             (Some(v), "float") => match v {
                 Value::Int(i) => Value::Float(i as f64),
@@ -47,7 +58,10 @@ pub(super) fn initialize(def: &ActionDefinition, host: &Host<'_>, inputs: &Compi
         if !value.is_null() && !type_ok(&t, &value) {
             return Outcome::failed(
                 "InvalidVariableValue",
-                &format!("The variable '{name}' is declared as '{t}' but its value is of type '{}'.", value.type_name()),
+                &format!(
+                    "The variable '{name}' is declared as '{t}' but its value is of type '{}'.",
+                    value.type_name()
+                ),
             )
             .with_inputs(Some(v.clone()));
         }
@@ -55,8 +69,11 @@ pub(super) fn initialize(def: &ActionDefinition, host: &Host<'_>, inputs: &Compi
         let key = name.to_ascii_lowercase();
         if vars.contains_key(&key) {
             drop(vars);
-            return Outcome::failed("InvalidOperationOnVariable", &format!("The variable '{name}' is already initialized."))
-                .with_inputs(Some(v.clone()));
+            return Outcome::failed(
+                "InvalidOperationOnVariable",
+                &format!("The variable '{name}' is already initialized."),
+            )
+            .with_inputs(Some(v.clone()));
         }
         vars.insert(key, value.clone());
         set.push((name, value));
@@ -66,7 +83,12 @@ pub(super) fn initialize(def: &ActionDefinition, host: &Host<'_>, inputs: &Compi
     o
 }
 
-pub(super) fn update(def: &ActionDefinition, host: &Host<'_>, op: VariableOp, inputs: &CompiledValue) -> Outcome {
+pub(super) fn update(
+    def: &ActionDefinition,
+    host: &Host<'_>,
+    op: VariableOp,
+    inputs: &CompiledValue,
+) -> Outcome {
     let v = match inputs.eval(host) {
         Ok(v) => v,
         Err(e) => return template_error(def, &e),
@@ -141,11 +163,26 @@ pub(super) fn update(def: &ActionDefinition, host: &Host<'_>, op: VariableOp, in
                 items.push(operand.unwrap_or(Value::Null));
                 Value::array(items)
             }
-            other => return fail(format!("The variable '{name}' is of type '{}', not Array.", other.type_name())).with_inputs(Some(v.clone())),
+            other => {
+                return fail(format!(
+                    "The variable '{name}' is of type '{}', not Array.",
+                    other.type_name()
+                ))
+                .with_inputs(Some(v.clone()))
+            }
         },
         VariableOp::AppendToString => match &current {
-            Value::String(s) => Value::string(format!("{s}{}", operand.map(|o| o.to_text()).unwrap_or_default())),
-            other => return fail(format!("The variable '{name}' is of type '{}', not String.", other.type_name())).with_inputs(Some(v.clone())),
+            Value::String(s) => Value::string(format!(
+                "{s}{}",
+                operand.map(|o| o.to_text()).unwrap_or_default()
+            )),
+            other => {
+                return fail(format!(
+                    "The variable '{name}' is of type '{}', not String.",
+                    other.type_name()
+                ))
+                .with_inputs(Some(v.clone()))
+            }
         },
     };
     vars.insert(key, new.clone());

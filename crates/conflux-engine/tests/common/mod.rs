@@ -6,7 +6,10 @@
 use std::sync::Arc;
 
 use conflux_definition::Workflow;
-use conflux_engine::{ActionExecutor, Clock, Engine, EngineOptions, ResponseMessage, RunOutcome, StartRun, WorkflowRegistration};
+use conflux_engine::{
+    ActionExecutor, Clock, Engine, EngineOptions, ResponseMessage, RunOutcome, StartRun,
+    WorkflowRegistration,
+};
 use conflux_store::{ActionStatus, SqliteStore, Store};
 use serde_json::{json, Value};
 
@@ -19,14 +22,24 @@ pub async fn harness() -> Harness {
     harness_with(Vec::new(), None).await
 }
 
-pub async fn harness_with(executors: Vec<Arc<dyn ActionExecutor>>, clock: Option<Arc<dyn Clock>>) -> Harness {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.expect("in-memory store"));
+pub async fn harness_with(
+    executors: Vec<Arc<dyn ActionExecutor>>,
+    clock: Option<Arc<dyn Clock>>,
+) -> Harness {
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open_in_memory()
+            .await
+            .expect("in-memory store"),
+    );
     let mut options = EngineOptions::new(store.clone());
     options.executors = executors;
     if let Some(c) = clock {
         options.clock = c;
     }
-    Harness { engine: Engine::new(options), store }
+    Harness {
+        engine: Engine::new(options),
+        store,
+    }
 }
 
 pub fn fixture(name: &str) -> Value {
@@ -41,13 +54,19 @@ pub fn load(doc: &Value) -> Arc<Workflow> {
 
 impl Harness {
     pub fn register(&self, name: &str, doc: &Value) {
-        self.engine.register_workflow(WorkflowRegistration::new(name, load(doc))).expect("registered");
+        self.engine
+            .register_workflow(WorkflowRegistration::new(name, load(doc)))
+            .expect("registered");
     }
 
     pub async fn run(&self, name: &str, body: Value) -> (RunOutcome, Option<ResponseMessage>) {
         let handle = self
             .engine
-            .start_run(StartRun::new(name, "manual", json!({"headers": {}, "body": body})))
+            .start_run(StartRun::new(
+                name,
+                "manual",
+                json!({"headers": {}, "body": body}),
+            ))
             .await
             .expect("run started");
         let response = match handle.response {
@@ -59,7 +78,11 @@ impl Harness {
     }
 
     /// Registers and runs a fixture in one go.
-    pub async fn run_fixture(&self, fixture_name: &str, body: Value) -> (RunOutcome, Option<ResponseMessage>) {
+    pub async fn run_fixture(
+        &self,
+        fixture_name: &str,
+        body: Value,
+    ) -> (RunOutcome, Option<ResponseMessage>) {
         self.register(fixture_name, &fixture(fixture_name));
         self.run(fixture_name, body).await
     }
@@ -81,7 +104,12 @@ pub fn status(outcome: &RunOutcome, name: &str) -> ActionStatus {
         .rev()
         .find(|a| a.name == name && a.repetition.is_empty())
         .or_else(|| outcome.actions.iter().rev().find(|a| a.name == name))
-        .unwrap_or_else(|| panic!("{name} has no result; results: {:?}", outcome.actions.iter().map(|a| &a.name).collect::<Vec<_>>()))
+        .unwrap_or_else(|| {
+            panic!(
+                "{name} has no result; results: {:?}",
+                outcome.actions.iter().map(|a| &a.name).collect::<Vec<_>>()
+            )
+        })
         .status
 }
 

@@ -10,8 +10,9 @@ use super::timestamp::{truncate_to_ticks, Timestamp, TimestampKind};
 use super::TimeError;
 
 /// Parses `text` against a .NET format (standard specifier or custom pattern),
-/// as `DateTime.ParseExact` does. Parts the format lacks come from `default_date`
-/// (the current date, when only a time is given) or are the first of the period.
+/// as `DateTime.ParseExact` does. A format without date parts takes the date of
+/// `default_date` (the current date); otherwise a missing year is that date's
+/// year and a missing month or day is 1.
 pub fn parse_exact(
     text: &str,
     format: &str,

@@ -459,4 +459,13 @@ impl Store for SqliteStore {
             free_bytes: Some(free),
         })
     }
+
+    async fn close(&self) -> Result<(), StoreError> {
+        let result = self.submit(|reply| Job::Close { reply }).await;
+        self.reads.close();
+        match result {
+            Ok(()) | Err(StoreError::Closed { .. }) => Ok(()),
+            Err(other) => Err(other),
+        }
+    }
 }

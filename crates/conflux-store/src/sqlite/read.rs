@@ -44,23 +44,32 @@ impl ReadPool {
             .acquire_owned()
             .await
             .map_err(|_| StoreError::Closed {
-                what: "read connections are shut down".into(),
+                what: "the store was closed".into(),
             })?;
         let pool = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let conn = pool.take()?;
             let result = query(&conn);
-            pool.idle
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(conn);
+            // A read that outlived close() drops its connection instead of keeping it.
+            if !pool.permits.is_closed() {
+                pool.idle
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(conn);
+            }
             result
         })
         .await
         .map_err(|e| StoreError::Closed {
             what: format!("read task stopped: {e}"),
         })?
+    }
+
+    /// Refuses further reads and closes the idle connections.
+    pub(crate) fn close(&self) {
+        self.permits.close();
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
     fn take(&self) -> Result<Connection, StoreError> {

@@ -37,6 +37,10 @@ pub(crate) enum Job {
         deleted: u64,
         reply: oneshot::Sender<Result<u64, StoreError>>,
     },
+    /// Finish the jobs queued before this one, refuse the rest, close the connection.
+    Close {
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
 }
 
 /// Counters shared between the writer and [`crate::Store::stats`].
@@ -84,14 +88,14 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Serves jobs until every sender is gone.
+    /// Serves jobs until every sender is gone or a close is requested.
     pub(crate) fn run(mut self) {
         let mut queue: VecDeque<Job> = VecDeque::new();
-        loop {
+        let close_reply = loop {
             if queue.is_empty() {
                 match self.jobs.blocking_recv() {
                     Some(job) => queue.push_back(job),
-                    None => break,
+                    None => break None,
                 }
             }
             self.gate.wait_until_open();
@@ -109,41 +113,86 @@ impl Writer {
                 self.commit_group(group);
                 continue;
             }
-            if let Some(Job::Purge {
-                cutoff,
-                deleted,
-                reply,
-            }) = queue.pop_front()
-            {
-                match self.purge_chunk(cutoff) {
-                    Ok(0) => {
-                        let result = if deleted > 0 {
-                            self.reclaim_space().map(|()| deleted)
-                        } else {
-                            Ok(deleted)
-                        };
-                        self.counters.pending.fetch_sub(1, Ordering::Relaxed);
-                        let _ = reply.send(result);
-                    }
-                    // More to delete: let commits queued meanwhile go first.
-                    Ok(n) => {
-                        while let Ok(job) = self.jobs.try_recv() {
-                            queue.push_back(job);
-                        }
-                        queue.push_back(Job::Purge {
-                            cutoff,
-                            deleted: deleted + n,
-                            reply,
-                        });
-                    }
-                    Err(e) => {
-                        self.counters.pending.fetch_sub(1, Ordering::Relaxed);
-                        let _ = reply.send(Err(e));
-                    }
+            match queue.pop_front() {
+                Some(Job::Purge {
+                    cutoff,
+                    deleted,
+                    reply,
+                }) => self.purge_step(&mut queue, cutoff, deleted, reply),
+                Some(Job::Close { reply }) => {
+                    self.reject_remaining(queue);
+                    break Some(reply);
+                }
+                Some(Job::Commit { .. }) | None => {}
+            }
+        };
+        // Close the connection before confirming, so a caller may reopen at once.
+        drop(self.conn);
+        if let Some(reply) = close_reply {
+            self.counters.pending.fetch_sub(1, Ordering::Relaxed);
+            let _ = reply.send(Ok(()));
+        }
+        tracing::debug!("Store writer stopped");
+    }
+
+    /// One chunk of a purge; re-queues the purge behind waiting commits until done.
+    fn purge_step(
+        &mut self,
+        queue: &mut VecDeque<Job>,
+        cutoff: DateTime<Utc>,
+        deleted: u64,
+        reply: oneshot::Sender<Result<u64, StoreError>>,
+    ) {
+        match self.purge_chunk(cutoff) {
+            Ok(0) => {
+                let result = if deleted > 0 {
+                    self.reclaim_space().map(|()| deleted)
+                } else {
+                    Ok(deleted)
+                };
+                self.counters.pending.fetch_sub(1, Ordering::Relaxed);
+                let _ = reply.send(result);
+            }
+            Ok(n) => {
+                while let Ok(job) = self.jobs.try_recv() {
+                    queue.push_back(job);
+                }
+                queue.push_back(Job::Purge {
+                    cutoff,
+                    deleted: deleted + n,
+                    reply,
+                });
+            }
+            Err(e) => {
+                self.counters.pending.fetch_sub(1, Ordering::Relaxed);
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+
+    /// Answers every job behind a close with `Closed`; nothing of them is written.
+    fn reject_remaining(&mut self, mut queue: VecDeque<Job>) {
+        self.jobs.close();
+        while let Ok(job) = self.jobs.try_recv() {
+            queue.push_back(job);
+        }
+        let closed = || StoreError::Closed {
+            what: "the store was closed before this write; nothing was written".into(),
+        };
+        for job in queue {
+            self.counters.pending.fetch_sub(1, Ordering::Relaxed);
+            match job {
+                Job::Commit { reply, .. } => {
+                    let _ = reply.send(Err(closed()));
+                }
+                Job::Purge { reply, .. } => {
+                    let _ = reply.send(Err(closed()));
+                }
+                Job::Close { reply } => {
+                    let _ = reply.send(Ok(()));
                 }
             }
         }
-        tracing::debug!("Store writer stopped");
     }
 
     fn commit_group(&mut self, group: Vec<(WriteBatch, oneshot::Sender<Result<(), StoreError>>)>) {

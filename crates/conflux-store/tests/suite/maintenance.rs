@@ -248,3 +248,56 @@ pub async fn refused_batch_does_not_spoil_its_group(h: &dyn Harness) {
         RunStatus::Failed
     );
 }
+
+pub async fn close_finishes_queued_writes_then_refuses(h: &dyn Harness) {
+    let opened = h.open().await;
+    let store = opened.store;
+    let queued = run("w", 0);
+    let pause = opened.pause_writer.as_ref().map(|pause| pause());
+    let write = {
+        let (store, queued) = (Arc::clone(&store), queued.clone());
+        tokio::spawn(async move {
+            let mut batch = WriteBatch::new();
+            batch.create_run(queued);
+            store.commit(batch).await
+        })
+    };
+    if pause.is_some() {
+        while store.stats().await.unwrap().pending < 1 {
+            tokio::task::yield_now().await;
+        }
+    }
+    let closing = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move { store.close().await })
+    };
+    drop(pause);
+    closing.await.unwrap().unwrap();
+    write
+        .await
+        .unwrap()
+        .expect("a write queued before close is committed");
+
+    let late = commit_one(&store, |b| {
+        b.create_run(run("w", 1));
+    })
+    .await;
+    assert!(matches!(late, Err(StoreError::Closed { .. })), "{late:?}");
+    assert!(matches!(
+        store.get_run(&queued.run_id).await,
+        Err(StoreError::Closed { .. })
+    ));
+    store.close().await.expect("closing twice is fine");
+}
+
+pub async fn closed_writes_are_there_after_reopen(h: &dyn Harness) {
+    let store = h.open().await.store;
+    let record = run("w", 0);
+    create(&store, &record).await;
+    store.close().await.unwrap();
+    let reopened = h.open().await.store;
+    assert_eq!(
+        reopened.get_run(&record.run_id).await.unwrap(),
+        Some(record)
+    );
+}

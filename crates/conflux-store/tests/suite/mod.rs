@@ -1,9 +1,8 @@
 //! The storage test suite: every case runs against every backend through
 //! `Arc<dyn Store>`. A backend provides a [`Harness`] and instantiates the
-//! cases with [`storage_suite!`] (and [`durable_suite!`] when its data
+//! cases with `storage_suite!(harness)` (and `storage_suite!(harness, durable)` when its data
 //! survives closing the store).
 
-#![allow(dead_code)]
 // Test code: a failed unwrap is a failed case.
 #![allow(clippy::unwrap_used)]
 
@@ -41,10 +40,12 @@ macro_rules! storage_suite {
             runs_page_newest_first_with_status_filter, repetitions_and_summaries, trigger_histories_page_newest_first,
             trigger_state_set_and_reset, kv_namespaces, purge_removes_old_finished_runs, purge_returns_space,
             concurrent_commits_are_durable_and_grouped,
-            refused_batch_does_not_spoil_its_group, secured_sections_never_stored);
+            refused_batch_does_not_spoil_its_group,
+            close_finishes_queued_writes_then_refuses, secured_sections_never_stored);
     };
     ($harness:expr, durable) => {
-        $crate::storage_suite!(@cases $harness; trigger_state_survives_reopen, runs_and_journal_survive_reopen);
+        $crate::storage_suite!(@cases $harness; trigger_state_survives_reopen, runs_and_journal_survive_reopen,
+            closed_writes_are_there_after_reopen);
     };
     (@cases $harness:expr; $($case:ident),+) => {
         $(

@@ -126,6 +126,7 @@ pub async fn trigger_state_survives_reopen(h: &dyn Harness) {
         .put_trigger_state(&wf("poller"), "check", Some(json!({"cursor": "abc"})))
         .await
         .unwrap();
+    store.close().await.unwrap();
     drop(store);
     let reopened = h.open().await.store;
     assert_eq!(
@@ -147,6 +148,7 @@ pub async fn runs_and_journal_survive_reopen(h: &dyn Harness) {
     })
     .await
     .unwrap();
+    store.close().await.unwrap();
     drop(store);
     let reopened = h.open().await.store;
     assert_eq!(reopened.incomplete_runs().await.unwrap(), vec![record]);

@@ -24,10 +24,68 @@ pub const MAX_XML_DEPTH: usize = 256;
 pub fn parse_xml(text: &str) -> Result<Package, EvalError> {
     // The parser rejects a byte-order mark; editors and HTTP bodies carry one often.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // Checked on the text first: the parser slows down badly on deep nesting.
+    if nesting_depth(text) > MAX_XML_DEPTH {
+        return Err(too_deep());
+    }
     let package = sxd_document::parser::parse(text)
         .map_err(|e| EvalError::new(format!("the text is not well-formed XML ({e})")))?;
     check_depth(&package)?;
     Ok(package)
+}
+
+fn too_deep() -> EvalError {
+    EvalError::new(format!(
+        "the XML nests elements deeper than {MAX_XML_DEPTH} levels"
+    ))
+}
+
+/// The deepest element nesting in XML text, found by a linear scan that skips
+/// comments, CDATA sections, processing instructions and quoted attribute values.
+fn nesting_depth(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let (mut depth, mut max, mut i) = (0usize, 0usize, 0usize);
+    let skip_to = |from: usize, end: &[u8]| {
+        bytes[from..]
+            .windows(end.len())
+            .position(|w| w == end)
+            .map_or(bytes.len(), |p| from + p + end.len())
+    };
+    while i < bytes.len() {
+        if bytes[i] != b'<' {
+            i += 1;
+            continue;
+        }
+        let rest = &bytes[i..];
+        if rest.starts_with(b"<!--") {
+            i = skip_to(i + 4, b"-->");
+        } else if rest.starts_with(b"<![CDATA[") {
+            i = skip_to(i + 9, b"]]>");
+        } else if rest.starts_with(b"<?") {
+            i = skip_to(i + 2, b"?>");
+        } else if rest.starts_with(b"<!") || rest.starts_with(b"</") {
+            depth = depth.saturating_sub(usize::from(rest.starts_with(b"</")));
+            i = skip_to(i + 2, b">");
+        } else {
+            let mut j = i + 1;
+            let mut quote = None;
+            while j < bytes.len() {
+                match (quote, bytes[j]) {
+                    (Some(q), c) if c == q => quote = None,
+                    (None, c @ (b'"' | b'\'')) => quote = Some(c),
+                    (None, b'>') => break,
+                    _ => {}
+                }
+                j += 1;
+            }
+            if bytes.get(j.wrapping_sub(1)) != Some(&b'/') {
+                depth += 1;
+                max = max.max(depth);
+            }
+            i = j + 1;
+        }
+    }
+    max
 }
 
 fn check_depth(package: &Package) -> Result<(), EvalError> {
@@ -41,9 +99,7 @@ fn check_depth(package: &Package) -> Result<(), EvalError> {
         .collect();
     while let Some((e, depth)) = stack.pop() {
         if depth > MAX_XML_DEPTH {
-            return Err(EvalError::new(format!(
-                "the XML nests elements deeper than {MAX_XML_DEPTH} levels"
-            )));
+            return Err(too_deep());
         }
         for child in e.children() {
             if let ChildOfElement::Element(c) = child {
@@ -428,9 +484,18 @@ mod tests {
     #[test]
     fn deep_nesting_is_refused_not_a_crash() {
         let deep = format!("{}{}", "<a>".repeat(100_000), "</a>".repeat(100_000));
-        assert!(xml_to_json(&deep).unwrap_err().message.contains("deeper than 256"));
+        assert!(xml_to_json(&deep)
+            .unwrap_err()
+            .message
+            .contains("deeper than 256"));
         let ok = format!("{}{}", "<a>".repeat(200), "</a>".repeat(200));
         assert!(xml_to_json(&ok).is_ok());
+        assert_eq!(
+            nesting_depth("<a x='>'><b/><!-- <c> --><![CDATA[<d>]]><e></e></a>"),
+            2
+        );
+        let flat = format!("<r>{}</r>", "<i a='1'>x</i>".repeat(20_000));
+        assert!(xml_to_json(&flat).is_ok());
     }
 
     #[test]

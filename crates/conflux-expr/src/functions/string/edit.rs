@@ -113,12 +113,33 @@ fn slice(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
     )))
 }
 
+/// Case mapping character by character, as .NET's invariant culture does: a
+/// character whose mapping is more than one character (`ß` → `SS`) stays as it
+/// is, so the length of the text never changes.
+fn map_case(text: &str, upper: bool) -> String {
+    fn single(mut mapped: impl Iterator<Item = char>, original: char) -> char {
+        match (mapped.next(), mapped.next()) {
+            (Some(m), None) => m,
+            _ => original,
+        }
+    }
+    text.chars()
+        .map(|c| {
+            if upper {
+                single(c.to_uppercase(), c)
+            } else {
+                single(c.to_lowercase(), c)
+            }
+        })
+        .collect()
+}
+
 fn to_lower(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
-    Ok(Value::from(args::string(args, 0)?.to_lowercase()))
+    Ok(Value::from(map_case(args::string(args, 0)?, false)))
 }
 
 fn to_upper(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
-    Ok(Value::from(args::string(args, 0)?.to_uppercase()))
+    Ok(Value::from(map_case(args::string(args, 0)?, true)))
 }
 
 fn trim(_: &FnCtx<'_>, args: &[Value]) -> FnResult {

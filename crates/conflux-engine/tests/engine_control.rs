@@ -1,0 +1,219 @@
+//! Foreach concurrency limits, cancellation, Until timeouts on the injected
+//! clock, and stateless history.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use common::{harness_with, status, workflow};
+use conflux_engine::{
+    ActionExecutor, Clock, ExecuteRequest, ExecutorError, ExprValue, ManualClock, StartRun,
+    WorkflowRegistration,
+};
+use conflux_store::{ActionStatus, RunStatus};
+use serde_json::json;
+use tokio::sync::{mpsc, Barrier};
+
+/// `type: Track` actions record how many of them run at once; each waits at a
+/// barrier so that a batch of `width` iterations must be in flight together.
+struct Track {
+    now: AtomicUsize,
+    max: AtomicUsize,
+    barrier: Barrier,
+}
+
+#[async_trait]
+impl ActionExecutor for Track {
+    fn handles(&self, t: &str) -> bool {
+        t == "Track"
+    }
+    async fn execute(&self, _r: ExecuteRequest<'_>) -> Result<ExprValue, ExecutorError> {
+        let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max.fetch_max(n, Ordering::SeqCst);
+        self.barrier.wait().await;
+        self.now.fetch_sub(1, Ordering::SeqCst);
+        Ok(ExprValue::Null)
+    }
+}
+
+async fn max_in_flight(width: usize, options: serde_json::Value) -> usize {
+    let track = Arc::new(Track {
+        now: AtomicUsize::new(0),
+        max: AtomicUsize::new(0),
+        barrier: Barrier::new(width),
+    });
+    let h = harness_with(vec![track.clone()], None).await;
+    let mut each = json!({"type": "Foreach", "foreach": "@range(0, 12)", "actions": {"T": {"type": "Track", "inputs": {}}}});
+    each.as_object_mut()
+        .expect("object")
+        .extend(options.as_object().expect("object").clone());
+    h.register("loop", &workflow(json!({"Each": each})));
+    let (outcome, _) = h.run("loop", json!({})).await;
+    assert_eq!(outcome.status, RunStatus::Succeeded);
+    track.max.load(Ordering::SeqCst)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreach_respects_its_concurrency() {
+    assert_eq!(
+        max_in_flight(
+            4,
+            json!({"runtimeConfiguration": {"concurrency": {"repetitions": 4}}})
+        )
+        .await,
+        4
+    );
+    assert_eq!(
+        max_in_flight(1, json!({"operationOptions": "Sequential"})).await,
+        1
+    );
+    assert_eq!(
+        max_in_flight(12, json!({})).await,
+        12,
+        "default 20 lets all 12 run together"
+    );
+}
+
+/// `type: Block` actions announce themselves and never finish.
+struct Block(mpsc::UnboundedSender<()>);
+
+#[async_trait]
+impl ActionExecutor for Block {
+    fn handles(&self, t: &str) -> bool {
+        t == "Block"
+    }
+    async fn execute(&self, _r: ExecuteRequest<'_>) -> Result<ExprValue, ExecutorError> {
+        let _ = self.0.send(());
+        std::future::pending::<()>().await;
+        Ok(ExprValue::Null)
+    }
+}
+
+#[tokio::test]
+async fn cancelling_a_run_cancels_running_actions() {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let h = harness_with(vec![Arc::new(Block(tx))], None).await;
+    h.register(
+        "cancel",
+        &workflow(json!({
+            "Stuck": {"type": "Block", "inputs": {}},
+            "Later": {"type": "Compose", "inputs": 1, "runAfter": {"Stuck": ["Succeeded"]}}
+        })),
+    );
+    let handle = h
+        .engine
+        .start_run(StartRun::new("cancel", "manual", json!({})))
+        .await
+        .expect("started");
+    rx.recv().await.expect("Stuck started");
+    h.engine
+        .cancel_run("cancel", &handle.run_id)
+        .await
+        .expect("cancel");
+    let outcome = handle.completion.await.expect("finished");
+    assert_eq!(outcome.status, RunStatus::Cancelled);
+    assert_eq!(status(&outcome, "Stuck"), ActionStatus::Cancelled);
+    assert_ne!(status(&outcome, "Later"), ActionStatus::Succeeded);
+    let run = h
+        .store
+        .get_run(&handle.run_id)
+        .await
+        .expect("read")
+        .expect("run");
+    assert_eq!(run.status, RunStatus::Cancelled);
+    assert!(
+        h.engine.cancel_run("cancel", &handle.run_id).await.is_err(),
+        "a finished run cannot be cancelled"
+    );
+}
+
+#[tokio::test]
+async fn until_timeout_is_checked_between_iterations() {
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let h = harness_with(Vec::new(), Some(clock.clone() as Arc<dyn Clock>)).await;
+    h.register(
+        "until",
+        &workflow(json!({
+            "Poll": {"type": "Until", "expression": "@equals(1, 2)", "limit": {"count": 5000, "timeout": "PT1H"},
+                     "actions": {"Nap": {"type": "Wait", "inputs": {"interval": {"count": 25, "unit": "Minute"}}}}}
+        })),
+    );
+    let handle = h
+        .engine
+        .start_run(StartRun::new("until", "manual", json!({})))
+        .await
+        .expect("started");
+    for n in 1..=3 {
+        clock.wait_for_sleeps_started(n).await;
+        clock.advance(Duration::from_secs(25 * 60));
+    }
+    let outcome = handle.completion.await.expect("finished");
+    assert_eq!(outcome.status, RunStatus::Succeeded);
+    let poll = h
+        .store
+        .get_action(&outcome.run_id, "Poll")
+        .await
+        .expect("read")
+        .expect("record");
+    assert_eq!(
+        poll.iteration_count,
+        Some(3),
+        "75 minutes passed after the third iteration"
+    );
+}
+
+#[tokio::test]
+async fn stateless_runs_keep_history_only_when_they_fail() {
+    let h = common::harness().await;
+    let ok = Arc::new(
+        conflux_definition::Workflow::from_json(&json!({"definition": {
+        "triggers": {"manual": {"type": "Request", "kind": "Http"}},
+        "actions": {"A": {"type": "Compose", "inputs": 1}}}, "kind": "Stateless"}))
+        .expect("valid"),
+    );
+    let bad = Arc::new(
+        conflux_definition::Workflow::from_json(&json!({"definition": {
+        "triggers": {"manual": {"type": "Request", "kind": "Http"}},
+        "actions": {"A": {"type": "Compose", "inputs": "@div(1, 0)"}}}, "kind": "Stateless"}))
+        .expect("valid"),
+    );
+    h.engine
+        .register_workflow(WorkflowRegistration::new("ok", ok))
+        .expect("register");
+    h.engine
+        .register_workflow(WorkflowRegistration::new("bad", bad))
+        .expect("register");
+    let (good, _) = h.run("ok", json!({})).await;
+    assert_eq!(good.status, RunStatus::Succeeded);
+    assert!(h.store.get_run(&good.run_id).await.expect("read").is_none());
+    let (failed, _) = h.run("bad", json!({})).await;
+    assert_eq!(failed.status, RunStatus::Failed);
+    let run = h
+        .store
+        .get_run(&failed.run_id)
+        .await
+        .expect("read")
+        .expect("failed stateless run is kept");
+    assert!(run.stateless);
+    assert_eq!(run.status, RunStatus::Failed);
+    assert_eq!(
+        h.record(&failed, "A").await.code.as_deref(),
+        Some("InvalidTemplate")
+    );
+}
+
+#[tokio::test]
+async fn unknown_action_types_need_an_executor() {
+    let h = common::harness().await;
+    let wf = common::load(&workflow(
+        json!({"Send": {"type": "ServiceProvider", "inputs": {}}}),
+    ));
+    let err = h
+        .engine
+        .register_workflow(WorkflowRegistration::new("sp", wf))
+        .expect_err("no executor");
+    assert!(err.to_string().contains("Send (ServiceProvider)"), "{err}");
+}

@@ -1,0 +1,165 @@
+//! The Recurrence scheduler against a manual clock and a fake runtime: one
+//! run per occurrence, the next occurrence kept across a restart, and missed
+//! occurrences fired once.
+
+#![allow(clippy::unwrap_used)] // test helpers panic on purpose: a failed step is a failed test
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use conflux_definition::{Workflow, WorkflowKind};
+use conflux_engine::ManualClock;
+use conflux_server::{
+    Host, HostConfig, HostOptions, MasterKey, RuntimeError, StartRequest, StartedRun,
+    WorkflowRuntime, WorkflowSpec,
+};
+use conflux_store::{RunId, RunRecord, SqliteStore, Store, WorkflowName, WriteBatch};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+/// Records each start request and creates the run, as the engine does.
+struct FakeRuntime {
+    store: Arc<dyn Store>,
+    started: mpsc::UnboundedSender<StartRequest>,
+}
+
+#[async_trait]
+impl WorkflowRuntime for FakeRuntime {
+    async fn start_run(&self, request: StartRequest) -> Result<StartedRun, RuntimeError> {
+        let run_id = RunId::generate(Utc::now());
+        let mut record = RunRecord::new(
+            run_id.clone(),
+            WorkflowName::new(request.workflow.as_str()),
+            "1",
+            request.trigger_name.as_str(),
+            Utc::now(),
+        );
+        record.client_tracking_id = request.client_tracking_id.clone();
+        let mut batch = WriteBatch::new();
+        batch.create_run(record);
+        self.store
+            .commit(batch)
+            .await
+            .map_err(|e| RuntimeError::Failed(e.to_string()))?;
+        let _ = self.started.send(request);
+        Ok(StartedRun {
+            run_id,
+            response: None,
+        })
+    }
+
+    async fn cancel_run(&self, _: &str, _: &RunId) -> Result<(), RuntimeError> {
+        Ok(())
+    }
+
+    async fn shutdown(&self) {}
+}
+
+fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+async fn host(
+    store: Arc<dyn Store>,
+    clock: Arc<ManualClock>,
+) -> (
+    conflux_server::BoundHost,
+    mpsc::UnboundedReceiver<StartRequest>,
+) {
+    let doc = json!({"definition": {
+        "triggers": {"every_minute": {"type": "Recurrence", "recurrence": {"frequency": "Minute", "interval": 1, "startTime": "2030-01-01T00:01:00Z"}}},
+        "actions": {"Tick": {"type": "Compose", "inputs": 1}}
+    }});
+    let workflow = Arc::new(Workflow::from_json(&doc).unwrap());
+    let (tx, rx) = mpsc::unbounded_channel();
+    let host = Host::start(HostOptions {
+        runtime: Arc::new(FakeRuntime {
+            store: store.clone(),
+            started: tx,
+        }),
+        store,
+        master_key: Arc::new(MasterKey::from_keys(&[[7; 32]])),
+        workflows: vec![WorkflowSpec {
+            name: "ticker".into(),
+            kind: WorkflowKind::Stateful,
+            document: doc,
+            workflow,
+            parameters: HashMap::new(),
+        }],
+        app_settings: HashMap::new(),
+        host_json: json!({}),
+        admin_key: Some(conflux_server::Secret::new("k")),
+        config: HostConfig::default(),
+        clock: clock.clone(),
+    })
+    .await
+    .unwrap();
+    (host.bind("127.0.0.1:0".parse().unwrap()).await.unwrap(), rx)
+}
+
+async fn next_stored(store: &dyn Store) -> Option<String> {
+    let state = store
+        .get_trigger_state(&WorkflowName::new("ticker"), "every_minute")
+        .await
+        .unwrap()?;
+    state["nextOccurrence"].as_str().map(str::to_string)
+}
+
+#[tokio::test]
+async fn one_run_per_occurrence_and_restarts_neither_lose_nor_repeat() {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
+    let clock = Arc::new(ManualClock::new(at("2030-01-01T00:00:00Z")));
+    let (bound, mut started) = host(store.clone(), clock.clone()).await;
+    let schedulers = bound.start_schedulers();
+    clock.wait_for_sleepers(1).await;
+    assert_eq!(
+        next_stored(store.as_ref()).await.as_deref(),
+        Some("2030-01-01T00:01:00Z")
+    );
+    assert!(
+        started.try_recv().is_err(),
+        "nothing fires before the start time"
+    );
+
+    clock.advance(Duration::from_secs(60));
+    let first = started.recv().await.unwrap();
+    assert_eq!(first.trigger_name, "every_minute");
+    assert_eq!(
+        first.client_tracking_id.as_deref(),
+        Some("every_minute-2030-01-01T00:01:00Z")
+    );
+    clock.wait_for_sleepers(1).await;
+    assert_eq!(
+        next_stored(store.as_ref()).await.as_deref(),
+        Some("2030-01-01T00:02:00Z")
+    );
+
+    // The host goes down for five minutes.
+    for s in schedulers {
+        s.abort();
+    }
+    drop(bound);
+    drop(started);
+    clock.advance(Duration::from_secs(300));
+    let (bound, mut started) = host(store.clone(), clock.clone()).await;
+    let _schedulers = bound.start_schedulers();
+    let missed = started.recv().await.unwrap();
+    assert_eq!(
+        missed.client_tracking_id.as_deref(),
+        Some("every_minute-2030-01-01T00:02:00Z")
+    );
+    clock.wait_for_sleepers(1).await;
+    assert!(
+        started.try_recv().is_err(),
+        "missed occurrences fire once, not five times"
+    );
+    assert_eq!(
+        next_stored(store.as_ref()).await.as_deref(),
+        Some("2030-01-01T00:07:00Z")
+    );
+}
