@@ -56,6 +56,8 @@
 //! # });
 //! ```
 
+#![warn(missing_docs)]
+
 mod config;
 mod connector;
 mod context;

@@ -184,6 +184,85 @@ mod tests {
         }
     }
 
+    /// Every operation's descriptor example is valid input for it.
+    #[test]
+    fn descriptor_examples_are_valid_inputs() {
+        let connectors: Vec<(std::sync::Arc<dyn conflux_connector_api::Connector>, &str)> = vec![
+            #[cfg(feature = "redis")]
+            (crate::redis::connector(), "redis://127.0.0.1:6379"),
+            #[cfg(feature = "amqp")]
+            (
+                crate::amqp::connector(),
+                "amqp://guest:guest@127.0.0.1:5672/%2f",
+            ),
+            #[cfg(feature = "mqtt")]
+            (crate::mqtt::connector(), "mqtt://127.0.0.1:1883"),
+            #[cfg(feature = "nats")]
+            (crate::nats::connector(), "nats://127.0.0.1:4222"),
+        ];
+        for (connector, url) in connectors {
+            let descriptor = connector.descriptor();
+            let mut config = conflux_connector_api::ConnectionConfig::default();
+            config.secrets.insert(
+                "connectionString".into(),
+                conflux_connector_api::Secret::new(url),
+            );
+            let connection = connector.prepare(&config).expect("valid connection string");
+            for operation in descriptor.operations {
+                let example: Value = serde_json::from_str(operation.example)
+                    .unwrap_or_else(|e| panic!("{} {}: {e}", descriptor.name, operation.id));
+                assert_eq!(
+                    connection.check_inputs(operation.id, &example),
+                    Ok(()),
+                    "{} {}",
+                    descriptor.name,
+                    operation.id
+                );
+            }
+            assert!(connection
+                .check_inputs("noSuchOperation", &json!({}))
+                .is_err());
+            assert!(descriptor
+                .connection_parameter("connectionString")
+                .is_some_and(|p| p.secret));
+        }
+    }
+
+    proptest::proptest! {
+        /// Payloads and connection strings from the outside never panic the
+        /// decoder or the connection parsers, and a rejected string is never
+        /// echoed back.
+        #[test]
+        fn arbitrary_input_never_panics(
+            payload in proptest::collection::vec(proptest::num::u8::ANY, 0..64),
+            content_type in proptest::option::of("[a-z/+;= ]{0,24}"),
+            url in "(redis|amqp|mqtt|nats|http)://[a-z0-9:@%/.?=&\\[\\]-]{0,40}",
+        ) {
+            let _ = decode_body(&payload, content_type.as_deref());
+            let mut config = conflux_connector_api::ConnectionConfig::default();
+            config.secrets.insert(
+                "connectionString".into(),
+                conflux_connector_api::Secret::new(format!("{url}#s3cr3t")),
+            );
+            let connectors: Vec<std::sync::Arc<dyn conflux_connector_api::Connector>> = vec![
+                #[cfg(feature = "redis")]
+                crate::redis::connector(),
+                #[cfg(feature = "amqp")]
+                crate::amqp::connector(),
+                #[cfg(feature = "mqtt")]
+                crate::mqtt::connector(),
+                #[cfg(feature = "nats")]
+                crate::nats::connector(),
+            ];
+            for connector in connectors {
+                if let Err(problems) = connector.prepare(&config) {
+                    let text = format!("{problems:?}");
+                    proptest::prop_assert!(!text.contains("s3cr3t"), "{}", text);
+                }
+            }
+        }
+    }
+
     #[test]
     fn bodies_encode_for_publishing() {
         assert_eq!(

@@ -4,17 +4,26 @@
 
 use std::sync::Arc;
 
-use conflux_connector_api::{Connection, ConnectionConfig, ConnectorContext, ConnectorError, Secret, ShutdownSignal};
+use conflux_connector_api::{
+    Connection, ConnectionConfig, ConnectorContext, ConnectorError, Secret, ShutdownSignal,
+};
 use serde_json::{json, Value};
 
 fn url() -> String {
-    std::env::var("CONFLUX_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
+    std::env::var("CONFLUX_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
 }
 
 fn connect_with(connection_string: &str) -> Arc<dyn Connection> {
     let connector = conflux_connectors::find("/serviceProviders/mysql").expect("mysql connector");
-    let mut config = ConnectionConfig { name: "my".into(), connector_id: connector.descriptor().id.into(), ..Default::default() };
-    config.secrets.insert("connectionString".into(), Secret::new(connection_string));
+    let mut config = ConnectionConfig {
+        name: "my".into(),
+        connector_id: connector.descriptor().id.into(),
+        ..Default::default()
+    };
+    config
+        .secrets
+        .insert("connectionString".into(), Secret::new(connection_string));
     connector.prepare(&config).expect("valid config")
 }
 
@@ -23,7 +32,13 @@ fn ctx() -> ConnectorContext {
 }
 
 async fn exec(conn: &Arc<dyn Connection>, query: &str, parameters: Value) -> Value {
-    conn.invoke(&ctx(), "executeQuery", json!({"query": query, "parameters": parameters})).await.expect(query)
+    conn.invoke(
+        &ctx(),
+        "executeQuery",
+        json!({"query": query, "parameters": parameters}),
+    )
+    .await
+    .expect(query)
 }
 
 /// A uniquely named table, dropped when the test ends.
@@ -44,10 +59,19 @@ impl Drop for Table {
         let name = self.name.clone();
         // Drop cannot await: use a fresh runtime and connection.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             rt.block_on(async {
                 let conn = connect_with(&url());
-                let _ = conn.invoke(&ctx(), "executeQuery", json!({"query": format!("DROP TABLE IF EXISTS {name}")})).await;
+                let _ = conn
+                    .invoke(
+                        &ctx(),
+                        "executeQuery",
+                        json!({"query": format!("DROP TABLE IF EXISTS {name}")}),
+                    )
+                    .await;
             });
         })
         .join();
@@ -76,7 +100,14 @@ async fn row_operations_round_trip_typed_values() {
         .await
         .expect("insert");
     assert_eq!(inserted, json!({"rowsAffected": 1, "lastInsertId": 1}));
-    let rows = conn.invoke(&ctx(), "getRows", json!({"table": t.name, "filter": {"id": 1}})).await.expect("get");
+    let rows = conn
+        .invoke(
+            &ctx(),
+            "getRows",
+            json!({"table": t.name, "filter": {"id": 1}}),
+        )
+        .await
+        .expect("get");
     let row = &rows[0];
     assert_eq!(row["name"], json!("Ada'); DROP TABLE x; --"));
     assert_eq!(row["qty"], json!(9007199254740993i64));
@@ -85,50 +116,133 @@ async fn row_operations_round_trip_typed_values() {
     assert_eq!(row["ok"], json!(1));
     assert_eq!(row["at"], json!("2024-05-06T07:08:09.123"));
     assert_eq!(row["day"], json!("2024-05-06"));
-    assert_eq!(row["raw"], json!({"$content-type": "application/octet-stream", "$content": "AQ=="}));
+    assert_eq!(
+        row["raw"],
+        json!({"$content-type": "application/octet-stream", "$content": "AQ=="})
+    );
 
-    conn.invoke(&ctx(), "insertRow", json!({"table": t.name, "row": {"name": "Bob"}})).await.expect("insert 2");
-    let nulls = conn.invoke(&ctx(), "getRows", json!({"table": t.name, "filter": {"qty": null}})).await.expect("get");
+    conn.invoke(
+        &ctx(),
+        "insertRow",
+        json!({"table": t.name, "row": {"name": "Bob"}}),
+    )
+    .await
+    .expect("insert 2");
+    let nulls = conn
+        .invoke(
+            &ctx(),
+            "getRows",
+            json!({"table": t.name, "filter": {"qty": null}}),
+        )
+        .await
+        .expect("get");
     assert_eq!(nulls.as_array().map(Vec::len), Some(1));
     let updated = conn
-        .invoke(&ctx(), "updateRows", json!({"table": t.name, "filter": {"name": "Bob"}, "values": {"qty": 3}}))
+        .invoke(
+            &ctx(),
+            "updateRows",
+            json!({"table": t.name, "filter": {"name": "Bob"}, "values": {"qty": 3}}),
+        )
         .await
         .expect("update");
     assert_eq!(updated, json!({"rowsAffected": 1}));
-    let q = exec(&conn, &format!("select name, qty from {} where qty < ? order by id", t.name), json!([10])).await;
-    assert_eq!(q, json!({"rows": [{"name": "Bob", "qty": 3}], "rowsAffected": 1}));
-    let deleted = conn.invoke(&ctx(), "deleteRows", json!({"table": t.name, "filter": {"id": 1}})).await.expect("delete");
+    let q = exec(
+        &conn,
+        &format!("select name, qty from {} where qty < ? order by id", t.name),
+        json!([10]),
+    )
+    .await;
+    assert_eq!(
+        q,
+        json!({"rows": [{"name": "Bob", "qty": 3}], "rowsAffected": 1})
+    );
+    let deleted = conn
+        .invoke(
+            &ctx(),
+            "deleteRows",
+            json!({"table": t.name, "filter": {"id": 1}}),
+        )
+        .await
+        .expect("delete");
     assert_eq!(deleted, json!({"rowsAffected": 1}));
 }
 
 #[tokio::test]
 async fn errors_are_classified_and_passwords_stay_hidden() {
     let conn = connect_with(&url());
-    let missing = conn.invoke(&ctx(), "getRows", json!({"table": "conflux_no_such_table"})).await.expect_err("missing");
-    assert!(matches!(missing, ConnectorError::NotFound { .. }), "{missing:?}");
-    let syntax = conn.invoke(&ctx(), "executeQuery", json!({"query": "selec 1"})).await.expect_err("syntax");
-    assert!(matches!(syntax, ConnectorError::InvalidInput { .. }), "{syntax:?}");
+    let missing = conn
+        .invoke(&ctx(), "getRows", json!({"table": "conflux_no_such_table"}))
+        .await
+        .expect_err("missing");
+    assert!(
+        matches!(missing, ConnectorError::NotFound { .. }),
+        "{missing:?}"
+    );
+    let syntax = conn
+        .invoke(&ctx(), "executeQuery", json!({"query": "selec 1"}))
+        .await
+        .expect_err("syntax");
+    assert!(
+        matches!(syntax, ConnectorError::InvalidInput { .. }),
+        "{syntax:?}"
+    );
     let count = conn
-        .invoke(&ctx(), "executeQuery", json!({"query": "select ? + 1", "parameters": []}))
+        .invoke(
+            &ctx(),
+            "executeQuery",
+            json!({"query": "select ? + 1", "parameters": []}),
+        )
         .await
         .expect_err("parameter count");
-    assert!(matches!(count, ConnectorError::InvalidInput { .. }), "{count:?}");
+    assert!(
+        matches!(count, ConnectorError::InvalidInput { .. }),
+        "{count:?}"
+    );
 
     let secret = "Wr0ng-Pa55-Secret";
     let rest = url();
-    let rest = rest.split_once('@').map_or(rest.as_str(), |(_, r)| r).to_owned();
+    let rest = rest
+        .split_once('@')
+        .map_or(rest.as_str(), |(_, r)| r)
+        .to_owned();
     let bad = connect_with(&format!("mysql://conflux_no_such_user:{secret}@{rest}"));
     let err = bad.test(&ctx()).await.expect_err("wrong credentials");
-    assert!(matches!(err, ConnectorError::Unauthorized { .. }), "{err:?}");
-    assert!(!err.to_string().contains(secret) && !format!("{err:?}").contains(secret), "{err:?}");
+    assert!(
+        matches!(err, ConnectorError::Unauthorized { .. }),
+        "{err:?}"
+    );
+    assert!(
+        !err.to_string().contains(secret) && !format!("{err:?}").contains(secret),
+        "{err:?}"
+    );
 
     let closed = connect_with("mysql://root@127.0.0.1:1/test");
-    assert!(closed.test(&ctx()).await.expect_err("nothing listens on port 1").is_retryable());
+    assert!(closed
+        .test(&ctx())
+        .await
+        .expect_err("nothing listens on port 1")
+        .is_retryable());
 }
 
-async fn poll(conn: &Arc<dyn Connection>, inputs: &Value, cursor: Option<Value>) -> (Vec<i64>, Option<Value>) {
-    let outcome = conn.poll(&ctx(), "whenRowInsertedOrModified", inputs.clone(), cursor.clone()).await.expect("poll");
-    let ids = outcome.items.iter().map(|row| row["id"].as_i64().expect("id")).collect();
+async fn poll(
+    conn: &Arc<dyn Connection>,
+    inputs: &Value,
+    cursor: Option<Value>,
+) -> (Vec<i64>, Option<Value>) {
+    let outcome = conn
+        .poll(
+            &ctx(),
+            "whenRowInsertedOrModified",
+            inputs.clone(),
+            cursor.clone(),
+        )
+        .await
+        .expect("poll");
+    let ids = outcome
+        .items
+        .iter()
+        .map(|row| row["id"].as_i64().expect("id"))
+        .collect();
     (ids, outcome.cursor.or(cursor))
 }
 
@@ -140,7 +254,13 @@ async fn polling_trigger_delivers_every_row_exactly_once_across_restarts() {
         let (conn, table) = (Arc::clone(&conn), t.name.clone());
         async move {
             for id in ids {
-                conn.invoke(&ctx(), "insertRow", json!({"table": table, "row": {"id": id, "changed": at}})).await.expect("insert");
+                conn.invoke(
+                    &ctx(),
+                    "insertRow",
+                    json!({"table": table, "row": {"id": id, "changed": at}}),
+                )
+                .await
+                .expect("insert");
             }
         }
     };
@@ -152,7 +272,8 @@ async fn polling_trigger_delivers_every_row_exactly_once_across_restarts() {
     seen.extend(ids);
 
     let conn = connect_with(&url());
-    let mut cursor: Option<Value> = serde_json::from_str(&serde_json::to_string(&cursor).expect("json")).expect("json");
+    let mut cursor: Option<Value> =
+        serde_json::from_str(&serde_json::to_string(&cursor).expect("json")).expect("json");
     insert(&[4], "2024-01-01T00:00:00.5").await;
     insert(&[5, 6], "2024-01-02T00:00:00").await;
     loop {

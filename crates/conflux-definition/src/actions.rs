@@ -514,8 +514,21 @@ impl Loader {
             options,
             tracked_properties,
             input_references,
+            reads_secure_parameters: self.reads_secure_parameters(obj.get("inputs")),
             raw: Arc::new(json.clone()),
         })
+    }
+
+    /// A textual check for `parameters('<secure name>')` in the inputs.
+    fn reads_secure_parameters(&self, inputs: Option<&Json>) -> bool {
+        let Some(inputs) = inputs else { return false };
+        if self.secure_parameters.is_empty() {
+            return false;
+        }
+        let text = inputs.to_string().to_ascii_lowercase().replace(' ', "");
+        self.secure_parameters
+            .iter()
+            .any(|p| text.contains(&format!("parameters('{p}')")))
     }
 
     fn compile_field(

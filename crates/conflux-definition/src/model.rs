@@ -236,6 +236,9 @@ pub struct ActionDefinition {
     /// Names of actions whose records the inputs read (`body('X')`), for secure
     /// data propagation.
     pub input_references: Vec<String>,
+    /// Whether the inputs read a `securestring`/`secureobject` parameter, which
+    /// hides them in run history.
+    pub reads_secure_parameters: bool,
     /// The action's JSON as written.
     pub raw: Arc<serde_json::Value>,
 }

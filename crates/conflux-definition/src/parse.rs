@@ -48,6 +48,8 @@ pub(crate) struct Loader {
     pub has_response: bool,
     /// runAfter names that are not siblings, checked once every name is known.
     pub foreign_run_after: Vec<(String, String)>,
+    /// Names of secure parameters, lower-cased.
+    pub secure_parameters: Vec<String>,
 }
 
 /// Appends a property to a JSON path (`$.a` + `b` → `$.a.b`, `$.a` + `x y` → `$.a['x y']`).
@@ -79,6 +81,7 @@ pub(crate) fn load(doc: &Json) -> Result<Workflow, DefinitionError> {
         action_count: 0,
         has_response: false,
         foreign_run_after: Vec::new(),
+        secure_parameters: Vec::new(),
     };
     let Some(obj) = doc.as_object() else {
         return Err(DefinitionError::Invalid {
@@ -115,6 +118,11 @@ pub(crate) fn load(doc: &Json) -> Result<Workflow, DefinitionError> {
     };
 
     let parameters = l.parameters(def.get("parameters"), &child(&root, "parameters"));
+    l.secure_parameters = parameters
+        .values()
+        .filter(|p| p.kind.is_secure())
+        .map(|p| p.name.to_ascii_lowercase())
+        .collect();
     let triggers = l.triggers(def.get("triggers"), &child(&root, "triggers"), standard);
     let actions = l.action_map(
         def.get("actions"),

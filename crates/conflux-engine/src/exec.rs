@@ -182,7 +182,8 @@ async fn skipped(
     cause: ActionStatus,
 ) -> Arc<ActionResult> {
     let now = ctx.clock.now();
-    let status = if cause == ActionStatus::Cancelled && ctx.stop_reason().is_some() {
+    // Pending actions of a cancelled run are cancelled; after Terminate they are skipped.
+    let status = if cause == ActionStatus::Cancelled && ctx.stop_reason() == Some(Stop::Cancelled) {
         ActionStatus::Cancelled
     } else {
         ActionStatus::Skipped

@@ -96,9 +96,17 @@ impl EngineOptions {
             store,
             clock: Arc::new(SystemClock),
             executors: Vec::new(),
-            http: reqwest::Client::new(),
+            http: default_http_client(),
         }
     }
+}
+
+/// Outbound calls give up after the Standard limit of 235 s per request.
+fn default_http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(235))
+        .build()
+        .unwrap_or_default()
 }
 
 /// A workflow handed to the engine.

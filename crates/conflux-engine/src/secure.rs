@@ -7,7 +7,8 @@ use crate::state::{ActionResult, Frame, RunCtx};
 
 pub(crate) fn apply(ctx: &RunCtx, def: &ActionDefinition, _frame: &Frame, r: &mut ActionResult) {
     let sd = def.runtime.secure_data;
-    let mut inputs = sd.inputs;
+    // Secure parameters are masked wherever they are used.
+    let mut inputs = sd.inputs || def.reads_secure_parameters;
     let mut outputs = sd.outputs;
     // Secured outputs read by this action's inputs hide those inputs. Only an
     // action's own "outputs" setting propagates (not the outputs hidden as a

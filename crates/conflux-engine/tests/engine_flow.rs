@@ -2,7 +2,10 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use common::{harness, status, workflow};
+use conflux_engine::{Clock, ManualClock};
 use conflux_store::{ActionStatus, RunStatus};
 use serde_json::json;
 
@@ -99,7 +102,13 @@ async fn skipped_tail_takes_the_status_of_its_cause() {
 
 #[tokio::test]
 async fn run_after_skipped_and_timed_out_statuses() {
-    let h = harness().await;
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let h = common::harness_with(Vec::new(), Some(clock.clone() as Arc<dyn Clock>)).await;
+    // Once the Wait and its timeout both sleep, move past the timeout.
+    let ticker = tokio::spawn(async move {
+        clock.wait_for_sleepers(2).await;
+        clock.advance(std::time::Duration::from_secs(2));
+    });
     let doc = workflow(json!({
         "Cond": {"type": "If", "expression": "@equals(1, 2)", "actions": {"Never": {"type": "Compose", "inputs": 1}}},
         "After_skip": {"type": "Compose", "inputs": "ran after skipped", "runAfter": {"Cond": ["Succeeded"]}},
@@ -109,6 +118,7 @@ async fn run_after_skipped_and_timed_out_statuses() {
     }));
     h.register("statuses", &doc);
     let (outcome, _) = h.run("statuses", json!({})).await;
+    ticker.await.expect("ticker");
     assert_eq!(status(&outcome, "Never"), ActionStatus::Skipped);
     assert_eq!(status(&outcome, "Cond"), ActionStatus::Succeeded);
     assert_eq!(status(&outcome, "Slow"), ActionStatus::TimedOut);
@@ -135,7 +145,8 @@ async fn terminate_overrides_the_run_status() {
         outcome.error,
         Some(json!({"code": "Nope", "message": "stopped on purpose"}))
     );
-    assert_ne!(status(&outcome, "Never"), ActionStatus::Succeeded);
+    assert_eq!(status(&outcome, "Never"), ActionStatus::Skipped);
+    assert_eq!(status(&outcome, "Stop"), ActionStatus::Succeeded);
 
     let ok = workflow(json!({
         "Boom": {"type": "Compose", "inputs": "@div(1, 0)"},
@@ -316,6 +327,10 @@ async fn secure_data_is_redacted_in_the_store_and_propagates() {
         "Use_secret": {"type": "Compose", "inputs": "@outputs('Secret')", "runAfter": {"Secret": ["Succeeded"]}}
     }));
     let mut doc = doc;
+    doc["definition"]["parameters"] =
+        json!({"apiKey": {"type": "SecureString", "defaultValue": "k-123"}});
+    doc["definition"]["actions"]["Keyed"] =
+        json!({"type": "Compose", "inputs": {"key": "@parameters('apiKey')"}});
     doc["definition"]["staticResults"] = json!({"Tok": {"status": "Succeeded", "outputs": {"statusCode": 200, "body": "token-value"}}});
     h.register("secure", &doc);
     let (outcome, _) = h.run("secure", json!({})).await;
@@ -346,4 +361,40 @@ async fn secure_data_is_redacted_in_the_store_and_propagates() {
             .expect("json")
             .contains("token-value")
     );
+}
+
+#[tokio::test]
+async fn expression_actions_and_tracked_properties() {
+    let h = harness().await;
+    let doc = workflow(json!({
+        "Later": {"type": "Expression", "kind": "AddToTime",
+                  "inputs": {"baseTime": "2024-01-31T00:00:00Z", "interval": 1, "timeUnit": "Month"},
+                  "trackedProperties": {"month": "@{action()?['outputs']?['body']}", "fixed": "x"}},
+        "Earlier": {"type": "Expression", "kind": "subtractFromTime",
+                    "inputs": {"baseTime": "2024-03-01T12:00:00Z", "interval": 2, "timeUnit": "Hour"}},
+        "Zone": {"type": "Expression", "kind": "ConvertTimeZone",
+                 "inputs": {"baseTime": "2024-07-01T12:00:00Z", "sourceTimeZone": "UTC", "destinationTimeZone": "W. Europe Standard Time", "formatString": "HH:mm"}}
+    }));
+    h.register("expr", &doc);
+    let (outcome, _) = h.run("expr", json!({})).await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{outcome:?}");
+    let body = |r: conflux_store::ActionRecord| {
+        r.outputs.expect("outputs")["body"]
+            .as_str()
+            .expect("text")
+            .to_string()
+    };
+    assert!(body(h.record(&outcome, "Later").await).starts_with("2024-02-29T00:00:00"));
+    assert!(body(h.record(&outcome, "Earlier").await).starts_with("2024-03-01T10:00:00"));
+    assert_eq!(body(h.record(&outcome, "Zone").await), "14:00");
+    let tracked = h
+        .record(&outcome, "Later")
+        .await
+        .tracked_properties
+        .expect("tracked");
+    assert_eq!(tracked["fixed"], json!("x"));
+    assert!(tracked["month"]
+        .as_str()
+        .expect("text")
+        .starts_with("2024-02-29"));
 }

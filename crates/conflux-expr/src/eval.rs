@@ -45,15 +45,34 @@ fn call(def: &FunctionDef, args: &[Node], host: &dyn EvalHost) -> Result<Value, 
         for (slot, arg) in buf.iter_mut().zip(args) {
             *slot = eval_node(arg, host)?;
         }
-        (def.body)(&ctx, &buf[..args.len()])
+        guarded(def, &ctx, &buf[..args.len()])
     } else {
         let values = args
             .iter()
             .map(|a| eval_node(a, host))
             .collect::<Result<Vec<_>, _>>()?;
-        (def.body)(&ctx, &values)
+        guarded(def, &ctx, &values)
     };
     result.map_err(|e| prefix(def.name, e))
+}
+
+/// Runs a function body; a panic inside it (a bug, possibly in a third-party
+/// parser it uses) becomes an evaluation error instead of taking the run down.
+fn guarded(def: &FunctionDef, ctx: &FnCtx<'_>, args: &[Value]) -> Result<Value, EvalError> {
+    let body = def.body;
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(ctx, args))).unwrap_or_else(
+        |payload| {
+            let detail = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(EvalError::new(format!(
+                "internal error while evaluating this function ({detail}); please report it \
+                 with the expression"
+            )))
+        },
+    )
 }
 
 /// Prefixes a function's error with its name, unless a host already did.
@@ -210,5 +229,37 @@ pub(crate) fn short(v: &Value) -> String {
     } else {
         let cut: String = text.chars().take(MAX).collect();
         format!("{cut}...")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::NoHost;
+
+    fn explode(_: &FnCtx<'_>, _: &[Value]) -> crate::error::FnResult {
+        panic!("boom")
+    }
+
+    static EXPLODE: FunctionDef = FunctionDef {
+        name: "explode",
+        min_args: 0,
+        max_args: Some(0),
+        body: explode,
+        examples: &[],
+    };
+
+    #[test]
+    fn a_panicking_function_body_becomes_an_error() {
+        let node = Node::Call {
+            def: &EXPLODE,
+            args: Box::new([]),
+        };
+        let e = eval_node(&node, &NoHost).unwrap_err();
+        assert!(
+            e.message
+                .starts_with("explode: internal error while evaluating this function (boom)"),
+            "{e}"
+        );
     }
 }

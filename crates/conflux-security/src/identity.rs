@@ -25,6 +25,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use std::time::Duration as StdDuration;
 
 use crate::{random_bytes, MasterKey, Secret, SecurityError};
 
@@ -79,8 +80,8 @@ pub enum IdentityError {
     UnknownIdentity { resource_id: String },
     #[error("{what} must not be empty")]
     Empty { what: &'static str },
-    #[error("token lifetime must be positive, got {seconds} s")]
-    InvalidLifetime { seconds: i64 },
+    #[error("token lifetime must be positive and below a century, got {seconds} s")]
+    InvalidLifetime { seconds: u64 },
     #[error("the token is malformed: {0}")]
     Malformed(&'static str),
     #[error("the token's signature is not valid for this issuer's key")]
@@ -202,18 +203,19 @@ impl IdentityIssuer {
         identity: &IdentityRef,
         audience: &str,
         now: DateTime<Utc>,
-        ttl: Duration,
+        ttl: StdDuration,
     ) -> Result<Token, IdentityError> {
         if audience.trim().is_empty() {
             return Err(IdentityError::Empty {
                 what: "the token audience",
             });
         }
-        if ttl <= Duration::zero() {
-            return Err(IdentityError::InvalidLifetime {
-                seconds: ttl.num_seconds(),
-            });
-        }
+        let ttl = Duration::from_std(ttl)
+            .ok()
+            .filter(|ttl| *ttl > Duration::zero())
+            .ok_or(IdentityError::InvalidLifetime {
+                seconds: ttl.as_secs(),
+            })?;
         let (object_id, client_id, resource_id) = self.resolve(identity)?;
         let expires_on = now + ttl;
         let claims = Claims {
@@ -318,7 +320,9 @@ impl IdentityIssuer {
         match identity {
             IdentityRef::SystemAssigned { app } => {
                 if app.trim().is_empty() {
-                    return Err(IdentityError::Empty { what: "the app name" });
+                    return Err(IdentityError::Empty {
+                        what: "the app name",
+                    });
                 }
                 Ok((
                     self.derived_id("system object", app),

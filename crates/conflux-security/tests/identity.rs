@@ -1,7 +1,11 @@
 //! Managed-identity tokens: what a service validating them would notice.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use std::time::Duration as StdDuration;
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use conflux_security::identity::{IdentityError, IdentityIssuer, IdentityRef};
 use conflux_security::MasterKey;
@@ -22,7 +26,7 @@ fn app() -> IdentityRef {
 
 fn issue(issuer: &IdentityIssuer, identity: &IdentityRef, audience: &str) -> String {
     issuer
-        .issue(identity, audience, now(), Duration::hours(1))
+        .issue(identity, audience, now(), StdDuration::from_secs(3600))
         .unwrap()
         .access_token
         .expose()
@@ -33,14 +37,18 @@ fn issue(issuer: &IdentityIssuer, identity: &IdentityRef, audience: &str) -> Str
 fn issued_token_verifies_with_the_documented_claims() {
     let issuer = IdentityIssuer::generate(ISSUER);
     let token = issuer
-        .issue(&app(), VAULT, now(), Duration::hours(1))
+        .issue(&app(), VAULT, now(), StdDuration::from_secs(3600))
         .unwrap();
     assert_eq!(token.resource, VAULT);
     assert_eq!(token.expires_on, now() + Duration::hours(1));
     assert!(!format!("{token:?}").contains(token.access_token.expose()));
 
     let claims = issuer
-        .verify(token.access_token.expose(), VAULT, now() + Duration::minutes(5))
+        .verify(
+            token.access_token.expose(),
+            VAULT,
+            now() + Duration::minutes(5),
+        )
         .unwrap();
     assert_eq!(claims.iss, ISSUER);
     assert_eq!(claims.aud, VAULT);
@@ -48,14 +56,25 @@ fn issued_token_verifies_with_the_documented_claims() {
     assert_eq!(claims.nbf, now().timestamp());
     assert_eq!(claims.exp, (now() + Duration::hours(1)).timestamp());
     assert_eq!(claims.sub, claims.oid);
-    assert_eq!(claims.sub.len(), 36, "GUID-shaped object id: {}", claims.sub);
+    assert_eq!(
+        claims.sub.len(),
+        36,
+        "GUID-shaped object id: {}",
+        claims.sub
+    );
     assert_eq!(claims.xms_mirid, "/conflux/apps/orders-app");
     assert_eq!(claims.idtyp, "app");
 
-    let again = issuer.verify(&issue(&issuer, &app(), VAULT), VAULT, now()).unwrap();
+    let again = issuer
+        .verify(&issue(&issuer, &app(), VAULT), VAULT, now())
+        .unwrap();
     assert_eq!(again.sub, claims.sub, "one app, one stable object id");
-    let other = IdentityRef::SystemAssigned { app: "billing".into() };
-    let other = issuer.verify(&issue(&issuer, &other, VAULT), VAULT, now()).unwrap();
+    let other = IdentityRef::SystemAssigned {
+        app: "billing".into(),
+    };
+    let other = issuer
+        .verify(&issue(&issuer, &other, VAULT), VAULT, now())
+        .unwrap();
     assert_ne!(other.sub, claims.sub, "each app has its own identity");
 }
 
@@ -67,8 +86,13 @@ fn audience_must_match_exactly() {
         .verify(&token, "https://vault.azure.net/", now())
         .unwrap_err();
     assert!(matches!(err, IdentityError::WrongAudience { .. }), "{err}");
-    assert!(err.to_string().contains("https://vault.azure.net/"), "{err}");
-    assert!(issuer.verify(&token, "https://storage.azure.com", now()).is_err());
+    assert!(
+        err.to_string().contains("https://vault.azure.net/"),
+        "{err}"
+    );
+    assert!(issuer
+        .verify(&token, "https://storage.azure.com", now())
+        .is_err());
 }
 
 #[test]
@@ -86,7 +110,7 @@ fn expired_and_not_yet_valid_tokens_are_rejected() {
         Err(IdentityError::NotYetValid { .. })
     ));
     assert!(issuer
-        .issue(&app(), VAULT, now(), Duration::zero())
+        .issue(&app(), VAULT, now(), StdDuration::ZERO)
         .is_err());
 }
 
@@ -110,7 +134,12 @@ fn tampered_or_foreign_tokens_are_rejected() {
     // A flipped signature bit.
     let mut signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
     signature[10] ^= 1;
-    let flipped = format!("{}.{}.{}", parts[0], parts[1], URL_SAFE_NO_PAD.encode(signature));
+    let flipped = format!(
+        "{}.{}.{}",
+        parts[0],
+        parts[1],
+        URL_SAFE_NO_PAD.encode(signature)
+    );
     assert!(issuer.verify(&flipped, VAULT, now()).is_err());
 
     // "alg": "none" with no signature.
@@ -162,15 +191,20 @@ fn user_assigned_identities_must_be_registered() {
         resource_id: UAMI.into(),
     };
     let err = issuer
-        .issue(&uami, VAULT, now(), Duration::hours(1))
+        .issue(&uami, VAULT, now(), StdDuration::from_secs(3600))
         .unwrap_err();
-    assert!(matches!(err, IdentityError::UnknownIdentity { .. }), "{err}");
+    assert!(
+        matches!(err, IdentityError::UnknownIdentity { .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains(UAMI));
 
     issuer
         .register_user_assigned(UAMI, "2f1c7e0a-client")
         .unwrap();
-    let claims = issuer.verify(&issue(&issuer, &uami, VAULT), VAULT, now()).unwrap();
+    let claims = issuer
+        .verify(&issue(&issuer, &uami, VAULT), VAULT, now())
+        .unwrap();
     assert_eq!(claims.appid, "2f1c7e0a-client");
     assert_eq!(claims.xms_mirid, UAMI);
 
@@ -178,7 +212,9 @@ fn user_assigned_identities_must_be_registered() {
     let shouted = IdentityRef::UserAssigned {
         resource_id: UAMI.to_uppercase(),
     };
-    let same = issuer.verify(&issue(&issuer, &shouted, VAULT), VAULT, now()).unwrap();
+    let same = issuer
+        .verify(&issue(&issuer, &shouted, VAULT), VAULT, now())
+        .unwrap();
     assert_eq!(same.sub, claims.sub);
     assert!(issuer.register_user_assigned(" ", "x").is_err());
 }
@@ -191,7 +227,9 @@ fn sealed_key_survives_a_restart_and_keeps_object_ids() {
     let restored = IdentityIssuer::from_sealed(&master, &sealed, ISSUER).unwrap();
     let token = issue(&first, &app(), VAULT);
     let claims = restored.verify(&token, VAULT, now()).unwrap();
-    let fresh = restored.verify(&issue(&restored, &app(), VAULT), VAULT, now()).unwrap();
+    let fresh = restored
+        .verify(&issue(&restored, &app(), VAULT), VAULT, now())
+        .unwrap();
     assert_eq!(claims.sub, fresh.sub);
     assert_eq!(first.jwks(), restored.jwks());
 

@@ -255,15 +255,18 @@ impl ConnectionStore {
     pub async fn test(&self, name: &str) -> Result<(), ConnectionError> {
         let config = self.config(name).await?;
         let connector = self.connector(&config.connector_id)?;
-        let connection = connector
-            .prepare(&config)
-            .map_err(|problems| ConnectionError::Invalid {
-                name: name.to_string(),
-                problems,
-            })?;
+        let connection =
+            connector
+                .prepare(&config)
+                .map_err(|problems| ConnectionError::Invalid {
+                    name: name.to_string(),
+                    problems,
+                })?;
         let ctx =
             ConnectorContext::new(ShutdownSignal::never()).with_operation_timeout(TEST_TIMEOUT);
-        let result = ctx.timed("the connection test", connection.test(&ctx)).await;
+        let result = ctx
+            .timed("the connection test", connection.test(&ctx))
+            .await;
         match result {
             Ok(()) => {
                 tracing::info!(connection = %name, "Connection test passed.");
@@ -314,7 +317,10 @@ impl ConnectionStore {
             count += 1;
         }
         if count > 0 {
-            tracing::info!(count, "Connection secrets re-wrapped under the current master key.");
+            tracing::info!(
+                count,
+                "Connection secrets re-wrapped under the current master key."
+            );
         }
         Ok(count)
     }
@@ -360,11 +366,10 @@ impl ConnectionStore {
                 .iter()
                 .map(|(key, secret)| (key.as_str(), secret.expose()))
                 .collect();
-            let plain =
-                serde_json::to_vec(&plain).map_err(|err| ConnectionError::Corrupt {
-                    name: config.name.clone(),
-                    reason: err.to_string(),
-                })?;
+            let plain = serde_json::to_vec(&plain).map_err(|err| ConnectionError::Corrupt {
+                name: config.name.clone(),
+                reason: err.to_string(),
+            })?;
             let sealed = self.master_key.seal(&plain, config.name.as_bytes());
             Some(BASE64.encode(sealed))
         };

@@ -39,8 +39,11 @@ pub struct ConnectionsApiState {
 }
 
 /// The connection and connector routes, with full paths, ready to merge into
-/// the host's router.
-pub fn routes(state: ConnectionsApiState) -> Router {
+/// the host's router whatever its state type.
+pub fn routes<S>(state: ConnectionsApiState) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
     let p = MANAGEMENT_PREFIX;
     Router::new()
         .route(&format!("{p}/connections"), get(list_connections))

@@ -347,7 +347,7 @@ pub async fn get_repetition(
     Ok(reply::ok(repetition_resource(&state, &wf, &record)))
 }
 
-fn history_resource(wf: &HostedWorkflow, entry: &TriggerHistoryRecord) -> Value {
+fn history_resource(state: &HostState, wf: &HostedWorkflow, entry: &TriggerHistoryRecord) -> Value {
     let mut properties = json!({
         "startTime": entry.start_time,
         "endTime": entry.end_time,
@@ -357,6 +357,11 @@ fn history_resource(wf: &HostedWorkflow, entry: &TriggerHistoryRecord) -> Value 
     });
     if let Some(error) = &entry.error {
         properties["error"] = error.clone();
+    }
+    if let Some(outputs) = &entry.outputs {
+        let size = serde_json::to_vec(outputs).map(|b| b.len()).unwrap_or(0);
+        let path = history_content_path(&wf.name, &entry.trigger, entry.id.as_str());
+        properties["outputsLink"] = content_link(state, &path, state.clock.now(), size);
     }
     if let Some(run) = &entry.run_id {
         properties["run"] = json!({"name": run, "id": format!("/workflows/{}/runs/{run}", wf.name), "type": "workflows/runs"});
@@ -388,7 +393,7 @@ pub async fn list_histories(
     let value: Vec<Value> = page
         .items
         .iter()
-        .map(|h| history_resource(&wf, h))
+        .map(|h| history_resource(&state, &wf, h))
         .collect();
     let mut body = json!({ "value": value });
     if let Some(next) = page.next {
@@ -429,10 +434,8 @@ pub async fn get_history(
     Path((name, trigger, id)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     let wf = find_workflow(&state, &name)?;
-    Ok(reply::ok(history_resource(
-        &wf,
-        &load_history(&state, &wf, &trigger, &id).await?,
-    )))
+    let entry = load_history(&state, &wf, &trigger, &id).await?;
+    Ok(reply::ok(history_resource(&state, &wf, &entry)))
 }
 
 /// A new run from the recorded trigger outputs (conditions are not re-applied).
@@ -467,12 +470,6 @@ pub async fn content(
 ) -> Result<Response, ApiError> {
     let get = |k: &str| params.get(k).map(String::as_str).unwrap_or("");
     let wf = find_workflow(&state, get("workflow"))?;
-    if !wf.access.contents.allows(peer.ip()) {
-        return Err(ApiError::forbidden(
-            "AuthorizationFailedByIpAddress",
-            format!("the caller address {} may not read run-history contents of workflow '{}' (accessControl.contents)", peer.ip(), wf.name),
-        ));
-    }
     let section = get("section");
     if section != "inputs" && section != "outputs" {
         return Err(ApiError::not_found(
@@ -482,27 +479,7 @@ pub async fn content(
     }
     let repetition = params.get("repetition").map(String::as_str);
     let path = content_path(&wf.name, get("run"), get("action"), repetition, section);
-    let query = QueryParams::parse(raw.as_deref());
-    let sp = query.get("sp").unwrap_or("");
-    if sp != CONTENT_PERMISSIONS || query.get("se").is_none() {
-        return Err(ApiError::unauthorized(
-            "AuthorizationFailed",
-            "content links must carry the sp and se they were issued with",
-        ));
-    }
-    state
-        .keys()
-        .verify(
-            &SasRequest {
-                path: &path,
-                permissions: sp,
-                version: query.get("sv").unwrap_or(SAS_VERSION),
-                expiry: query.get("se"),
-            },
-            query.get("sig").unwrap_or(""),
-            state.clock.now(),
-        )
-        .map_err(|err| ApiError::unauthorized("AuthorizationFailed", err.to_string()))?;
+    check_content_access(&state, &wf, peer, &path, raw.as_deref())?;
     let run_id = RunId::new(get("run"));
     let key = match repetition {
         Some(rep) => RepetitionKey::parse(rep)?,
@@ -528,4 +505,73 @@ pub async fn content(
             )
         })?;
     Ok(reply::ok(content))
+}
+
+fn history_content_path(workflow: &str, trigger: &str, id: &str) -> String {
+    format!(
+        "/runtime/webhooks/workflow/api/contents/{}/triggers/{}/histories/{}/outputs",
+        crate::callback::encode(workflow),
+        crate::callback::encode(trigger),
+        crate::callback::encode(id)
+    )
+}
+
+/// `GET /runtime/webhooks/workflow/api/contents/{w}/triggers/{t}/histories/{h}/outputs`
+pub async fn history_content(
+    State(state): State<Arc<HostState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path((name, trigger, id)): Path<(String, String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let wf = find_workflow(&state, &name)?;
+    let path = history_content_path(&wf.name, &trigger, &id);
+    check_content_access(&state, &wf, peer, &path, raw.as_deref())?;
+    let outputs = load_history(&state, &wf, &trigger, &id)
+        .await?
+        .outputs
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "ContentNotFound",
+                "this content does not exist or is secured",
+            )
+        })?;
+    Ok(reply::ok(outputs))
+}
+
+/// Content links are IP-filtered (`accessControl.contents`), signed and expiring.
+fn check_content_access(
+    state: &HostState,
+    wf: &HostedWorkflow,
+    peer: SocketAddr,
+    path: &str,
+    raw: Option<&str>,
+) -> Result<(), ApiError> {
+    if !wf.access.contents.allows(peer.ip()) {
+        return Err(ApiError::forbidden(
+            "AuthorizationFailedByIpAddress",
+            format!("the caller address {} may not read run-history contents of workflow '{}' (accessControl.contents)", peer.ip(), wf.name),
+        ));
+    }
+    let query = QueryParams::parse(raw);
+    let sp = query.get("sp").unwrap_or("");
+    if sp != CONTENT_PERMISSIONS || query.get("se").is_none() {
+        return Err(ApiError::unauthorized(
+            "AuthorizationFailed",
+            "content links must carry the sp and se they were issued with",
+        ));
+    }
+    state
+        .keys()
+        .verify(
+            &SasRequest {
+                path,
+                permissions: sp,
+                version: query.get("sv").unwrap_or(SAS_VERSION),
+                expiry: query.get("se"),
+            },
+            query.get("sig").unwrap_or(""),
+            state.clock.now(),
+        )
+        .map(|_| ())
+        .map_err(|err| ApiError::unauthorized("AuthorizationFailed", err.to_string()))
 }

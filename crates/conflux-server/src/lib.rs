@@ -296,6 +296,10 @@ fn router(state: Arc<HostState>) -> Router {
         .route("/api/{workflow}/triggers/{trigger}/invoke", axum::routing::any(triggers::invoke))
         .route("/api/{workflow}/triggers/{trigger}/invoke/{*relative}", axum::routing::any(triggers::invoke_relative))
         .route(&format!("{contents}/{{section}}"), get(history::content))
+        .route(
+            "/runtime/webhooks/workflow/api/contents/{workflow}/triggers/{trigger}/histories/{history}/outputs",
+            get(history::history_content),
+        )
         .route(&format!("{contents}/repetitions/{{repetition}}/{{section}}"), get(history::content))
         .nest("/runtime/webhooks/workflow/api/management", management)
         .fallback(|| async { ApiError::not_found("NotFound", "no such endpoint; triggers are under /api/{workflow}/triggers/{trigger}/invoke and the management API under /runtime/webhooks/workflow/api/management/") })
@@ -306,7 +310,10 @@ fn router(state: Arc<HostState>) -> Router {
 
 /// One debug line per request. Only the path is logged: the query string
 /// carries signatures.
-async fn log_request(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+async fn log_request(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let response = next.run(request).await;

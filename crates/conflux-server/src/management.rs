@@ -172,7 +172,7 @@ async fn trigger_resource(
     wf: &HostedWorkflow,
     name: &str,
 ) -> Result<Value, ApiError> {
-    let trigger = wf.workflow.triggers.get(name).ok_or_else(|| {
+    let trigger = wf.trigger_named(name).ok_or_else(|| {
         ApiError::not_found(
             "TriggerNotFound",
             format!("workflow '{}' has no trigger '{name}'", wf.name),
@@ -233,7 +233,7 @@ pub async fn list_callback_url(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let wf = find_workflow(&state, &name)?;
-    let def = wf.workflow.triggers.get(&trigger).ok_or_else(|| {
+    let def = wf.trigger_named(&trigger).ok_or_else(|| {
         ApiError::not_found(
             "TriggerNotFound",
             format!("workflow '{}' has no trigger '{trigger}'", wf.name),
@@ -289,7 +289,7 @@ pub async fn run_trigger(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let wf = find_workflow(&state, &name)?;
-    let def = wf.workflow.triggers.get(&trigger).ok_or_else(|| {
+    let def = wf.trigger_named(&trigger).ok_or_else(|| {
         ApiError::not_found(
             "TriggerNotFound",
             format!("workflow '{}' has no trigger '{trigger}'", wf.name),

@@ -59,6 +59,15 @@ impl HostedWorkflow {
         self.workflow.triggers.values().next()
     }
 
+    /// Trigger names are matched case-insensitively, like workflow names.
+    pub fn trigger_named(&self, name: &str) -> Option<&TriggerDefinition> {
+        self.workflow
+            .triggers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, t)| t)
+    }
+
     pub fn is_enabled(&self) -> bool {
         self.enabled.load(Ordering::SeqCst)
     }

@@ -432,6 +432,11 @@ pub async fn fire(
             })
             .await
             .map_err(runtime_error)?;
+        // Stateless runs keep no history, so neither does their trigger.
+        if wf.kind == conflux_definition::WorkflowKind::Stateless {
+            runs.push(started);
+            continue;
+        }
         let mut batch = WriteBatch::new();
         batch.record_trigger_history(TriggerHistoryRecord {
             workflow: WorkflowName::new(wf.name.as_str()),

@@ -1,6 +1,8 @@
 //! Connection store round trips against SQLite, with the file-system connector
 //! and a connector that has a secret parameter.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
 mod connections_support;
 
 use std::sync::Arc;
@@ -22,13 +24,21 @@ fn key(byte: u8) -> [u8; 32] {
 }
 
 async fn sqlite(dir: &tempfile::TempDir) -> Arc<dyn Store> {
-    Arc::new(SqliteStore::open(dir.path().join("conflux.db")).await.unwrap())
+    Arc::new(
+        SqliteStore::open(dir.path().join("conflux.db"))
+            .await
+            .unwrap(),
+    )
 }
 
 fn connections(store: &Arc<dyn Store>, keys: &[[u8; 32]]) -> ConnectionStore {
     let mut registry = conflux_connectors::all();
     registry.push(vault());
-    ConnectionStore::new(store.clone(), Arc::new(MasterKey::from_keys(keys)), registry)
+    ConnectionStore::new(
+        store.clone(),
+        Arc::new(MasterKey::from_keys(keys)),
+        registry,
+    )
 }
 
 #[tokio::test]
@@ -55,14 +65,24 @@ async fn file_system_connection_round_trips() {
     // Connector ids match case-insensitively, as Logic Apps resource ids do.
     let missing = root.path().join("absent").display().to_string();
     conns
-        .put("gone", "/SERVICEPROVIDERS/filesystem", params(json!({"rootFolder": missing})))
+        .put(
+            "gone",
+            "/SERVICEPROVIDERS/filesystem",
+            params(json!({"rootFolder": missing})),
+        )
         .await
         .unwrap();
     let err = conns.test("gone").await.unwrap_err();
     assert!(matches!(err, ConnectionError::TestFailed { .. }), "{err}");
     assert!(err.to_string().contains("gone"), "{err}");
 
-    let names: Vec<String> = conns.list().await.unwrap().into_iter().map(|c| c.name).collect();
+    let names: Vec<String> = conns
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
     assert_eq!(names, ["files", "gone"]);
 
     conns.delete("files").await.unwrap();
@@ -94,10 +114,20 @@ async fn every_problem_is_reported_and_nothing_is_stored() {
     assert!(paths.contains(&"parameterValues.endpont"), "{paths:?}");
     assert!(paths.contains(&"parameterValues.endpoint"), "{paths:?}");
     assert!(paths.contains(&"parameterValues.apiKey"), "{paths:?}");
-    assert!(err.to_string().contains("declared parameters: endpoint, apiKey"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("declared parameters: endpoint, apiKey"),
+        "{err}"
+    );
 
-    let err = conns.put("v", "/serviceProviders/nope", Map::new()).await.unwrap_err();
-    assert!(err.to_string().contains(VAULT_ID), "lists known connectors: {err}");
+    let err = conns
+        .put("v", "/serviceProviders/nope", Map::new())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains(VAULT_ID),
+        "lists known connectors: {err}"
+    );
     let err = conns.put("a/b", FS_ID, Map::new()).await.unwrap_err();
     assert!(matches!(err, ConnectionError::InvalidName { .. }), "{err}");
 
@@ -110,7 +140,11 @@ async fn secrets_decrypt_for_the_runtime_and_only_for_their_connection() {
     let store = sqlite(&dir).await;
     let conns = connections(&store, &[key(1)]);
     let info = conns
-        .put("v", VAULT_ID, params(json!({"endpoint": "https://x", "apiKey": "good-123"})))
+        .put(
+            "v",
+            VAULT_ID,
+            params(json!({"endpoint": "https://x", "apiKey": "good-123"})),
+        )
         .await
         .unwrap();
     assert_eq!(info.secret_parameters, ["apiKey"]);
@@ -136,17 +170,37 @@ async fn rotation_rewraps_so_the_new_key_alone_opens_everything() {
     let with_a = connections(&store, &[a]);
     for (name, secret) in [("one", "good-1"), ("two", "good-2")] {
         with_a
-            .put(name, VAULT_ID, params(json!({"endpoint": "https://x", "apiKey": secret})))
+            .put(
+                name,
+                VAULT_ID,
+                params(json!({"endpoint": "https://x", "apiKey": secret})),
+            )
             .await
             .unwrap();
     }
     let root = dir.path().display().to_string();
-    with_a.put("plain", FS_ID, params(json!({"rootFolder": root}))).await.unwrap();
-    assert_eq!(with_a.rotate().await.unwrap(), 0, "nothing to do with one key");
+    with_a
+        .put("plain", FS_ID, params(json!({"rootFolder": root})))
+        .await
+        .unwrap();
+    assert_eq!(
+        with_a.rotate().await.unwrap(),
+        0,
+        "nothing to do with one key"
+    );
 
     // The operator sets CONFLUX_MASTER_KEY=B,A: reads work before rotation.
     let rotating = connections(&store, &[b, a]);
-    assert_eq!(rotating.config("one").await.unwrap().secret("apiKey").unwrap().expose(), "good-1");
+    assert_eq!(
+        rotating
+            .config("one")
+            .await
+            .unwrap()
+            .secret("apiKey")
+            .unwrap()
+            .expose(),
+        "good-1"
+    );
     assert!(connections(&store, &[b]).config("one").await.is_err());
     assert_eq!(rotating.rotate().await.unwrap(), 2);
     assert_eq!(rotating.rotate().await.unwrap(), 0, "already under B");

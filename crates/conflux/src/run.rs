@@ -32,22 +32,32 @@ fn read_body(spec: Option<&str>) -> anyhow::Result<serde_json::Value> {
         None => return Ok(serde_json::Value::Null),
         Some("-") => {
             let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).context("cannot read the body from stdin")?;
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("cannot read the body from stdin")?;
             s
         }
-        Some(path) => std::fs::read_to_string(path).with_context(|| format!("cannot read the body file {path}"))?,
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the body file {path}"))?,
     };
     // JSON bodies are parsed; anything else is passed as text.
     Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
 }
 
 pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     runtime.block_on(run(args))
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let dir = args.workflow.parent().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let dir = args
+        .workflow
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     let name = args
         .workflow
         .file_name()
@@ -55,18 +65,28 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .context("pass the workflow as DIR/WORKFLOW")?
         .to_string();
     let file = args.workflow.join("workflow.json");
-    let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
-    let doc: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", file.display()))?;
+    let text = std::fs::read_to_string(&file)
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    let doc: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not valid JSON", file.display()))?;
     let workflow = match Workflow::from_json(&doc) {
         Ok(w) => w,
         Err(e) => {
             for f in e.findings() {
                 println!("{f}");
             }
-            anyhow::bail!("{} is not valid; fix the problems above (see `conflux validate`)", file.display());
+            anyhow::bail!(
+                "{} is not valid; fix the problems above (see `conflux validate`)",
+                file.display()
+            );
         }
     };
-    let trigger_name = workflow.triggers.keys().next().cloned().unwrap_or_else(|| "manual".into());
+    let trigger_name = workflow
+        .triggers
+        .keys()
+        .next()
+        .cloned()
+        .unwrap_or_else(|| "manual".into());
     // Parameters and app settings of the project, when it loads.
     let mut registration = WorkflowRegistration::new(name.clone(), Arc::new(workflow));
     registration.stateless = registration.workflow.kind == WorkflowKind::Stateless;
@@ -75,19 +95,30 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             registration.parameters.insert(k.clone(), p.value.clone());
         }
         for (k, v) in &project.app_settings {
-            registration.app_settings.insert(k.clone(), serde_json::Value::String(v.clone()));
+            registration
+                .app_settings
+                .insert(k.clone(), serde_json::Value::String(v.clone()));
         }
     }
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await?);
     let engine = Engine::new(EngineOptions::new(store));
     if let Err(e) = engine.register_workflow(registration) {
-        let hint = if CONNECTOR_ACTION_TYPES.is_empty() { "" } else { " (connector actions run only under `conflux serve`)" };
+        let hint = if CONNECTOR_ACTION_TYPES.is_empty() {
+            ""
+        } else {
+            " (connector actions run only under `conflux serve`)"
+        };
         anyhow::bail!("{e}{hint}");
     }
     let mut headers = serde_json::Map::new();
     for h in &args.headers {
-        let (k, v) = h.split_once(':').with_context(|| format!("--header '{h}' must be Name:Value"))?;
-        headers.insert(k.trim().to_string(), serde_json::Value::String(v.trim().to_string()));
+        let (k, v) = h
+            .split_once(':')
+            .with_context(|| format!("--header '{h}' must be Name:Value"))?;
+        headers.insert(
+            k.trim().to_string(),
+            serde_json::Value::String(v.trim().to_string()),
+        );
     }
     let outputs = serde_json::json!({
         "headers": headers,
@@ -96,19 +127,39 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         "method": args.method.to_ascii_uppercase(),
         "relativePathParameters": {},
     });
-    let handle = engine.start_run(StartRun::new(name.clone(), trigger_name, outputs)).await?;
+    let handle = engine
+        .start_run(StartRun::new(name.clone(), trigger_name, outputs))
+        .await?;
     let response_rx = handle.response;
-    let outcome = handle.completion.await.context("the run ended without an outcome")?;
+    let outcome = handle
+        .completion
+        .await
+        .context("the run ended without an outcome")?;
     println!("run {} of {name}", outcome.run_id);
     for a in &outcome.actions {
         let rep = if a.repetition.is_empty() {
             String::new()
         } else {
-            format!("[{}]", a.repetition.iter().map(u32::to_string).collect::<Vec<_>>().join("."))
+            format!(
+                "[{}]",
+                a.repetition
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(".")
+            )
         };
         let ms = (a.end - a.start).num_milliseconds();
-        let code = a.code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
-        println!("  {:<40} {:<10} {ms} ms{code}", format!("{}{rep}", a.name), a.status.as_str());
+        let code = a
+            .code
+            .as_deref()
+            .map(|c| format!(" ({c})"))
+            .unwrap_or_default();
+        println!(
+            "  {:<40} {:<10} {ms} ms{code}",
+            format!("{}{rep}", a.name),
+            a.status.as_str()
+        );
     }
     if let Some(rx) = response_rx {
         if let Ok(resp) = rx.await {
@@ -123,5 +174,9 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         println!("error: {err}");
     }
     println!("status: {}", outcome.status);
-    Ok(if outcome.status == RunStatus::Succeeded { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if outcome.status == RunStatus::Succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -16,7 +16,9 @@ pub struct ValidateArgs {
 /// Action types Conflux hands to connectors are accepted here; whether a
 /// connector for each is installed is checked when the project is served.
 fn accepts(action_type: &str) -> bool {
-    CONNECTOR_ACTION_TYPES.iter().any(|t| t.eq_ignore_ascii_case(action_type))
+    CONNECTOR_ACTION_TYPES
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(action_type))
 }
 
 /// Every finding of one file, as `path: message` lines.

@@ -762,6 +762,9 @@ async fn manual_run_resubmit_and_foreach_repetitions() {
         .to_string();
     let (_, histories) = server.get("workflows/loop/triggers/manual/histories").await;
     assert_eq!(histories["value"][0]["name"], manual.as_str());
+    let link = histories["value"][0]["properties"]["outputsLink"]["uri"].as_str().unwrap();
+    let outputs: Value = server.client.get(link).send().await.unwrap().json().await.unwrap();
+    assert_eq!(outputs["body"], json!({"items": [3]}));
     let (status, _) = server
         .post(
             &format!("workflows/loop/triggers/manual/histories/{manual}/resubmit"),

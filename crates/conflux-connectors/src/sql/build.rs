@@ -9,8 +9,10 @@ use super::inputs::{Columns, Ident, TableName};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Dialect {
     /// `"name"` and `$1, $2, ...`.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     Postgres,
     /// `` `name` `` and `?`.
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
     MySql,
 }
 

@@ -130,6 +130,9 @@ pub(crate) async fn run_leaf(
         }
     };
     tokio::select! {
+        // A finished action keeps its result even if the run stopped meanwhile
+        // (Terminate stops the run from inside its own action).
+        biased;
         o = timed => o,
         why = ctx.stopped() => Outcome {
             status: if why == Stop::Shutdown { ActionStatus::Aborted } else { ActionStatus::Cancelled },

@@ -48,7 +48,10 @@ impl Connector for TestVault {
         &VAULT
     }
 
-    fn prepare(&self, config: &ConnectionConfig) -> Result<Arc<dyn Connection>, Vec<ConfigProblem>> {
+    fn prepare(
+        &self,
+        config: &ConnectionConfig,
+    ) -> Result<Arc<dyn Connection>, Vec<ConfigProblem>> {
         let mut reader = config.reader();
         reader.req_str("endpoint");
         let api_key = config.secret("apiKey").map(|s| s.expose().to_string());
@@ -72,11 +75,18 @@ impl Connection for VaultConnection {
         if self.api_key.starts_with("good-") {
             Ok(())
         } else {
-            Err(ConnectorError::unauthorized("the vault refused the API key"))
+            Err(ConnectorError::unauthorized(
+                "the vault refused the API key",
+            ))
         }
     }
 
-    async fn invoke(&self, _: &ConnectorContext, _: &str, _: Value) -> Result<Value, ConnectorError> {
+    async fn invoke(
+        &self,
+        _: &ConnectorContext,
+        _: &str,
+        _: Value,
+    ) -> Result<Value, ConnectorError> {
         Err(ConnectorError::invalid_input("no operations"))
     }
 }

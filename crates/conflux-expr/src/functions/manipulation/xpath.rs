@@ -69,6 +69,15 @@ fn xpath(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
             }
         }
     }
+    // The XPath engine cannot report an undeclared prefix as an error, so they
+    // are checked here, before evaluation.
+    for prefix in namespace_prefixes(expression) {
+        if context_namespace(&document, &prefix).is_none() {
+            return Err(EvalError::new(format!(
+                "the XPath expression '{expression}' uses the namespace prefix '{prefix}', which the document's top element does not declare; match with local-name() instead"
+            )));
+        }
+    }
     let result = compiled
         .evaluate(&context, document.root())
         .map_err(|e| EvalError::new(format!("evaluating '{expression}' failed ({e})")))?;
@@ -85,6 +94,54 @@ fn xpath(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
             }
         }
     })
+}
+
+/// The namespace URI the document's top element declares for `prefix`.
+fn context_namespace(document: &sxd_document::dom::Document<'_>, prefix: &str) -> Option<String> {
+    document.root().children().iter().find_map(|child| {
+        child.element().and_then(|top| {
+            top.namespaces_in_scope()
+                .into_iter()
+                .find(|ns| ns.prefix() == prefix)
+                .map(|ns| ns.uri().to_string())
+        })
+    })
+}
+
+/// Prefixes of qualified names (`soap:Body`) in an XPath expression, outside
+/// string literals; axis separators (`child::`) are not prefixes.
+fn namespace_prefixes(expression: &str) -> Vec<String> {
+    let chars: Vec<char> = expression.chars().collect();
+    let mut out = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if c == ':' => {
+                let double = chars.get(i + 1) == Some(&':') || (i > 0 && chars[i - 1] == ':');
+                if !double {
+                    let mut start = i;
+                    while start > 0 && is_name_char(chars[start - 1]) {
+                        start -= 1;
+                    }
+                    if start < i {
+                        out.push(chars[start..i].iter().collect());
+                    }
+                }
+            }
+            None => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '_' | '-' | '.')
 }
 
 pub const XPATH: FunctionDef = FunctionDef {
@@ -119,3 +176,22 @@ pub const XPATH: FunctionDef = FunctionDef {
         ),
     ],
 };
+
+#[cfg(test)]
+mod prefix_tests {
+    use super::*;
+    use crate::host::NoHost;
+
+    #[test]
+    fn finds_prefixes_but_not_axes_or_literals() {
+        assert_eq!(namespace_prefixes("/s:Envelope/child::s:Body"), vec!["s", "s"]);
+        assert!(namespace_prefixes("string(/a[@b='x:y'])").is_empty());
+    }
+
+    #[test]
+    fn an_undeclared_prefix_is_an_error_not_a_panic() {
+        let args = [Value::from("<a><b>1</b></a>"), Value::from("/q:a")];
+        let err = xpath(&FnCtx { host: &NoHost }, &args).unwrap_err();
+        assert!(err.message.contains("namespace prefix 'q'"), "{err}");
+    }
+}
