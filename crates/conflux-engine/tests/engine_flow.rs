@@ -361,6 +361,12 @@ async fn secure_data_is_redacted_in_the_store_and_propagates() {
             .expect("json")
             .contains("token-value")
     );
+    assert!(!format!("{journal:?}").contains("k-123"));
+    let keyed = h.record(&outcome, "Keyed").await;
+    assert!(
+        keyed.inputs.is_none() && keyed.outputs.is_none(),
+        "secure parameters are masked"
+    );
 }
 
 #[tokio::test]

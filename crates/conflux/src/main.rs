@@ -7,7 +7,6 @@ use clap::{Parser, Subcommand};
 mod connector_host;
 mod connectors_cmd;
 mod eval;
-mod identity_source;
 mod run;
 mod serve;
 mod validate;
