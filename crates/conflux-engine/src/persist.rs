@@ -3,10 +3,13 @@
 //!
 //! Journal payloads (`type` field): `runStarted` (trigger record, tracking id),
 //! `actionStarted`, `actionCompleted` (status, outputs, variables it set, ...),
-//! `runCompleted`. A completed action is committed before its successors are
-//! scheduled, so after a restart every action that finished is replayed from
-//! its event instead of running again. Sections hidden by secure data are not
-//! written to the journal either; such an action runs again on resume.
+//! `runCompleted`. Steps of a stateful run go through a per-run [`RunJournal`]:
+//! the run keeps going while its steps are committed behind it, several steps
+//! merged into one batch, and waits only where a promise depends on it (an
+//! external action starting, a Response, the run's end). After a restart every
+//! action whose completion was committed is replayed from its event instead of
+//! running again. Sections hidden by secure data are not written to the
+//! journal either; such an action runs again on resume.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +22,7 @@ use conflux_store::{
     ActionRecord, ActionStatus, JournalEvent, RepetitionKey, RunId, Store, WriteBatch,
 };
 use serde_json::json;
+use tokio::sync::watch;
 
 use crate::state::{fmt_time, lock, ActionResult, Frame, RunCtx};
 use crate::ActionSummary;
@@ -26,11 +30,94 @@ use crate::ActionSummary;
 /// A result kept by a stateless run: the result, its repetition and loop indexes.
 type DeferredRecord = (Arc<ActionResult>, Vec<u32>, Vec<(String, u32)>);
 
+/// The write-behind queue of one stateful run.
+///
+/// Steps are appended to one pending batch; a single flusher task per run
+/// commits whatever is pending, and while that commit is in flight the next
+/// steps pile up and go out together in the following one. Steps are committed
+/// in the order they were queued (one flusher, merged batches keep their
+/// order), and [`RunJournal::wait`] returns once every step queued before the
+/// call is committed.
+pub(crate) struct RunJournal {
+    store: Arc<dyn Store>,
+    run_id: RunId,
+    pending: Mutex<Pending>,
+    /// Number of queued steps whose commit has finished.
+    done: watch::Sender<u64>,
+}
+
+#[derive(Default)]
+struct Pending {
+    batch: WriteBatch,
+    /// Steps queued so far.
+    queued: u64,
+    /// A flusher task is running and will pick up `batch`.
+    flushing: bool,
+}
+
+impl RunJournal {
+    fn new(store: Arc<dyn Store>, run_id: RunId) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            run_id,
+            pending: Mutex::new(Pending::default()),
+            done: watch::Sender::new(0),
+        })
+    }
+
+    /// Queues `batch` behind the run's earlier steps; returns its ticket for [`RunJournal::wait`].
+    fn enqueue(self: &Arc<Self>, batch: WriteBatch) -> u64 {
+        let mut p = lock(&self.pending);
+        p.batch.append(batch);
+        p.queued += 1;
+        let ticket = p.queued;
+        if !p.flushing {
+            p.flushing = true;
+            let me = Arc::clone(self);
+            tokio::spawn(async move { me.flush_loop().await });
+        }
+        ticket
+    }
+
+    async fn flush_loop(self: Arc<Self>) {
+        loop {
+            let (batch, upto) = {
+                let mut p = lock(&self.pending);
+                if p.batch.is_empty() {
+                    p.flushing = false;
+                    return;
+                }
+                (std::mem::take(&mut p.batch), p.queued)
+            };
+            let steps = batch.events.len();
+            if let Err(e) = self.store.commit(batch).await {
+                // Waiters are released all the same: the run goes on as it did
+                // when each step was committed alone, and resumes from what was kept.
+                tracing::warn!(run = %self.run_id, events = steps, error = %e, "Could not record steps of a run.");
+            }
+            self.done.send_replace(upto);
+        }
+    }
+
+    /// Returns once every step with a ticket up to `ticket` was committed (or failed to).
+    async fn wait(&self, ticket: u64) {
+        let mut rx = self.done.subscribe();
+        // The sender lives in `self`, so the wait cannot fail.
+        let _ = rx.wait_for(|done| *done >= ticket).await;
+    }
+
+    /// Returns once everything queued so far was committed.
+    async fn flush(&self) {
+        let ticket = lock(&self.pending).queued;
+        self.wait(ticket).await;
+    }
+}
+
 /// Where a run's history goes.
 pub(crate) enum Recorder {
-    /// Stateful: every step is committed to the store as it happens.
+    /// Stateful: every step is queued for the store as it happens; see [`RunJournal`].
     Durable {
-        store: Arc<dyn Store>,
+        journal: Arc<RunJournal>,
         seq: AtomicU64,
         summaries: Mutex<Vec<ActionSummary>>,
     },
@@ -71,9 +158,9 @@ fn is_long_running(def: &ActionDefinition) -> bool {
 }
 
 impl Recorder {
-    pub fn durable(store: Arc<dyn Store>, next_seq: u64) -> Recorder {
+    pub fn durable(store: Arc<dyn Store>, run_id: RunId, next_seq: u64) -> Recorder {
         Recorder::Durable {
-            store,
+            journal: RunJournal::new(store, run_id),
             seq: AtomicU64::new(next_seq),
             summaries: Mutex::new(Vec::new()),
         }
@@ -91,6 +178,29 @@ impl Recorder {
         match self {
             Recorder::Durable { seq, .. } => seq.fetch_add(1, Ordering::SeqCst),
             Recorder::Deferred { .. } => 0,
+        }
+    }
+
+    /// Queues a step of a stateful run without waiting for it (stateless: nothing).
+    pub fn enqueue(&self, batch: WriteBatch) -> u64 {
+        match self {
+            Recorder::Durable { journal, .. } => journal.enqueue(batch),
+            Recorder::Deferred { .. } => 0,
+        }
+    }
+
+    /// Waits until every step queued so far is committed.
+    pub async fn flush(&self) {
+        if let Recorder::Durable { journal, .. } = self {
+            journal.flush().await;
+        }
+    }
+
+    /// Queues a step and waits until it (and everything before it) is committed.
+    pub async fn commit(&self, batch: WriteBatch) {
+        if let Recorder::Durable { journal, .. } = self {
+            let ticket = journal.enqueue(batch);
+            journal.wait(ticket).await;
         }
     }
 
@@ -125,18 +235,14 @@ impl Recorder {
         frame: &Frame,
         values: Vec<serde_json::Value>,
     ) {
-        let Recorder::Durable { store, .. } = self else {
-            return;
-        };
-        if values.is_empty() {
+        if !matches!(self, Recorder::Durable { .. }) || values.is_empty() {
             return;
         }
         let mut batch = WriteBatch::new();
         let payload = json!({"type": "inputsEvaluated", "name": def.name, "repetition": frame.repetition, "values": values});
         batch.append_event(self.event(&ctx.run_id, ctx.clock.now(), payload));
-        if let Err(e) = store.commit(batch).await {
-            tracing::warn!(run = %ctx.run_id, action = %def.name, error = %e, "Could not record the values of an action's inputs.");
-        }
+        // The action must not act on values a resumed run could not replay.
+        self.commit(batch).await;
     }
 
     pub async fn action_started(
@@ -146,10 +252,7 @@ impl Recorder {
         frame: &Frame,
         start: DateTime<Utc>,
     ) {
-        let Recorder::Durable { store, .. } = self else {
-            return;
-        };
-        if !is_long_running(def) {
+        if !matches!(self, Recorder::Durable { .. }) || !is_long_running(def) {
             return;
         }
         let mut batch = WriteBatch::new();
@@ -164,8 +267,13 @@ impl Recorder {
         rec.repetition_indexes = frame.loop_indexes.clone();
         rec.start_time = Some(start);
         batch.upsert_action(rec);
-        if let Err(e) = store.commit(batch).await {
-            tracing::warn!(run = %ctx.run_id, action = %def.name, error = %e, "Could not record the start of an action.");
+        if def.kind.containers().is_empty() {
+            // An action that reaches outside the engine starts only once
+            // everything before it is durable, so a crash cannot make it act
+            // again because an earlier, unrecorded step ran again.
+            self.commit(batch).await;
+        } else {
+            self.enqueue(batch);
         }
     }
 
@@ -185,9 +293,7 @@ impl Recorder {
             end: r.end,
         };
         match self {
-            Recorder::Durable {
-                store, summaries, ..
-            } => {
+            Recorder::Durable { summaries, .. } => {
                 lock(summaries).push(summary);
                 let mut batch = WriteBatch::new();
                 batch.append_event(self.event(
@@ -201,9 +307,7 @@ impl Recorder {
                     &frame.loop_indexes,
                     r,
                 ));
-                if let Err(e) = store.commit(batch).await {
-                    tracing::warn!(run = %ctx.run_id, action = %def.name, error = %e, "Could not record the result of an action.");
-                }
+                self.enqueue(batch);
             }
             Recorder::Deferred {
                 records, summaries, ..

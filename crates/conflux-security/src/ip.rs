@@ -219,3 +219,23 @@ mod tests {
         assert!(errors[2].to_string().contains("greater"));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn parsing_arbitrary_text_never_panics(text in ".{0,60}") {
+            let _ = IpRange::parse(&text);
+        }
+
+        #[test]
+        fn a_cidr_range_contains_its_own_address(a: u8, b: u8, c: u8, d: u8, prefix in 0u32..=32) {
+            let text = format!("{a}.{b}.{c}.{d}/{prefix}");
+            let range = IpRange::parse(&text).unwrap();
+            prop_assert!(range.contains(IpAddr::from([a, b, c, d])));
+        }
+    }
+}

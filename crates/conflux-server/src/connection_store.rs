@@ -159,14 +159,24 @@ impl ConnectionStore {
 
     /// Validates `spec` with its connector (every problem at once), then
     /// stores it with its secrets sealed.
+    ///
+    /// A secret parameter the request leaves out keeps its stored value (the
+    /// API never returns secrets, so a client editing a connection cannot
+    /// send them back); `null` removes a parameter.
     pub async fn put_spec(&self, spec: ConnectionSpec) -> Result<ConnectionInfo, ConnectionError> {
         check_name(&spec.name)?;
         let connector = self.connector(&spec.connector_id)?;
         let descriptor = connector.descriptor();
+        let mut values = spec.parameter_values;
+        let removed: Vec<String> = values
+            .iter()
+            .filter(|(_, value)| value.is_null())
+            .map(|(key, _)| key.clone())
+            .collect();
+        values.retain(|_, value| !value.is_null());
         // Undeclared names are refused: a misspelt secret parameter would
         // otherwise be stored, and shown, as a plain one.
-        let mut problems: Vec<ConfigProblem> = spec
-            .parameter_values
+        let mut problems: Vec<ConfigProblem> = values
             .keys()
             .filter(|key| descriptor.connection_parameter(key).is_none())
             .map(|key| {
@@ -185,8 +195,20 @@ impl ConnectionStore {
                 )
             })
             .collect();
-        let config =
-            ConnectionConfig::from_parameter_values(&spec.name, descriptor, spec.parameter_values);
+        let _guard = self.writes.lock().await;
+        let mut config = ConnectionConfig::from_parameter_values(&spec.name, descriptor, values);
+        for (key, secret) in self.kept_secrets(&spec.name, descriptor.id).await? {
+            let mentioned = config.secrets.contains_key(&key)
+                || config.parameters.contains_key(&key)
+                || removed.contains(&key);
+            if !mentioned
+                && descriptor
+                    .connection_parameter(&key)
+                    .is_some_and(|p| p.secret)
+            {
+                config.secrets.insert(key, secret);
+            }
+        }
         if let Err(found) = connector.prepare(&config) {
             problems.extend(found);
         }
@@ -201,12 +223,31 @@ impl ConnectionStore {
             name: spec.name.clone(),
             reason: err.to_string(),
         })?;
-        {
-            let _guard = self.writes.lock().await;
-            self.store.kv_put(KV_NAMESPACE, &spec.name, bytes).await?;
-        }
+        self.store.kv_put(KV_NAMESPACE, &spec.name, bytes).await?;
         tracing::info!(connection = %spec.name, connector = %record.connector_id, "Connection saved.");
         Ok(info(spec.name, record))
+    }
+
+    /// The stored secrets of an existing connection of the same connector,
+    /// or none. Secrets that no longer decrypt are dropped, so a request
+    /// that supplies them again still succeeds.
+    async fn kept_secrets(
+        &self,
+        name: &str,
+        connector_id: &str,
+    ) -> Result<BTreeMap<String, Secret>, ConnectionError> {
+        let Some(bytes) = self.store.kv_get(KV_NAMESPACE, name).await? else {
+            return Ok(BTreeMap::new());
+        };
+        let Ok(record) = parse_record(name, &bytes) else {
+            return Ok(BTreeMap::new());
+        };
+        match &record.sealed_secrets {
+            Some(sealed) if record.connector_id.eq_ignore_ascii_case(connector_id) => {
+                Ok(self.open_secrets(name, sealed).unwrap_or_default())
+            }
+            _ => Ok(BTreeMap::new()),
+        }
     }
 
     /// A connection without its secret values.

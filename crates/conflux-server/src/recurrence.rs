@@ -589,3 +589,32 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn occurrences_are_strictly_increasing(
+            frequency in prop::sample::select(vec!["Second", "Minute", "Hour", "Day", "Week", "Month"]),
+            interval in 1u32..40,
+            hours in prop::collection::vec(0u32..24, 0..3),
+            offset_secs in 0i64..10_000_000,
+        ) {
+            let mut json = json!({"frequency": frequency, "interval": interval, "startTime": "2024-01-01T03:04:05", "timeZone": "W. Europe Standard Time"});
+            if !hours.is_empty() {
+                json["schedule"] = json!({"hours": hours});
+            }
+            let r = Recurrence::parse(&json).unwrap();
+            let anchor = DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z").unwrap().with_timezone(&Utc);
+            let mut at = anchor + Duration::seconds(offset_secs);
+            for _ in 0..5 {
+                let next = r.next_after(at, anchor).unwrap();
+                prop_assert!(next > at);
+                at = next;
+            }
+        }
+    }
+}

@@ -226,3 +226,17 @@ mod tests {
             .is_none());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn arbitrary_paths_and_queries_never_panic(template in ".{0,40}", path in ".{0,40}", query in ".{0,60}") {
+            let _ = PathTemplate::parse(&template).matches(&path);
+            let _ = QueryParams::parse(Some(&query));
+        }
+    }
+}

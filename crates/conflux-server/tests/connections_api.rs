@@ -312,6 +312,30 @@ async fn delete_removes_a_connection() {
     assert_eq!((status, json_of(&body)), (200, json!({"value": []})));
 }
 
+#[tokio::test]
+async fn routes_merge_beside_a_nested_management_router() {
+    // The host nests its own management routes under the same prefix.
+    let api = Api::start().await;
+    let state = ConnectionsApiState {
+        connections: api.connections.clone(),
+        authorize: Arc::new(|_: &HeaderMap| true),
+    };
+    let host = axum::Router::new()
+        .nest(
+            MANAGEMENT_PREFIX,
+            axum::Router::new().route("/workflows", axum::routing::get(|| async { "workflows" })),
+        )
+        .merge(routes::<()>(state));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, host).await });
+    let base = format!("http://{addr}{MANAGEMENT_PREFIX}");
+    let workflows = reqwest::get(format!("{base}/workflows")).await.unwrap();
+    assert_eq!(workflows.text().await.unwrap(), "workflows");
+    let connections = reqwest::get(format!("{base}/connections")).await.unwrap();
+    assert_eq!(connections.status().as_u16(), 200);
+}
+
 /// A value unique to this run, so a match can only come from this test.
 fn uuid_like() -> String {
     let nanos = std::time::SystemTime::now()

@@ -154,6 +154,35 @@ async fn secrets_decrypt_for_the_runtime_and_only_for_their_connection() {
     assert!(!format!("{config:?}").contains("good-123"));
     conns.test("v").await.unwrap();
 
+    // Editing without re-sending the secret keeps it; `null` removes it.
+    let edited = conns
+        .put("v", VAULT_ID, params(json!({"endpoint": "https://y"})))
+        .await
+        .unwrap();
+    assert_eq!(edited.parameter_values["endpoint"], "https://y");
+    assert_eq!(edited.secret_parameters, ["apiKey"]);
+    let config = conns.config("v").await.unwrap();
+    assert_eq!(config.secret("apiKey").unwrap().expose(), "good-123");
+    let err = conns
+        .put(
+            "v",
+            VAULT_ID,
+            params(json!({"endpoint": "https://y", "apiKey": null})),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("parameterValues.apiKey"), "{err}");
+    assert_eq!(
+        conns
+            .config("v")
+            .await
+            .unwrap()
+            .secret("apiKey")
+            .unwrap()
+            .expose(),
+        "good-123"
+    );
+
     // A record copied under another name does not open there.
     let bytes = store.kv_get(KV_NAMESPACE, "v").await.unwrap().unwrap();
     store.kv_put(KV_NAMESPACE, "w", bytes).await.unwrap();

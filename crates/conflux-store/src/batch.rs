@@ -53,6 +53,32 @@ impl WriteBatch {
             && self.kv.is_empty()
     }
 
+    /// Moves every write of `later` behind the writes of this batch, so one
+    /// commit carries several steps. Within each kind of write the order is
+    /// kept; the store's fixed order of kinds (see [`WriteBatch`]) still applies,
+    /// so a step's run transition lands after every event and action merged here.
+    pub fn append(&mut self, later: WriteBatch) -> &mut Self {
+        let WriteBatch {
+            workflow_versions,
+            new_runs,
+            events,
+            actions,
+            transitions,
+            trigger_histories,
+            trigger_states,
+            kv,
+        } = later;
+        self.workflow_versions.extend(workflow_versions);
+        self.new_runs.extend(new_runs);
+        self.events.extend(events);
+        self.actions.extend(actions);
+        self.transitions.extend(transitions);
+        self.trigger_histories.extend(trigger_histories);
+        self.trigger_states.extend(trigger_states);
+        self.kv.extend(kv);
+        self
+    }
+
     /// Adds a workflow version.
     pub fn put_workflow_version(&mut self, version: WorkflowVersion) -> &mut Self {
         self.workflow_versions.push(version);

@@ -43,6 +43,18 @@ pub struct WiringProblem {
     pub message: String,
 }
 
+impl WiringProblem {
+    /// Whether the problem is in the given workflow's file or in the shared
+    /// connections.json (which every workflow depends on).
+    pub fn concerns_workflow(&self, workflow: &str) -> bool {
+        let own = format!("{}workflow.json", std::path::MAIN_SEPARATOR);
+        !self.location.contains(&own)
+            || self
+                .location
+                .contains(&format!("{workflow}{}workflow.json", std::path::MAIN_SEPARATOR))
+    }
+}
+
 impl std::fmt::Display for WiringProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.location, self.message)

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use conflux_definition::project::Project;
-use conflux_definition::{Workflow, WorkflowKind, CONNECTOR_ACTION_TYPES};
+use conflux_definition::{Workflow, WorkflowKind};
+use crate::connector_host::ConnectorHost;
 use conflux_engine::{Engine, EngineOptions, StartRun, WorkflowRegistration};
 use conflux_store::{RunStatus, SqliteStore, Store};
 
@@ -90,6 +91,7 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // Parameters and app settings of the project, when it loads.
     let mut registration = WorkflowRegistration::new(name.clone(), Arc::new(workflow));
     registration.stateless = registration.workflow.kind == WorkflowKind::Stateless;
+    let mut executors = Vec::new();
     if let Ok(project) = Project::load(&dir) {
         for (k, p) in &project.parameters {
             registration.parameters.insert(k.clone(), p.value.clone());
@@ -99,16 +101,27 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 .app_settings
                 .insert(k.clone(), serde_json::Value::String(v.clone()));
         }
+        // Built-in connectors, through the project's connections.json.
+        let (host, problems) = ConnectorHost::from_project(&project, conflux_connectors::all());
+        let ours: Vec<String> = problems
+            .iter()
+            .filter(|p| p.concerns_workflow(&name))
+            .map(ToString::to_string)
+            .collect();
+        if !ours.is_empty() {
+            anyhow::bail!(
+                "the workflow's connections are not usable:\n  {}",
+                ours.join("\n  ")
+            );
+        }
+        executors.push(Arc::new(host).executor());
     }
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await?);
-    let engine = Engine::new(EngineOptions::new(store));
+    let mut options = EngineOptions::new(store);
+    options.executors = executors;
+    let engine = Engine::new(options);
     if let Err(e) = engine.register_workflow(registration) {
-        let hint = if CONNECTOR_ACTION_TYPES.is_empty() {
-            ""
-        } else {
-            " (connector actions run only under `conflux serve`)"
-        };
-        anyhow::bail!("{e}{hint}");
+        anyhow::bail!("{e}");
     }
     let mut headers = serde_json::Map::new();
     for h in &args.headers {

@@ -762,8 +762,18 @@ async fn manual_run_resubmit_and_foreach_repetitions() {
         .to_string();
     let (_, histories) = server.get("workflows/loop/triggers/manual/histories").await;
     assert_eq!(histories["value"][0]["name"], manual.as_str());
-    let link = histories["value"][0]["properties"]["outputsLink"]["uri"].as_str().unwrap();
-    let outputs: Value = server.client.get(link).send().await.unwrap().json().await.unwrap();
+    let link = histories["value"][0]["properties"]["outputsLink"]["uri"]
+        .as_str()
+        .unwrap();
+    let outputs: Value = server
+        .client
+        .get(link)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(outputs["body"], json!({"items": [3]}));
     let (status, _) = server
         .post(
@@ -862,4 +872,78 @@ async fn a_broken_workflow_does_not_stop_the_others() {
     )
     .await;
     assert_eq!((status, code.as_str()), (404, "WorkflowNotFound"));
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_stops_the_server_cleanly_and_history_survives_a_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let spawn = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_conflux"))
+            .arg("serve")
+            .arg(examples())
+            .args(["--listen", "127.0.0.1:0", "--data"])
+            .arg(data.path())
+            .env("CONFLUX_ADMIN_KEY", ADMIN_KEY)
+            .env_remove("CONFLUX_MASTER_KEY")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut base = String::new();
+        let mut url = String::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(addr) = line.strip_prefix("listening on ") {
+                base = addr.to_string();
+            }
+            if let Some((_, u)) = line
+                .trim()
+                .strip_prefix("POST hello/manual")
+                .and_then(|l| l.split_once(": "))
+            {
+                url = u.to_string();
+                break;
+            }
+        }
+        (child, lines, base, url)
+    };
+    let (mut child, lines, _, url) = spawn();
+    let client = reqwest::Client::new();
+    let response = client
+        .post(&url)
+        .json(&json!({"name": "Bo"}))
+        .send()
+        .await
+        .unwrap();
+    let run_id = response.headers()["x-ms-workflow-run-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let killed = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    assert_eq!(rest.last().map(String::as_str), Some("stopped"));
+    assert!(child.wait().unwrap().success());
+
+    // Same data folder: same keys (the old URL still works) and the old run is still there.
+    let (mut child, lines, base, url_again) = spawn();
+    std::thread::spawn(move || for _ in lines {});
+    assert_eq!(url_again.split("sig=").nth(1), url.split("sig=").nth(1));
+    let run = client
+        .get(format!(
+            "{base}/runtime/webhooks/workflow/api/management/workflows/hello/runs/{run_id}"
+        ))
+        .bearer_auth(ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(run.status().as_u16(), 200);
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
