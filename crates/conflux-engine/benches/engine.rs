@@ -1,6 +1,7 @@
 //! Engine throughput: a chain of 100 Compose actions (actions/s), a Foreach over
 //! 100,000 items (peak RSS printed), and stateful (SQLite on disk) against
-//! stateless runs of a small workflow.
+//! stateless runs of a small workflow, one at a time and 64 at once (the
+//! concurrent case shows what the store's group commit gives).
 
 use std::sync::Arc;
 
@@ -54,6 +55,12 @@ async fn run_once(engine: &Engine, name: &str) {
     assert_eq!(outcome.status, conflux_store::RunStatus::Succeeded);
 }
 
+/// Starts `n` runs at once and waits for all of them.
+async fn run_many(engine: &Engine, name: &str, n: usize) {
+    let runs = (0..n).map(|_| run_once(engine, name));
+    futures::future::join_all(runs).await;
+}
+
 fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -101,6 +108,13 @@ fn benches(c: &mut Criterion) {
     });
     g.bench_function("stateful_sqlite", |b| {
         b.to_async(&rt).iter(|| run_once(&stateful, "small"))
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("runs_of_5_compose_64_at_once");
+    g.throughput(Throughput::Elements(64));
+    g.bench_function("stateful_sqlite", |b| {
+        b.to_async(&rt).iter(|| run_many(&stateful, "small", 64))
     });
     g.finish();
 

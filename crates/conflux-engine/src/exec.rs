@@ -260,6 +260,10 @@ pub(crate) fn run_action<'a>(
         }
         let start = ctx.clock.now();
         ctx.recorder.action_started(ctx, def, frame, start).await;
+        if matches!(def.kind, ActionKind::Response { .. }) {
+            // The caller learns of the run's work only once that work is durable.
+            ctx.recorder.flush().await;
+        }
         let outcome = execute(ctx, def, frame).await;
         let end = ctx.clock.now();
         let mut r = ActionResult {

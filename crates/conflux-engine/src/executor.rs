@@ -70,3 +70,21 @@ pub trait ActionExecutor: Send + Sync + 'static {
     /// Executes one attempt; the engine applies retries, timeouts and cancellation.
     async fn execute(&self, request: ExecuteRequest<'_>) -> Result<Value, ExecutorError>;
 }
+
+/// Applies a WDL `authentication` object (Basic, Raw, ClientCertificate,
+/// ActiveDirectoryOAuth, ManagedServiceIdentity, ...) to an outbound request of
+/// the Http action. The CLI plugs in the connectors' authenticator; the engine
+/// never names it.
+#[async_trait]
+pub trait RequestAuthorizer: Send + Sync + 'static {
+    /// A request builder for `method url` with the evaluated `authentication`
+    /// applied; the engine adds headers and body. Errors are classified like an
+    /// executor's (a refused token request is not retryable, an unreachable
+    /// token endpoint is).
+    async fn request(
+        &self,
+        authentication: &serde_json::Value,
+        method: reqwest::Method,
+        url: &str,
+    ) -> Result<reqwest::RequestBuilder, ExecutorError>;
+}

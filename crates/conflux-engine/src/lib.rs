@@ -56,7 +56,7 @@ use tokio::task::JoinHandle;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use conflux_expr::Value as ExprValue;
 pub use conflux_store::RunId;
-pub use executor::{ActionExecutor, ExecuteRequest, ExecutorError};
+pub use executor::{ActionExecutor, ExecuteRequest, ExecutorError, RequestAuthorizer};
 pub use state::ActionResult;
 
 use persist::Recorder;
@@ -87,6 +87,8 @@ pub struct EngineOptions {
     pub clock: Arc<dyn Clock>,
     pub executors: Vec<Arc<dyn ActionExecutor>>,
     pub http: reqwest::Client,
+    /// Outbound authentication beyond Basic and Raw for the Http action.
+    pub authorizer: Option<Arc<dyn RequestAuthorizer>>,
 }
 
 impl EngineOptions {
@@ -97,6 +99,7 @@ impl EngineOptions {
             clock: Arc::new(SystemClock),
             executors: Vec::new(),
             http: default_http_client(),
+            authorizer: None,
         }
     }
 }
@@ -225,6 +228,7 @@ pub(crate) struct EngineShared {
     clock: Arc<dyn Clock>,
     executors: Vec<Arc<dyn ActionExecutor>>,
     pub(crate) http: reqwest::Client,
+    pub(crate) authorizer: Option<Arc<dyn RequestAuthorizer>>,
     workflows: RwLock<HashMap<String, Arc<Registered>>>,
     runs: Mutex<HashMap<String, Arc<RunCtx>>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -252,6 +256,7 @@ impl Engine {
                 clock: options.clock,
                 executors: options.executors,
                 http: options.http,
+                authorizer: options.authorizer,
                 workflows: RwLock::new(HashMap::new()),
                 runs: Mutex::new(HashMap::new()),
                 tasks: Mutex::new(Vec::new()),
@@ -393,7 +398,11 @@ impl Engine {
                         .client_tracking_id
                         .clone()
                         .or(run.client_tracking_id.clone()),
-                    recorder: Recorder::durable(self.shared.store.clone(), replay.next_seq),
+                    recorder: Recorder::durable(
+                        self.shared.store.clone(),
+                        run.run_id.clone(),
+                        replay.next_seq,
+                    ),
                     replay: replay.results.clone(),
                     nondet_replay: replay.nondet.clone(),
                 },
@@ -520,7 +529,7 @@ pub(crate) async fn start_run_shared(
         );
         record.client_tracking_id = Some(tracking.clone());
         record.trigger = trigger_json.clone();
-        let recorder = Recorder::durable(shared.store.clone(), 0);
+        let recorder = Recorder::durable(shared.store.clone(), run_id.clone(), 0);
         let mut batch = WriteBatch::new();
         batch.create_run(record);
         batch.append_event(recorder.event(
@@ -587,6 +596,8 @@ async fn drive(ctx: &Arc<RunCtx>, root: &Arc<Frame>) -> Option<RunOutcome> {
     let results = exec::run_map(ctx, &ctx.workflow.actions, root).await;
     let stop = ctx.stop_reason();
     if stop == Some(Stop::Shutdown) {
+        // What finished before the shutdown is kept, so it is not run again on resume.
+        ctx.recorder.flush().await;
         return None;
     }
     let terminate = lock(&ctx.terminate).clone();
@@ -615,7 +626,7 @@ async fn drive(ctx: &Arc<RunCtx>, root: &Arc<Frame>) -> Option<RunOutcome> {
     transition.outputs = outputs.clone();
     transition.response = response;
     match &ctx.recorder {
-        Recorder::Durable { store, .. } => {
+        Recorder::Durable { .. } => {
             let mut batch = WriteBatch::new();
             batch.append_event(ctx.recorder.event(
                 &ctx.run_id,
@@ -623,9 +634,9 @@ async fn drive(ctx: &Arc<RunCtx>, root: &Arc<Frame>) -> Option<RunOutcome> {
                 serde_json::json!({"type": "runCompleted", "status": status.as_str()}),
             ));
             batch.transition(transition);
-            if let Err(e) = store.commit(batch).await {
-                tracing::warn!(run = %ctx.run_id, error = %e, "Could not record the end of a run.");
-            }
+            // Behind every step still queued: the final status is durable
+            // (with all action results) before anyone hears of the completion.
+            ctx.recorder.commit(batch).await;
         }
         Recorder::Deferred { .. } => {
             if status == RunStatus::Failed {

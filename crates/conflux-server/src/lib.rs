@@ -91,6 +91,11 @@ pub struct HostOptions {
     pub admin_key: Option<Secret>,
     pub config: HostConfig,
     pub clock: Arc<dyn Clock>,
+    /// Connections managed through the API (`.../management/connections`).
+    pub connections: Option<Arc<connection_store::ConnectionStore>>,
+    /// The public keys of the host's identity issuer, served at
+    /// `/.well-known/jwks.json` so other services can verify its tokens.
+    pub jwks: Option<Value>,
 }
 
 /// A prepared host, not yet listening.
@@ -152,6 +157,8 @@ impl Host {
             config: options.config,
             clock: options.clock,
             base_url: OnceLock::new(),
+            connections: options.connections,
+            jwks: options.jwks,
         };
         Ok(Host {
             state: Arc::new(state),
@@ -292,7 +299,24 @@ fn router(state: Arc<HostState>) -> Router {
             management::require_admin,
         ));
     let contents = "/runtime/webhooks/workflow/api/contents/{workflow}/runs/{run}/actions/{action}";
+    let mut extra = Router::new();
+    if let Some(connections) = state.connections.clone() {
+        let admin_state = state.clone();
+        extra = extra.merge(connections_api::routes(connections_api::ConnectionsApiState {
+            connections,
+            authorize: Arc::new(move |headers: &axum::http::HeaderMap| {
+                management::bearer_key(headers).is_some_and(|key| admin_state.admin.verify(key))
+            }),
+        }));
+    }
+    if let Some(jwks) = state.jwks.clone() {
+        extra = extra.route(
+            "/.well-known/jwks.json",
+            get(move || async move { axum::Json(jwks) }),
+        );
+    }
     Router::new()
+        .merge(extra)
         .route("/api/{workflow}/triggers/{trigger}/invoke", axum::routing::any(triggers::invoke))
         .route("/api/{workflow}/triggers/{trigger}/invoke/{*relative}", axum::routing::any(triggers::invoke_relative))
         .route(&format!("{contents}/{{section}}"), get(history::content))

@@ -23,21 +23,24 @@ use crate::triggers::{fire, runtime_error, Fired};
 pub const KV_NAMESPACE: &str = "conflux-server";
 
 /// Requires `Authorization: Bearer <admin key>` on every management route.
-pub async fn require_admin(
-    State(state): State<Arc<HostState>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let presented = request
-        .headers()
+/// The key of an `Authorization: Bearer <key>` header.
+pub fn bearer_key(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             v.strip_prefix("Bearer ")
                 .or_else(|| v.strip_prefix("bearer "))
         })
-        .map(str::trim);
-    match presented {
+        .map(str::trim)
+}
+
+pub async fn require_admin(
+    State(state): State<Arc<HostState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match bearer_key(request.headers()) {
         Some(key) if state.admin.verify(key) => next.run(request).await,
         Some(_) => ApiError::unauthorized("InvalidAdminKey", "the admin key in the Authorization header is not valid").into_response(),
         None => ApiError::unauthorized(

@@ -86,6 +86,8 @@ pub struct HostState {
     pub clock: Arc<dyn Clock>,
     /// Known once the listener is bound.
     pub base_url: OnceLock<String>,
+    pub connections: Option<Arc<crate::connection_store::ConnectionStore>>,
+    pub jwks: Option<Value>,
 }
 
 impl HostState {

@@ -96,6 +96,8 @@ async fn host(
         admin_key: Some(conflux_server::Secret::new("k")),
         config: HostConfig::default(),
         clock: clock.clone(),
+        connections: None,
+        jwks: None,
     })
     .await
     .unwrap();

@@ -5,8 +5,6 @@
 //! This is the one place where the engine meets concrete connectors; the engine
 //! only knows the [`ActionExecutor`] hook and the connectors only know their API.
 
-#![allow(dead_code)] // TEMP until serve wires it
-
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +42,12 @@ pub struct WiringProblem {
 }
 
 impl WiringProblem {
+    /// Whether the problem is in the given workflow's own workflow.json.
+    pub fn in_workflow_file(&self, workflow: &str) -> bool {
+        self.location
+            .contains(&format!("{workflow}{}workflow.json", std::path::MAIN_SEPARATOR))
+    }
+
     /// Whether the problem is in the given workflow's file or in the shared
     /// connections.json (which every workflow depends on).
     pub fn concerns_workflow(&self, workflow: &str) -> bool {
@@ -70,8 +74,47 @@ impl ConnectorHost {
         project: &Project,
         registry: Vec<Arc<dyn Connector>>,
     ) -> (ConnectorHost, Vec<WiringProblem>) {
+        Self::from_project_with(project, registry, Vec::new())
+    }
+
+    /// As [`from_project`](Self::from_project), plus connections created through
+    /// the management API (already decrypted); a connection of the same name in
+    /// connections.json takes precedence.
+    pub fn from_project_with(
+        project: &Project,
+        registry: Vec<Arc<dyn Connector>>,
+        managed: Vec<ConnectionConfig>,
+    ) -> (ConnectorHost, Vec<WiringProblem>) {
         let mut problems = Vec::new();
         let mut connections = HashMap::new();
+        for config in managed {
+            if project.connections.service_providers.contains_key(&config.name) {
+                continue;
+            }
+            let location = format!("connection '{}' (management API)", config.name);
+            let Some(connector) = find_connector(&registry, &config.connector_id) else {
+                problems.push(WiringProblem {
+                    location,
+                    message: format!("no built-in connector '{}'", config.connector_id),
+                });
+                continue;
+            };
+            match connector.prepare(&config) {
+                Ok(connection) => {
+                    connections.insert(
+                        config.name.clone(),
+                        Prepared {
+                            connector,
+                            connection,
+                        },
+                    );
+                }
+                Err(found) => problems.extend(found.into_iter().map(|p| WiringProblem {
+                    location: format!("{location}: {}", p.path),
+                    message: p.message,
+                })),
+            }
+        }
         let connections_file = project.root.join("connections.json");
         for (name, conn) in &project.connections.service_providers {
             let location = format!(

@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand};
 mod connector_host;
 mod connectors_cmd;
 mod eval;
+mod identity_source;
+mod outbound;
 mod run;
 mod serve;
 mod validate;

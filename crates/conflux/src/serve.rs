@@ -11,7 +11,12 @@ use anyhow::Context as _;
 use conflux_definition::project::Project;
 use conflux_definition::Workflow;
 use conflux_engine::{Engine, EngineOptions, WorkflowRegistration};
-use conflux_server::{Host, HostConfig, HostOptions, MasterKey, Secret, WorkflowSpec};
+use conflux_connector_api::Shutdown;
+use conflux_server::connection_store::ConnectionStore;
+use conflux_server::{Clock, Host, HostConfig, HostOptions, MasterKey, Secret, WorkflowSpec};
+
+use crate::connector_host::ConnectorHost;
+use crate::{identity_source, outbound};
 use conflux_store::SqliteStore;
 
 /// Prints a line to stdout, ignoring a closed stdout: the server keeps
@@ -80,7 +85,57 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 )
             })?,
     );
-    let engine = Engine::new(EngineOptions::new(store.clone()));
+    // Connections: connections.json plus those created through the management
+    // API (secrets sealed under the master key; re-wrapped in the background
+    // after a master-key rotation).
+    let connections = Arc::new(ConnectionStore::new(
+        store.clone(),
+        master_key.clone(),
+        conflux_connectors::all(),
+    ));
+    {
+        let connections = connections.clone();
+        tokio::spawn(async move {
+            match connections.rotate().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(count = n, "Re-wrapped connection secrets under the current master key."),
+                Err(err) => tracing::warn!(error = %err, "Re-wrapping connection secrets failed."),
+            }
+        });
+    }
+    let mut managed = Vec::new();
+    for info in connections.list().await? {
+        match connections.config(&info.name).await {
+            Ok(config) => managed.push(config),
+            Err(err) => eprintln!("warning: connection '{}' is not usable: {err}", info.name),
+        }
+    }
+    let (connector_host, wiring_problems) =
+        ConnectorHost::from_project_with(&project, conflux_connectors::all(), managed);
+    for problem in &wiring_problems {
+        eprintln!("warning: {problem}");
+    }
+    let connector_host = Arc::new(connector_host);
+
+    // The host's own identity: tokens for ManagedServiceIdentity authentication.
+    let base_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", args.listen));
+    let issuer = Arc::new(
+        identity_source::load_or_create_issuer(store.as_ref(), &master_key, &base_url).await?,
+    );
+    let clock: Arc<dyn Clock> = Arc::new(conflux_engine::SystemClock);
+    let authorizer = outbound::authorizer(Arc::new(identity_source::IssuerTokenSource::new(
+        issuer.clone(),
+        app_name(&args.dir),
+        clock.clone(),
+    )))?;
+
+    let mut options = EngineOptions::new(store.clone());
+    options.executors = vec![connector_host.executor()];
+    options.authorizer = Some(authorizer);
+    let engine = Engine::new(options);
 
     let parameters: serde_json::Map<String, serde_json::Value> = project
         .parameters
@@ -94,6 +149,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let mut specs = Vec::new();
     for project_workflow in &project.workflows {
+        if let Some(problem) = wiring_problems
+            .iter()
+            .find(|p| p.in_workflow_file(&project_workflow.name))
+        {
+            eprintln!(
+                "warning: workflow '{}' is not served: {problem}",
+                project_workflow.name
+            );
+            continue;
+        }
         let workflow = match Workflow::from_json(&project_workflow.document) {
             Ok(workflow) => Arc::new(workflow),
             Err(err) => {
@@ -146,7 +211,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let admin_key = std::env::var("CONFLUX_ADMIN_KEY").ok().map(Secret::new);
     let host = Host::start(HostOptions {
         runtime: Arc::new(engine.clone()),
-        store,
+        store: store.clone(),
         master_key,
         workflows: specs,
         app_settings: project
@@ -157,7 +222,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         host_json: project.host.clone(),
         admin_key,
         config,
-        clock: Arc::new(conflux_engine::SystemClock),
+        clock: clock.clone(),
+        connections: Some(connections),
+        jwks: Some(issuer.jwks()),
     })
     .await?;
     if let Some(key) = &host.generated_admin_key {
@@ -184,12 +251,28 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let schedulers = bound.start_schedulers();
+    let (trigger_shutdown, trigger_signal) = Shutdown::new();
+    let connector_triggers =
+        connector_host.spawn_triggers(&project, &engine, store.clone(), trigger_signal);
     bound.serve(shutdown_signal()).await?;
+    trigger_shutdown.fire();
+    for task in connector_triggers {
+        // A listener acknowledges what it already delivered before it returns.
+        let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+    }
     for scheduler in schedulers {
         scheduler.abort();
     }
     say!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The app's name, for its system-assigned identity: the project folder's name.
+fn app_name(dir: &std::path::Path) -> String {
+    std::fs::canonicalize(dir)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "conflux".to_string())
 }
 
 async fn shutdown_signal() {

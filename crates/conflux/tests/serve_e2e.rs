@@ -947,3 +947,160 @@ async fn sigterm_stops_the_server_cleanly_and_history_survives_a_restart() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Waits (bounded) until `workflow` has `n` runs; returns the count seen last.
+async fn wait_for_runs(server: &Server, workflow: &str, n: usize) -> usize {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let count = server.run_count(workflow).await;
+        if count >= n || std::time::Instant::now() > deadline {
+            return count;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_connector_polling_trigger_starts_one_run_per_new_file() {
+    let files = tempfile::tempdir().unwrap();
+    std::fs::write(files.path().join("first.txt"), "one").unwrap();
+    let watcher = json!({"definition": {
+        "triggers": {"When_a_file_is_added": {
+            "type": "ServiceProvider",
+            "inputs": {
+                "parameters": {"folder": "", "includeContent": true, "startFrom": "beginning"},
+                "serviceProviderConfiguration": {
+                    "connectionName": "files", "operationId": "whenFileAddedOrModified",
+                    "serviceProviderId": "/serviceProviders/fileSystem"
+                }
+            },
+            "recurrence": {"frequency": "Second", "interval": 1}
+        }},
+        "actions": {"Name": {"type": "Compose", "inputs": "@triggerBody()?['name']"}}
+    }, "kind": "Stateful"});
+    let dir = project(&[("watcher", watcher)], json!({}));
+    std::fs::write(
+        dir.path().join("connections.json"),
+        json!({"serviceProviderConnections": {"files": {
+            "parameterValues": {"rootFolder": files.path().display().to_string()},
+            "serviceProvider": {"id": "/serviceProviders/fileSystem"}
+        }}})
+        .to_string(),
+    )
+    .unwrap();
+    let server = start(dir.path(), &[]);
+    assert_eq!(wait_for_runs(&server, "watcher", 1).await, 1);
+    std::fs::write(files.path().join("second.txt"), "two").unwrap();
+    assert_eq!(wait_for_runs(&server, "watcher", 2).await, 2);
+    // Later polls find nothing new: no file is delivered twice.
+    let (_, runs) = server.get("workflows/watcher/runs").await;
+    let mut names = Vec::new();
+    for run in runs["value"].as_array().unwrap() {
+        let id = run["name"].as_str().unwrap();
+        let (_, action) = server
+            .get(&format!("workflows/watcher/runs/{id}/actions/Name"))
+            .await;
+        let link = action["properties"]["outputsLink"]["uri"].as_str().unwrap();
+        let content: Value = server.client.get(link).send().await.unwrap().json().await.unwrap();
+        names.push(content.to_string());
+    }
+    names.sort();
+    assert_eq!(names, vec!["\"first.txt\"", "\"second.txt\""]);
+    assert_eq!(server.run_count("watcher").await, 2);
+}
+
+/// A one-request HTTP peer that records the Authorization header it received.
+fn capture_authorization() -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/secrets", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            request.extend_from_slice(&buf[..n]);
+        }
+        let text = String::from_utf8_lossy(&request).to_string();
+        let auth = text
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("authorization").then(|| v.trim().to_string())
+            })
+            .unwrap_or_default();
+        tx.send(auth).unwrap();
+        let _ = stream.write_all(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\nconnection: close\r\n\r\n{\"ok\":true}",
+        );
+    });
+    (url, rx)
+}
+
+fn base64url_json(segment: &str) -> Value {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for c in segment.bytes() {
+        let v = ALPHABET.iter().position(|&a| a == c).unwrap() as u32;
+        bits = (bits << 6) | v;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+            bits &= (1 << count) - 1;
+        }
+    }
+    serde_json::from_slice(&out).unwrap()
+}
+
+#[tokio::test]
+async fn the_http_action_authenticates_with_the_hosts_managed_identity() {
+    let (peer, received) = capture_authorization();
+    let audience = "https://vault.example/";
+    let actions = json!({
+        "Call": {"type": "Http", "inputs": {
+            "method": "GET", "uri": peer,
+            "authentication": {"type": "ManagedServiceIdentity", "audience": audience}
+        }, "runAfter": {}},
+        "Response": {"type": "Response", "kind": "Http",
+            "inputs": {"statusCode": 200, "body": "@body('Call')"},
+            "runAfter": {"Call": ["Succeeded"]}}
+    });
+    let dir = project(&[("caller", request_workflow(actions, json!({})))], json!({}));
+    let server = start(dir.path(), &[]);
+    let response = server.call(&server.url("caller"), json!({})).await;
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.json::<Value>().await.unwrap(), json!({"ok": true}));
+    let authorization = received.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+    let token = authorization.strip_prefix("Bearer ").expect("a bearer token");
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3, "a JWS compact token: {token}");
+    let claims = base64url_json(parts[1]);
+    assert_eq!(claims["aud"], audience);
+    // The public key that verifies it is published.
+    let jwks: Value = server
+        .client
+        .get(format!("{}/.well-known/jwks.json", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!jwks["keys"].as_array().unwrap().is_empty(), "{jwks}");
+    // The token never reaches run history.
+    let (_, runs) = server.get("workflows/caller/runs").await;
+    let id = runs["value"][0]["name"].as_str().unwrap().to_string();
+    let (_, action) = server.get(&format!("workflows/caller/runs/{id}/actions/Call")).await;
+    if let Some(link) = action["properties"]["inputsLink"]["uri"].as_str() {
+        let inputs = server.client.get(link).send().await.unwrap().text().await.unwrap();
+        assert!(!inputs.contains(token));
+    }
+}

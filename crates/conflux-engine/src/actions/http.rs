@@ -9,6 +9,7 @@ use conflux_expr::{Content, Map, Value};
 use conflux_store::ActionStatus;
 
 use super::{error_value, Outcome};
+use crate::executor::ExecutorError;
 use crate::retry::RetryState;
 use crate::state::RunCtx;
 
@@ -26,6 +27,9 @@ enum Attempt {
     Done(Response),
     /// Connection-level failure (refused, reset, timed out).
     Transport(String),
+    /// The authentication could not be applied (bad or unsupported settings,
+    /// or the token endpoint refused); classified like an executor failure.
+    Auth(ExecutorError),
 }
 
 pub(crate) async fn run(ctx: &Arc<RunCtx>, def: &ActionDefinition, inputs: Value) -> Outcome {
@@ -71,6 +75,7 @@ pub(crate) async fn run(ctx: &Arc<RunCtx>, def: &ActionDefinition, inputs: Value
                 status_code_name(r.status),
                 format!("The server responded with status {}.", r.status),
             ),
+            Attempt::Auth(e) => (e.retryable, e.retry_after, e.code.clone(), e.message.clone()),
             Attempt::Done(_) => (false, None, String::new(), String::new()),
         };
         if retryable {
@@ -87,6 +92,12 @@ pub(crate) async fn run(ctx: &Arc<RunCtx>, def: &ActionDefinition, inputs: Value
                     "ServiceUnavailable",
                     &format!("The request to '{uri}' failed: {msg}"),
                 );
+                o.inputs = recorded_inputs;
+                o.retry_history = retry.history;
+                return o;
+            }
+            Attempt::Auth(e) => {
+                let mut o = Outcome::failed(&e.code, &e.message);
                 o.inputs = recorded_inputs;
                 o.retry_history = retry.history;
                 return o;
@@ -110,6 +121,12 @@ pub(crate) async fn run(ctx: &Arc<RunCtx>, def: &ActionDefinition, inputs: Value
                     "ServiceUnavailable",
                     &format!("Polling '{location}' failed: {msg}"),
                 );
+                o.inputs = recorded_inputs;
+                o.retry_history = retry.history;
+                return o;
+            }
+            Attempt::Auth(e) => {
+                let mut o = Outcome::failed(&e.code, &e.message);
                 o.inputs = recorded_inputs;
                 o.retry_history = retry.history;
                 return o;
@@ -171,13 +188,59 @@ fn sanitize(inputs: &Value) -> Value {
     Value::object(m)
 }
 
+/// Basic and Raw authentication, for an engine built without an authorizer;
+/// any other type is refused with a clear error rather than sent unauthenticated.
+fn builtin_authentication(
+    ctx: &RunCtx,
+    auth: &Value,
+    method: &reqwest::Method,
+    url: reqwest::Url,
+) -> Result<reqwest::RequestBuilder, ExecutorError> {
+    let kind = auth.get("type").map(|t| t.to_text()).unwrap_or_default();
+    let req = ctx.engine.http.request(method.clone(), url);
+    match kind.to_ascii_lowercase().as_str() {
+        "basic" => {
+            let user = auth.get("username").map(|u| u.to_text()).unwrap_or_default();
+            let pass = auth.get("password").map(|p| p.to_text());
+            Ok(req.basic_auth(user, pass))
+        }
+        "raw" => match auth.get("value") {
+            Some(v) => Ok(req.header("Authorization", v.to_text())),
+            None => Err(ExecutorError::permanent(
+                "InvalidAuthentication",
+                "Raw authentication needs a 'value' (the Authorization header)",
+            )),
+        },
+        other => Err(ExecutorError::permanent(
+            "UnsupportedAuthentication",
+            format!("authentication type '{other}' needs the host's outbound authenticator, which this engine was built without"),
+        )),
+    }
+}
+
 async fn send(
     ctx: &RunCtx,
     method: &reqwest::Method,
     url: reqwest::Url,
     inputs: &Value,
 ) -> Attempt {
-    let mut req = ctx.engine.http.request(method.clone(), url);
+    let authentication = inputs.get("authentication").filter(|a| !a.is_null());
+    let mut req = match (authentication, &ctx.engine.authorizer) {
+        (Some(auth), Some(authorizer)) => {
+            match authorizer
+                .request(&auth.to_json(), method.clone(), url.as_str())
+                .await
+            {
+                Ok(req) => req,
+                Err(e) => return Attempt::Auth(e),
+            }
+        }
+        (Some(auth), None) => match builtin_authentication(ctx, &auth, method, url) {
+            Ok(req) => req,
+            Err(e) => return Attempt::Auth(e),
+        },
+        (None, _) => ctx.engine.http.request(method.clone(), url),
+    };
     let mut has_content_type = false;
     if let Some(Value::Object(h)) = inputs.get("headers") {
         for (k, v) in h.iter() {
@@ -187,28 +250,6 @@ async fn send(
     }
     if let Some(c) = inputs.get("cookie") {
         req = req.header("Cookie", c.to_text());
-    }
-    if let Some(auth) = inputs.get("authentication") {
-        let t = auth
-            .get("type")
-            .map(|t| t.to_text().to_ascii_lowercase())
-            .unwrap_or_default();
-        match t.as_str() {
-            "basic" => {
-                let user = auth
-                    .get("username")
-                    .map(|u| u.to_text())
-                    .unwrap_or_default();
-                let pass = auth.get("password").map(|p| p.to_text());
-                req = req.basic_auth(user, pass);
-            }
-            "raw" => {
-                if let Some(v) = auth.get("value") {
-                    req = req.header("Authorization", v.to_text());
-                }
-            }
-            _ => {}
-        }
     }
     match inputs.get("body") {
         None | Some(Value::Null) => {}

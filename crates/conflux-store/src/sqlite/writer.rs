@@ -2,8 +2,9 @@
 //!
 //! Callers send jobs through a channel and await a oneshot reply. The thread
 //! takes every job already waiting and commits all their batches in one
-//! transaction (group commit), each batch inside its own savepoint so that a
-//! refused batch is rolled back alone. One fsync then covers many runs' steps.
+//! transaction (group commit). If a batch is refused, the group is applied
+//! again with each batch inside its own savepoint, so that the refused batch
+//! is rolled back alone. One fsync then covers many runs' steps.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -202,10 +203,26 @@ impl Writer {
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(|e| StoreError::sqlite("begin write transaction", e))?;
-            let mut results = Vec::with_capacity(group.len());
-            for (batch, _) in &group {
-                results.push(apply_in_savepoint(&mut tx, batch));
-            }
+            // Batches are almost never refused, so first apply them all
+            // straight into the transaction: a savepoint per batch costs a
+            // copy of every page it touches. Only when one is refused is the
+            // group redone with a savepoint per batch, so it fails alone.
+            let straight = group.iter().try_for_each(|(batch, _)| apply_batch(&tx, batch));
+            let results = if straight.is_ok() {
+                group.iter().map(|_| Ok(())).collect()
+            } else {
+                tx.rollback()
+                    .map_err(|e| StoreError::sqlite("roll back write transaction", e))?;
+                tx = self
+                    .conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .map_err(|e| StoreError::sqlite("begin write transaction", e))?;
+                let mut results = Vec::with_capacity(group.len());
+                for (batch, _) in &group {
+                    results.push(apply_in_savepoint(&mut tx, batch));
+                }
+                results
+            };
             tx.commit()
                 .map_err(|e| StoreError::sqlite("commit write transaction", e))?;
             Ok::<_, StoreError>(results)
