@@ -302,12 +302,14 @@ fn router(state: Arc<HostState>) -> Router {
     let mut extra = Router::new();
     if let Some(connections) = state.connections.clone() {
         let admin_state = state.clone();
-        extra = extra.merge(connections_api::routes(connections_api::ConnectionsApiState {
-            connections,
-            authorize: Arc::new(move |headers: &axum::http::HeaderMap| {
-                management::bearer_key(headers).is_some_and(|key| admin_state.admin.verify(key))
-            }),
-        }));
+        extra = extra.merge(connections_api::routes(
+            connections_api::ConnectionsApiState {
+                connections,
+                authorize: Arc::new(move |headers: &axum::http::HeaderMap| {
+                    management::bearer_key(headers).is_some_and(|key| admin_state.admin.verify(key))
+                }),
+            },
+        ));
     }
     if let Some(jwks) = state.jwks.clone() {
         extra = extra.route(

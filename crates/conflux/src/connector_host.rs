@@ -44,8 +44,10 @@ pub struct WiringProblem {
 impl WiringProblem {
     /// Whether the problem is in the given workflow's own workflow.json.
     pub fn in_workflow_file(&self, workflow: &str) -> bool {
-        self.location
-            .contains(&format!("{workflow}{}workflow.json", std::path::MAIN_SEPARATOR))
+        self.location.contains(&format!(
+            "{workflow}{}workflow.json",
+            std::path::MAIN_SEPARATOR
+        ))
     }
 
     /// Whether the problem is in the given workflow's file or in the shared
@@ -53,9 +55,10 @@ impl WiringProblem {
     pub fn concerns_workflow(&self, workflow: &str) -> bool {
         let own = format!("{}workflow.json", std::path::MAIN_SEPARATOR);
         !self.location.contains(&own)
-            || self
-                .location
-                .contains(&format!("{workflow}{}workflow.json", std::path::MAIN_SEPARATOR))
+            || self.location.contains(&format!(
+                "{workflow}{}workflow.json",
+                std::path::MAIN_SEPARATOR
+            ))
     }
 }
 
@@ -88,7 +91,11 @@ impl ConnectorHost {
         let mut problems = Vec::new();
         let mut connections = HashMap::new();
         for config in managed {
-            if project.connections.service_providers.contains_key(&config.name) {
+            if project
+                .connections
+                .service_providers
+                .contains_key(&config.name)
+            {
                 continue;
             }
             let location = format!("connection '{}' (management API)", config.name);
@@ -210,7 +217,10 @@ impl ConnectorHost {
                     trigger: trigger_name.clone(),
                     connection: target.connection_name,
                     operation: target.operation,
-                    inputs: trigger.pointer("/inputs/parameters").cloned().unwrap_or(json!({})),
+                    inputs: trigger
+                        .pointer("/inputs/parameters")
+                        .cloned()
+                        .unwrap_or(json!({})),
                     interval: recurrence_interval(trigger.get("recurrence")),
                     ctx: ConnectorContext::new(shutdown.clone()),
                 };
@@ -624,7 +634,10 @@ mod tests {
         paths.sort();
         assert_eq!(
             paths,
-            vec!["actions.If.else.actions.Insert", "actions.Scope.actions.Query"]
+            vec![
+                "actions.If.else.actions.Insert",
+                "actions.Scope.actions.Query"
+            ]
         );
     }
 }

@@ -27,12 +27,10 @@ pub fn authorizer(
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(Duration::from_secs(30))
     });
-    let authenticator = Authenticator::new(
-        factory,
-        Arc::new(conflux_connectors::auth::SystemClock),
-    )
-    .map_err(|e| anyhow::anyhow!("{}", e.message()))?
-    .with_identity_source(identity);
+    let authenticator =
+        Authenticator::new(factory, Arc::new(conflux_connectors::auth::SystemClock))
+            .map_err(|e| anyhow::anyhow!("{}", e.message()))?
+            .with_identity_source(identity);
     Ok(Arc::new(ConnectorAuthorizer { authenticator }))
 }
 
@@ -48,7 +46,10 @@ impl RequestAuthorizer for ConnectorAuthorizer {
             let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
             ExecutorError::permanent(
                 "InvalidAuthentication",
-                format!("the action's authentication is not valid: {}", text.join("; ")),
+                format!(
+                    "the action's authentication is not valid: {}",
+                    text.join("; ")
+                ),
             )
         })?;
         self.authenticator

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use crate::connector_host::ConnectorHost;
 use anyhow::Context as _;
 use conflux_definition::project::Project;
 use conflux_definition::{Workflow, WorkflowKind};
-use crate::connector_host::ConnectorHost;
 use conflux_engine::{Engine, EngineOptions, StartRun, WorkflowRegistration};
 use conflux_store::{RunStatus, SqliteStore, Store};
 

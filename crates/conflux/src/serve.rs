@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use conflux_connector_api::Shutdown;
 use conflux_definition::project::Project;
 use conflux_definition::Workflow;
 use conflux_engine::{Engine, EngineOptions, WorkflowRegistration};
-use conflux_connector_api::Shutdown;
 use conflux_server::connection_store::ConnectionStore;
 use conflux_server::{Clock, Host, HostConfig, HostOptions, MasterKey, Secret, WorkflowSpec};
 
@@ -98,7 +98,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tokio::spawn(async move {
             match connections.rotate().await {
                 Ok(0) => {}
-                Ok(n) => tracing::info!(count = n, "Re-wrapped connection secrets under the current master key."),
+                Ok(n) => tracing::info!(
+                    count = n,
+                    "Re-wrapped connection secrets under the current master key."
+                ),
                 Err(err) => tracing::warn!(error = %err, "Re-wrapping connection secrets failed."),
             }
         });

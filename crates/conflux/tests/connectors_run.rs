@@ -2,6 +2,8 @@
 //! real binary runs a project whose workflow writes and reads a file through the
 //! file-system connector (`ServiceProvider` actions).
 
+#![allow(clippy::unwrap_used)] // test helpers panic on purpose: a failed step is a failed test
+
 use std::path::Path;
 use std::process::Command;
 
@@ -109,7 +111,8 @@ fn an_unknown_connection_is_reported_with_file_and_path() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stdout}");
     assert!(
-        stderr.contains("files") && stderr.contains("workflow.json")
+        stderr.contains("files")
+            && stderr.contains("workflow.json")
             && stderr.contains("actions.Write")
             && stderr.contains("connection 'nope' is not defined"),
         "stderr: {stderr}"

@@ -1001,7 +1001,15 @@ async fn a_connector_polling_trigger_starts_one_run_per_new_file() {
             .get(&format!("workflows/watcher/runs/{id}/actions/Name"))
             .await;
         let link = action["properties"]["outputsLink"]["uri"].as_str().unwrap();
-        let content: Value = server.client.get(link).send().await.unwrap().json().await.unwrap();
+        let content: Value = server
+            .client
+            .get(link)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         names.push(content.to_string());
     }
     names.sort();
@@ -1031,7 +1039,8 @@ fn capture_authorization() -> (String, std::sync::mpsc::Receiver<String>) {
             .lines()
             .find_map(|l| {
                 let (k, v) = l.split_once(':')?;
-                k.eq_ignore_ascii_case("authorization").then(|| v.trim().to_string())
+                k.eq_ignore_ascii_case("authorization")
+                    .then(|| v.trim().to_string())
             })
             .unwrap_or_default();
         tx.send(auth).unwrap();
@@ -1073,13 +1082,20 @@ async fn the_http_action_authenticates_with_the_hosts_managed_identity() {
             "inputs": {"statusCode": 200, "body": "@body('Call')"},
             "runAfter": {"Call": ["Succeeded"]}}
     });
-    let dir = project(&[("caller", request_workflow(actions, json!({})))], json!({}));
+    let dir = project(
+        &[("caller", request_workflow(actions, json!({})))],
+        json!({}),
+    );
     let server = start(dir.path(), &[]);
     let response = server.call(&server.url("caller"), json!({})).await;
     assert_eq!(response.status().as_u16(), 200);
     assert_eq!(response.json::<Value>().await.unwrap(), json!({"ok": true}));
-    let authorization = received.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
-    let token = authorization.strip_prefix("Bearer ").expect("a bearer token");
+    let authorization = received
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .unwrap();
+    let token = authorization
+        .strip_prefix("Bearer ")
+        .expect("a bearer token");
     let parts: Vec<&str> = token.split('.').collect();
     assert_eq!(parts.len(), 3, "a JWS compact token: {token}");
     let claims = base64url_json(parts[1]);
@@ -1098,9 +1114,19 @@ async fn the_http_action_authenticates_with_the_hosts_managed_identity() {
     // The token never reaches run history.
     let (_, runs) = server.get("workflows/caller/runs").await;
     let id = runs["value"][0]["name"].as_str().unwrap().to_string();
-    let (_, action) = server.get(&format!("workflows/caller/runs/{id}/actions/Call")).await;
+    let (_, action) = server
+        .get(&format!("workflows/caller/runs/{id}/actions/Call"))
+        .await;
     if let Some(link) = action["properties"]["inputsLink"]["uri"].as_str() {
-        let inputs = server.client.get(link).send().await.unwrap().text().await.unwrap();
+        let inputs = server
+            .client
+            .get(link)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         assert!(!inputs.contains(token));
     }
 }

@@ -184,7 +184,10 @@ mod prefix_tests {
 
     #[test]
     fn finds_prefixes_but_not_axes_or_literals() {
-        assert_eq!(namespace_prefixes("/s:Envelope/child::s:Body"), vec!["s", "s"]);
+        assert_eq!(
+            namespace_prefixes("/s:Envelope/child::s:Body"),
+            vec!["s", "s"]
+        );
         assert!(namespace_prefixes("string(/a[@b='x:y'])").is_empty());
     }
 
