@@ -18,6 +18,7 @@ mod management;
 pub mod recurrence;
 mod reply;
 mod request;
+pub mod retention;
 pub mod runtime;
 mod schema;
 mod state;

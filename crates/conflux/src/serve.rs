@@ -253,6 +253,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             callback.url
         );
     }
+    let retention_days = conflux_server::retention::retention_days(
+        &project.host,
+        &project
+            .app_settings
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let retention = conflux_server::retention::spawn(store.clone(), clock.clone(), retention_days);
     let schedulers = bound.start_schedulers();
     let (trigger_shutdown, trigger_signal) = Shutdown::new();
     let connector_triggers =
@@ -266,6 +276,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     for scheduler in schedulers {
         scheduler.abort();
     }
+    retention.abort();
     say!("stopped");
     Ok(ExitCode::SUCCESS)
 }
