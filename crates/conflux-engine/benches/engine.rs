@@ -119,7 +119,8 @@ fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("runs_of_5_compose_64_in_flight");
     g.throughput(Throughput::Elements(512));
     g.bench_function("stateful_sqlite", |b| {
-        b.to_async(&rt).iter(|| run_many(&stateful, "small", 512, 64))
+        b.to_async(&rt)
+            .iter(|| run_many(&stateful, "small", 512, 64))
     });
     g.finish();
     if let Ok(stats) = rt.block_on(disk.stats()) {

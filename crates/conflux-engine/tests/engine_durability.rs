@@ -62,7 +62,11 @@ async fn concurrent_stateful_runs_record_every_step_once_before_completing() {
             .expect("start");
         // The run exists before start_run returns.
         let stored = store.get_run(&handle.run_id).await.expect("read");
-        assert!(stored.is_some(), "run {} not stored at start", handle.run_id);
+        assert!(
+            stored.is_some(),
+            "run {} not stored at start",
+            handle.run_id
+        );
         handles.push((x, handle));
     }
 
@@ -81,9 +85,18 @@ async fn concurrent_stateful_runs_record_every_step_once_before_completing() {
                 RunStatus::Succeeded,
                 "final status stored before completion"
             );
-            assert_eq!(outputs(&store, &handle.run_id, "A").await, Some(json!({"x": x})));
-            assert_eq!(outputs(&store, &handle.run_id, "B").await, Some(json!(2 * x)));
-            assert_eq!(outputs(&store, &handle.run_id, "C").await, Some(json!(format!("done-{}", 2 * x))));
+            assert_eq!(
+                outputs(&store, &handle.run_id, "A").await,
+                Some(json!({"x": x}))
+            );
+            assert_eq!(
+                outputs(&store, &handle.run_id, "B").await,
+                Some(json!(2 * x))
+            );
+            assert_eq!(
+                outputs(&store, &handle.run_id, "C").await,
+                Some(json!(format!("done-{}", 2 * x)))
+            );
             let reps = store
                 .list_repetitions(&handle.run_id, "Sq")
                 .await
@@ -244,7 +257,10 @@ async fn completion_waits_for_the_final_status_to_be_stored() {
         .await
         .expect("start");
 
-    arrived.recv().await.expect("the final commit was submitted");
+    arrived
+        .recv()
+        .await
+        .expect("the final commit was submitted");
     assert!(
         handle.completion.try_recv().is_err(),
         "completion reported before the final status was stored"

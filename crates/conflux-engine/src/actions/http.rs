@@ -75,7 +75,12 @@ pub(crate) async fn run(ctx: &Arc<RunCtx>, def: &ActionDefinition, inputs: Value
                 status_code_name(r.status),
                 format!("The server responded with status {}.", r.status),
             ),
-            Attempt::Auth(e) => (e.retryable, e.retry_after, e.code.clone(), e.message.clone()),
+            Attempt::Auth(e) => (
+                e.retryable,
+                e.retry_after,
+                e.code.clone(),
+                e.message.clone(),
+            ),
             Attempt::Done(_) => (false, None, String::new(), String::new()),
         };
         if retryable {

@@ -302,7 +302,9 @@ impl Store for SqliteStore {
         if batch.is_empty() {
             return Ok(());
         }
-        self.submit(|reply| Job::Commit { batch, reply }).await
+        let spent = self.submit(|reply| Job::Commit { batch, reply }).await?;
+        drop(spent);
+        Ok(())
     }
 
     async fn get_run(&self, run_id: &RunId) -> Result<Option<RunRecord>, StoreError> {

@@ -27,10 +27,12 @@ const PURGE_CHUNK: i64 = 500;
 
 /// Work for the writer thread.
 pub(crate) enum Job {
-    /// Commit a batch and report the outcome.
+    /// Commit a batch and report the outcome. A committed batch is handed
+    /// back, so its memory is freed by the caller's thread that allocated it
+    /// (freeing it here would make both threads contend for the allocator).
     Commit {
         batch: WriteBatch,
-        reply: oneshot::Sender<Result<(), StoreError>>,
+        reply: oneshot::Sender<Result<WriteBatch, StoreError>>,
     },
     /// Purge finished runs started before `cutoff`.
     Purge {
@@ -196,7 +198,10 @@ impl Writer {
         }
     }
 
-    fn commit_group(&mut self, group: Vec<(WriteBatch, oneshot::Sender<Result<(), StoreError>>)>) {
+    fn commit_group(
+        &mut self,
+        group: Vec<(WriteBatch, oneshot::Sender<Result<WriteBatch, StoreError>>)>,
+    ) {
         let count = group.len() as u64;
         let outcome = (|| {
             let mut tx = self
@@ -207,7 +212,9 @@ impl Writer {
             // straight into the transaction: a savepoint per batch costs a
             // copy of every page it touches. Only when one is refused is the
             // group redone with a savepoint per batch, so it fails alone.
-            let straight = group.iter().try_for_each(|(batch, _)| apply_batch(&tx, batch));
+            let straight = group
+                .iter()
+                .try_for_each(|(batch, _)| apply_batch(&tx, batch));
             let results = if straight.is_ok() {
                 group.iter().map(|_| Ok(())).collect()
             } else {
@@ -232,7 +239,7 @@ impl Writer {
             .fetch_add(u64::from(outcome.is_ok()), Ordering::Relaxed);
         match outcome {
             Ok(results) => {
-                for ((_, reply), result) in group.into_iter().zip(results) {
+                for ((batch, reply), result) in group.into_iter().zip(results) {
                     let counter = if result.is_ok() {
                         &self.counters.batches_committed
                     } else {
@@ -240,7 +247,7 @@ impl Writer {
                     };
                     counter.fetch_add(1, Ordering::Relaxed);
                     self.counters.pending.fetch_sub(1, Ordering::Relaxed);
-                    let _ = reply.send(result);
+                    let _ = reply.send(result.map(|()| batch));
                 }
             }
             Err(error) => {
