@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end throughput of a queue-triggered workflow under `conflux serve`:
 # RabbitMQ queue -> AMQP `receiveMessages` trigger -> one Redis `increment`
-# action, stateless and stateful. The rate is measured from the first publish
-# until the Redis counter shows that every run completed.
+# action, stateless and stateful. "live" times first publish until the Redis
+# counter shows every run completed, with the host consuming while messages are
+# published; "backlog" fills the queue while the host is stopped and times how
+# fast the started host works it off, so the publisher's speed does not count.
 #
 #   bench/queue.sh           (STATELESS_MESSAGES=20000 STATEFUL_MESSAGES=5000 by default)
 #
@@ -22,25 +24,42 @@ cargo build --release -q -p conflux --bin conflux --example queue_load
 
 data=$(mktemp -d)
 pids=()
+conflux_pid=
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$data"; }
 trap cleanup EXIT
 
 load() { target/release/examples/queue_load --queue "queue-bench-$1" --counter "queue-bench-$1:completed" "${@:2}"; }
 
+start_server() {
+  target/release/conflux serve examples/queue-bench --listen "$CONFLUX_ADDR" --data "$data/store" >>"$data/serve.log" 2>&1 &
+  conflux_pid=$!; pids+=($conflux_pid)
+  for _ in $(seq 1 500); do grep -q 'listening on' "$data/serve.log" && return 0; sleep 0.01; done
+  cat "$data/serve.log" >&2; echo "conflux serve did not start" >&2; return 1
+}
+stop_server() { kill "$conflux_pid"; wait "$conflux_pid" 2>/dev/null || true; : >"$data/serve.log"; }
+
 # The trigger expects its queue to exist: create (and empty) both first.
-load stateless --messages 0
-load stateful --messages 0
+load stateless --messages 0 >/dev/null
+load stateful --messages 0 >/dev/null
 
-target/release/conflux serve examples/queue-bench --listen "$CONFLUX_ADDR" --data "$data/store" >"$data/serve.log" 2>&1 &
-pids+=($!); conflux_pid=$!
-for _ in $(seq 1 500); do grep -q 'listening on' "$data/serve.log" && break; sleep 0.01; done
-grep -q 'listening on' "$data/serve.log" || { cat "$data/serve.log" >&2; echo "conflux serve did not start" >&2; exit 1; }
-
-echo "== conflux stateless: AMQP receiveMessages -> Redis increment ($STATELESS_MESSAGES messages)"
-load stateless --messages "$STATELESS_MESSAGES"
-echo "== conflux stateful: AMQP receiveMessages -> Redis increment ($STATEFUL_MESSAGES messages)"
-load stateful --messages "$STATEFUL_MESSAGES"
+echo "### live: publishing while the host consumes (bounded by the slower of the two)"
+start_server
+echo "== stateless: AMQP receiveMessages -> Redis increment ($STATELESS_MESSAGES messages)"
+load stateless --messages "$STATELESS_MESSAGES" | tail -n +2
+echo "== stateful: AMQP receiveMessages -> Redis increment ($STATEFUL_MESSAGES messages)"
+load stateful --messages "$STATEFUL_MESSAGES" | tail -n +2
 echo "RSS after load: $(awk '/VmRSS/ {print $2, $3}' /proc/$conflux_pid/status)"
-if grep -qiE 'error|warn' "$data/serve.log"; then
-  echo "== server log warnings/errors (first 10)"; grep -iE 'error|warn' "$data/serve.log" | head -10
+if grep -qE 'ERROR|WARN' "$data/serve.log"; then
+  echo "server log warnings/errors (first 5):"; grep -E 'ERROR|WARN' "$data/serve.log" | head -5
 fi
+stop_server
+
+echo "### backlog: the queue is filled while the host is stopped, then the host works it off"
+for kind in stateless stateful; do
+  if [ "$kind" = stateless ]; then n=$STATELESS_MESSAGES; else n=$STATEFUL_MESSAGES; fi
+  echo "== $kind ($n messages)"
+  load "$kind" --messages "$n" --mode prefill | tail -n +2
+  start_server
+  load "$kind" --messages "$n" --mode drain
+  stop_server
+done

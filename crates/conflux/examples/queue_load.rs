@@ -11,6 +11,12 @@
 //! `--concurrency C` (publishes in flight, default 64), `--timeout SECS`
 //! (default 300). `--messages 0` only prepares the queue and the counter.
 //!
+//! `--mode live` (default) publishes while the workflow's trigger consumes and
+//! times first publish to counter = N. `--mode prefill` only empties the
+//! queue, resets the counter and publishes N messages (run it while the host
+//! is stopped); `--mode drain`, started with the host, then times how fast the
+//! host works off that backlog, free of the publisher's speed.
+//!
 //! Publishing and counting go through the built-in connectors. The AMQP
 //! connector has no operation that creates or purges a queue (its trigger
 //! expects the queue to exist), so those two steps speak the few AMQP 0.9.1
@@ -24,7 +30,18 @@ use anyhow::{anyhow, bail, Context, Result};
 use conflux_connector_api::{Connection, ConnectionConfig, ConnectorContext, Shutdown};
 use serde_json::{json, Map, Value};
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Publish while the trigger consumes; time first publish to last run.
+    Live,
+    /// Only fill the queue (no consumer needed) and exit.
+    Prefill,
+    /// Publish nothing; time how fast the counter reaches N.
+    Drain,
+}
+
 struct Options {
+    mode: Mode,
     queue: String,
     counter: String,
     messages: usize,
@@ -44,6 +61,7 @@ fn options() -> Result<Options> {
         std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
     let mut concurrency = 64;
     let mut timeout = 300;
+    let mut mode = Mode::Live;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| anyhow!("{flag} needs a value"));
@@ -55,13 +73,22 @@ fn options() -> Result<Options> {
             "--redis" => redis = value()?,
             "--concurrency" => concurrency = value()?.parse().context("--concurrency")?,
             "--timeout" => timeout = value()?.parse().context("--timeout")?,
+            "--mode" => {
+                mode = match value()?.as_str() {
+                    "live" => Mode::Live,
+                    "prefill" => Mode::Prefill,
+                    "drain" => Mode::Drain,
+                    other => bail!("--mode is live, prefill or drain, not '{other}'"),
+                }
+            }
             other => bail!(
                 "unknown argument '{other}'; usage: queue_load --queue Q --counter K \
-                 [--messages N] [--amqp URL] [--redis URL] [--concurrency C] [--timeout SECS]"
+                 [--messages N] [--mode live|prefill|drain] [--amqp URL] [--redis URL] [--concurrency C] [--timeout SECS]"
             ),
         }
     }
     Ok(Options {
+        mode,
         queue: queue.ok_or_else(|| anyhow!("--queue is required"))?,
         counter: counter.ok_or_else(|| anyhow!("--counter is required"))?,
         messages,
@@ -124,7 +151,6 @@ async fn main() -> Result<()> {
     let ctx = ConnectorContext::new(signal).with_operation_timeout(Duration::from_secs(30));
     let amqp = connect("/serviceProviders/amqp", &opts.amqp)?;
     let redis = connect("/serviceProviders/redis", &opts.redis)?;
-
     redis.test(&ctx).await.map_err(|e| {
         anyhow!(
             "Redis at {} is not usable ({}); start it or pass --redis",
@@ -133,6 +159,11 @@ async fn main() -> Result<()> {
         )
     })?;
     let broker = raw_amqp::Broker::parse(&opts.amqp)?;
+    let total = opts.messages;
+
+    if opts.mode == Mode::Drain {
+        return drain(&opts, &*redis, &ctx).await;
+    }
     let purged = broker
         .declare_and_purge(&opts.queue)
         .await
@@ -154,30 +185,60 @@ async fn main() -> Result<()> {
         "queue '{}' ready ({purged} old messages purged), counter '{}' reset",
         opts.queue, opts.counter
     );
-    if opts.messages == 0 {
+    if total == 0 {
         return Ok(());
     }
 
-    // The trigger must be consuming, or the measurement would include the
-    // host's reconnect backoff rather than its throughput.
-    let deadline = Instant::now() + opts.timeout;
-    while broker.consumers(&opts.queue).await? == 0 {
-        if Instant::now() > deadline {
-            bail!(
-                "no consumer on queue '{}': is `conflux serve` running with the workflow?",
-                opts.queue
-            );
+    if opts.mode == Mode::Live {
+        // The trigger must be consuming, or the measurement would include the
+        // host's reconnect backoff rather than its throughput.
+        let deadline = Instant::now() + opts.timeout;
+        while broker.consumers(&opts.queue).await? == 0 {
+            if Instant::now() > deadline {
+                bail!(
+                    "no consumer on queue '{}': is `conflux serve` running with the workflow?",
+                    opts.queue
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
+    let start = Instant::now();
+    publish(&opts, &amqp, &ctx).await?;
+    let published = start.elapsed();
+    println!(
+        "published {total} messages in {:.2} s: {:.0} messages/s (publish only, with confirms)",
+        published.as_secs_f64(),
+        total as f64 / published.as_secs_f64()
+    );
+    if opts.mode == Mode::Prefill {
+        return Ok(());
+    }
+
+    let last = wait_for_counter(&opts, &*redis, &ctx, start).await?;
+    let done = start.elapsed();
+    println!(
+        "{total} runs completed in {:.2} s: {:.0} messages/s end to end \
+         (first publish to counter = {total})",
+        done.as_secs_f64(),
+        total as f64 / done.as_secs_f64()
+    );
+    if last > total as u64 {
+        println!("note: the counter reached {last}: some messages ran more than once");
+    }
+    Ok(())
+}
+
+/// Publishes `opts.messages` small JSON messages with `opts.concurrency`
+/// confirmed publishes in flight.
+async fn publish(opts: &Options, amqp: &Arc<dyn Connection>, ctx: &ConnectorContext) -> Result<()> {
     let total = opts.messages;
     let next = Arc::new(AtomicUsize::new(0));
-    let start = Instant::now();
     let mut publishers = tokio::task::JoinSet::new();
     for _ in 0..opts.concurrency.min(total) {
         let (amqp, ctx, next, queue) = (
-            Arc::clone(&amqp),
+            Arc::clone(amqp),
             ctx.clone(),
             Arc::clone(&next),
             opts.queue.clone(),
@@ -196,18 +257,22 @@ async fn main() -> Result<()> {
     while let Some(joined) = publishers.join_next().await {
         joined.context("a publisher panicked")??;
     }
-    let published = start.elapsed();
-    println!(
-        "published {total} messages in {:.2} s: {:.0} messages/s (publish only, with confirms)",
-        published.as_secs_f64(),
-        total as f64 / published.as_secs_f64()
-    );
+    Ok(())
+}
 
-    let deadline = start + opts.timeout;
-    let last = loop {
-        let value = counter_value(&*redis, &ctx, &opts.counter).await?;
-        if value >= total as u64 {
-            break value;
+/// Polls the counter until it reaches `opts.messages`; returns its last value.
+async fn wait_for_counter(
+    opts: &Options,
+    redis: &dyn Connection,
+    ctx: &ConnectorContext,
+    since: Instant,
+) -> Result<u64> {
+    let total = opts.messages as u64;
+    let deadline = since + opts.timeout;
+    loop {
+        let value = counter_value(redis, ctx, &opts.counter).await?;
+        if value >= total {
+            return Ok(value);
         }
         if Instant::now() > deadline {
             bail!(
@@ -216,14 +281,25 @@ async fn main() -> Result<()> {
             );
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    }
+}
+
+/// Measures how fast the host works off a queue filled beforehand: from the
+/// first counter reading to the counter reaching `opts.messages`.
+async fn drain(opts: &Options, redis: &dyn Connection, ctx: &ConnectorContext) -> Result<()> {
+    let total = opts.messages as u64;
+    let start = Instant::now();
+    let first = counter_value(redis, ctx, &opts.counter).await?;
+    let last = wait_for_counter(opts, redis, ctx, start).await?;
     let done = start.elapsed();
+    let measured = total.saturating_sub(first);
     println!(
-        "{total} runs completed in {:.2} s: {:.0} messages/s end to end (first publish to counter = {total})",
+        "drained the backlog: {measured} runs in {:.2} s: {:.0} messages/s \
+         ({first} already done when measuring started)",
         done.as_secs_f64(),
-        total as f64 / done.as_secs_f64()
+        measured as f64 / done.as_secs_f64()
     );
-    if last > total as u64 {
+    if last > total {
         println!("note: the counter reached {last}: some messages ran more than once");
     }
     Ok(())
