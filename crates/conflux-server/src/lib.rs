@@ -13,6 +13,7 @@ mod callback;
 pub mod connection_store;
 pub mod connections_api;
 mod history;
+mod http_trigger;
 mod keys;
 mod management;
 pub mod recurrence;
@@ -230,9 +231,12 @@ impl BoundHost {
         out
     }
 
-    /// Starts one scheduler task per Recurrence trigger.
+    /// Starts one scheduler task per Recurrence trigger and one polling
+    /// task per Http trigger.
     pub fn start_schedulers(&self) -> Vec<tokio::task::JoinHandle<()>> {
-        recurrence::spawn_all(self.state.clone())
+        let mut handles = recurrence::spawn_all(self.state.clone());
+        handles.extend(http_trigger::spawn_all(self.state.clone()));
+        handles
     }
 
     /// Answers requests until `shutdown` completes, then stops accepting,

@@ -195,7 +195,10 @@ async fn trigger_resource(
         .store
         .get_trigger_state(&WorkflowName::new(wf.name.as_str()), &trigger.name)
         .await?;
-    if let Some(next) = stored.as_ref().and_then(|s| s.get("nextOccurrence")) {
+    if let Some(next) = stored
+        .as_ref()
+        .and_then(|s| s.get("nextOccurrence").or_else(|| s.get("nextPoll")))
+    {
         properties["nextExecutionTime"] = next.clone();
     }
     if let Some(last) = stored.as_ref().and_then(|s| s.get("lastOccurrence")) {

@@ -330,14 +330,14 @@ pub fn spawn_all(state: Arc<HostState>) -> Vec<tokio::task::JoinHandle<()>> {
     handles
 }
 
-fn tracking_id(trigger: &str, at: DateTime<Utc>) -> String {
+pub(crate) fn tracking_id(trigger: &str, at: DateTime<Utc>) -> String {
     format!(
         "{trigger}-{}",
         at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     )
 }
 
-fn parse_time(state: &Value, field: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_time(state: &Value, field: &str) -> Option<DateTime<Utc>> {
     state
         .get(field)
         .and_then(Value::as_str)
@@ -409,7 +409,7 @@ async fn schedule(
 
 /// True when the newest run already belongs to this occurrence (the host
 /// stopped after starting it but before recording the next occurrence).
-async fn already_fired(
+pub(crate) async fn already_fired(
     state: &HostState,
     workflow: &WorkflowName,
     trigger: &str,
