@@ -471,6 +471,7 @@ impl Loader {
                 tobj.get("operationOptions"),
                 &child(&tpath, "operationOptions"),
             );
+            self.check_trigger_concurrency(&runtime, &options, &tpath);
             out.insert(
                 name.clone(),
                 TriggerDefinition {
@@ -574,6 +575,48 @@ impl Loader {
             Some(_) => {
                 self.finding(path, "must be a comma-separated string");
                 OperationOptions::default()
+            }
+        }
+    }
+
+    /// Trigger concurrency limits (§4.9): runs 1–100, a waiting queue of
+    /// 10–200 that holds at least as many runs as may run, and SingleInstance
+    /// as the one-run shorthand rather than an addition to `runs`.
+    fn check_trigger_concurrency(
+        &mut self,
+        rc: &RuntimeConfiguration,
+        options: &OperationOptions,
+        tpath: &str,
+    ) {
+        let cpath = child(&child(tpath, "runtimeConfiguration"), "concurrency");
+        if let Some(runs) = rc.runs {
+            if !(1..=100).contains(&runs) {
+                self.finding(
+                    &child(&cpath, "runs"),
+                    &format!("runs must be between 1 and 100, not {runs}"),
+                );
+            }
+            if options.single_instance {
+                self.finding(
+                    &child(tpath, "operationOptions"),
+                    "SingleInstance cannot be combined with runtimeConfiguration.concurrency.runs; SingleInstance means runs = 1, so use one of them",
+                );
+            }
+        }
+        if let Some(waiting) = rc.maximum_waiting_runs {
+            let wpath = child(&cpath, "maximumWaitingRuns");
+            if !(10..=200).contains(&waiting) {
+                self.finding(
+                    &wpath,
+                    &format!("maximumWaitingRuns must be between 10 and 200, not {waiting}"),
+                );
+            } else if let Some(runs) = rc.runs.filter(|r| waiting < *r) {
+                self.finding(
+                    &wpath,
+                    &format!(
+                        "maximumWaitingRuns ({waiting}) must be at least concurrency.runs ({runs})"
+                    ),
+                );
             }
         }
     }

@@ -33,6 +33,7 @@
 
 mod actions;
 mod clock;
+mod concurrency;
 mod exec;
 mod executor;
 mod persist;
@@ -59,6 +60,7 @@ pub use conflux_store::RunId;
 pub use executor::{ActionExecutor, ExecuteRequest, ExecutorError, RequestAuthorizer};
 pub use state::ActionResult;
 
+use concurrency::{Admission, Gates, Limits, Queued};
 use persist::Recorder;
 use state::{fmt_time, lock, Frame, RunCtx, Stop};
 
@@ -77,6 +79,8 @@ pub enum EngineError {
     RunNotFound { workflow: String, run_id: String },
     #[error("the engine is shutting down; no new runs are started")]
     ShuttingDown,
+    #[error("the workflow '{workflow}' already has {limit} runs waiting (runtimeConfiguration.concurrency.maximumWaitingRuns); try again once runs finish")]
+    TooManyWaitingRuns { workflow: String, limit: usize },
     #[error("the store failed: {0}")]
     Store(#[from] StoreError),
 }
@@ -234,6 +238,7 @@ pub(crate) struct EngineShared {
     tasks: Mutex<Vec<JoinHandle<()>>>,
     shutting_down: AtomicBool,
     completions: broadcast::Sender<RunOutcome>,
+    gates: Gates,
 }
 
 impl EngineShared {
@@ -262,6 +267,7 @@ impl Engine {
                 tasks: Mutex::new(Vec::new()),
                 shutting_down: AtomicBool::new(false),
                 completions: broadcast::channel(256).0,
+                gates: Gates::default(),
             }),
         }
     }
@@ -351,9 +357,18 @@ impl Engine {
         start_run_shared(&self.shared, req).await
     }
 
-    /// Cancels a running run: running actions are cancelled, pending ones skipped.
+    /// Cancels a run: running actions are cancelled, pending ones skipped; a
+    /// waiting run leaves the queue without running anything.
     pub async fn cancel_run(&self, workflow: &str, run_id: &RunId) -> Result<(), EngineError> {
-        let ctx = lock(&self.shared.runs).get(run_id.as_str()).cloned();
+        let mut ctx = lock(&self.shared.runs).get(run_id.as_str()).cloned();
+        if ctx.is_none() {
+            if let Some(queued) = self.shared.gates.remove(run_id.as_str(), workflow) {
+                cancel_waiting(&self.shared, queued).await;
+                return Ok(());
+            }
+            // It may have left the queue for a slot between the two lookups.
+            ctx = lock(&self.shared.runs).get(run_id.as_str()).cloned();
+        }
         match ctx {
             Some(ctx) if ctx.workflow_name == workflow => {
                 ctx.stop(Stop::Cancelled);
@@ -368,7 +383,9 @@ impl Engine {
 
     /// Continues every unfinished stateful run from its journal; returns how many.
     pub async fn resume_incomplete(&self) -> Result<usize, EngineError> {
-        let runs = self.shared.store.incomplete_runs().await?;
+        let mut runs = self.shared.store.incomplete_runs().await?;
+        // Runs that were executing hold their slots before waiting runs are let in.
+        runs.sort_by_key(|r| r.status != RunStatus::Running);
         let mut resumed = 0;
         for run in runs {
             let reg = self
@@ -419,7 +436,23 @@ impl Engine {
             }
             // The response, if any, was owed to a caller that is gone.
             let (tx, _rx) = oneshot::channel();
-            spawn_run(&self.shared, ctx, root, tx);
+            let waiting = run.status == RunStatus::Waiting;
+            match Limits::of(&reg.reg.workflow) {
+                Some(limits) if waiting => {
+                    let queued = Queued {
+                        ctx,
+                        root,
+                        done: tx,
+                    };
+                    let ready = self.shared.gates.enqueue(queued, false, limits);
+                    start_ready(&self.shared, ready);
+                }
+                Some(_) => {
+                    self.shared.gates.count_running(&reg.reg.name);
+                    spawn_run(&self.shared, ctx, root, tx, false);
+                }
+                None => spawn_run(&self.shared, ctx, root, tx, waiting),
+            }
             resumed += 1;
         }
         Ok(resumed)
@@ -433,6 +466,8 @@ impl Engine {
     /// Stops scheduling; in-flight runs keep their journal and resume later.
     pub async fn shutdown(&self) {
         self.shared.shutting_down.store(true, Ordering::SeqCst);
+        // Waiting runs stay `Waiting` in the store and queue again on resume.
+        self.shared.gates.clear();
         let runs: Vec<Arc<RunCtx>> = lock(&self.shared.runs).values().cloned().collect();
         for r in runs {
             r.stop(Stop::Shutdown);
@@ -502,6 +537,17 @@ pub(crate) async fn start_run_shared(
     if !reg.reg.enabled {
         return Err(EngineError::WorkflowDisabled(req.workflow));
     }
+    let limits = Limits::of(&reg.reg.workflow);
+    let admission = match limits {
+        Some(l) => shared.gates.admit(&reg.reg.name, l),
+        None => Admission::Run,
+    };
+    if admission == Admission::Full {
+        return Err(EngineError::TooManyWaitingRuns {
+            workflow: req.workflow,
+            limit: limits.map_or(0, |l| l.max_waiting),
+        });
+    }
     let now = shared.clock.now();
     let run_id = RunId::generate(now);
     let tracking = req
@@ -529,6 +575,9 @@ pub(crate) async fn start_run_shared(
         );
         record.client_tracking_id = Some(tracking.clone());
         record.trigger = trigger_json.clone();
+        if admission == Admission::Wait {
+            record.status = RunStatus::Waiting;
+        }
         let recorder = Recorder::durable(shared.store.clone(), run_id.clone(), 0);
         let mut batch = WriteBatch::new();
         batch.create_run(record);
@@ -537,7 +586,13 @@ pub(crate) async fn start_run_shared(
             now,
             serde_json::json!({"type": "runStarted", "trigger": trigger_json, "triggerOutputs": req.trigger_outputs, "clientTrackingId": tracking}),
         ));
-        shared.store.commit(batch).await?;
+        if let Err(e) = shared.store.commit(batch).await {
+            if let Some(l) = limits {
+                let ready = shared.gates.abandon(&reg.reg.name, admission, l);
+                start_ready(shared, ready);
+            }
+            return Err(e.into());
+        }
         recorder
     };
     let ctx = new_run_ctx(
@@ -560,7 +615,18 @@ pub(crate) async fn start_run_shared(
         None
     };
     let (done_tx, done_rx) = oneshot::channel();
-    spawn_run(shared, ctx, Frame::root(), done_tx);
+    match (admission, limits) {
+        (Admission::Wait, Some(l)) => {
+            let queued = Queued {
+                ctx,
+                root: Frame::root(),
+                done: done_tx,
+            };
+            let ready = shared.gates.enqueue(queued, true, l);
+            start_ready(shared, ready);
+        }
+        _ => spawn_run(shared, ctx, Frame::root(), done_tx, false),
+    }
     Ok(RunHandle {
         run_id,
         response,
@@ -568,17 +634,63 @@ pub(crate) async fn start_run_shared(
     })
 }
 
+/// Starts runs that left the waiting queue.
+fn start_ready(shared: &Arc<EngineShared>, ready: Vec<Queued>) {
+    for q in ready {
+        spawn_run(shared, q.ctx, q.root, q.done, true);
+    }
+}
+
+/// Ends a run that never left the queue: `Cancelled`, with nothing executed.
+async fn cancel_waiting(shared: &Arc<EngineShared>, queued: Queued) {
+    let ctx = queued.ctx;
+    let end = ctx.clock.now();
+    let code = Some("Cancelled".to_string());
+    let mut transition = RunTransition::new(ctx.run_id.clone(), RunStatus::Cancelled);
+    transition.code = code.clone();
+    transition.end_time = Some(end);
+    let mut batch = WriteBatch::new();
+    batch.append_event(ctx.recorder.event(
+        &ctx.run_id,
+        end,
+        serde_json::json!({"type": "runCompleted", "status": RunStatus::Cancelled.as_str()}),
+    ));
+    batch.transition(transition);
+    ctx.recorder.commit(batch).await;
+    let outcome = RunOutcome {
+        run_id: ctx.run_id.clone(),
+        status: RunStatus::Cancelled,
+        code,
+        error: None,
+        outputs: None,
+        actions: Vec::new(),
+    };
+    let _ = shared.completions.send(outcome.clone());
+    let _ = queued.done.send(outcome);
+}
+
+/// `promote`: the run leaves `Waiting`, which the store hears before any step.
 fn spawn_run(
     shared: &Arc<EngineShared>,
     ctx: Arc<RunCtx>,
     root: Arc<Frame>,
     done: oneshot::Sender<RunOutcome>,
+    promote: bool,
 ) {
     lock(&shared.runs).insert(ctx.run_id.to_string(), ctx.clone());
     let shared2 = shared.clone();
     let handle = tokio::spawn(async move {
+        if promote {
+            let mut batch = WriteBatch::new();
+            batch.transition(RunTransition::new(ctx.run_id.clone(), RunStatus::Running));
+            ctx.recorder.commit(batch).await;
+        }
         let outcome = drive(&ctx, &root).await;
         lock(&shared2.runs).remove(ctx.run_id.as_str());
+        if let Some(limits) = Limits::of(&ctx.workflow) {
+            let ready = shared2.gates.release(&ctx.workflow_name, limits);
+            start_ready(&shared2, ready);
+        }
         if let Some(o) = outcome {
             // Nobody may be listening; that is fine.
             let _ = shared2.completions.send(o.clone());

@@ -5,6 +5,9 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
+/// How long a throttled client (429) is asked to wait before trying again.
+pub const RETRY_AFTER_SECONDS: &str = "10";
+
 /// What went wrong, by the status class a client sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -83,7 +86,15 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"error": {"code": self.code, "message": self.message}});
-        (self.status(), axum::Json(body)).into_response()
+        let mut headers = HeaderMap::new();
+        if self.kind == ErrorKind::Throttled {
+            // A slot frees when a run finishes; clients should back off rather than hammer.
+            headers.insert(
+                axum::http::header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
+        }
+        (self.status(), headers, axum::Json(body)).into_response()
     }
 }
 

@@ -124,7 +124,9 @@ fn engine_error(err: conflux_engine::EngineError) -> RuntimeError {
         EngineError::WorkflowNotFound(name) => RuntimeError::UnknownWorkflow(name),
         EngineError::RunNotFound { run_id, .. } => RuntimeError::UnknownRun(run_id),
         EngineError::WorkflowDisabled(_) => RuntimeError::Conflict(err.to_string()),
-        EngineError::ShuttingDown => RuntimeError::Throttled(err.to_string()),
+        EngineError::ShuttingDown | EngineError::TooManyWaitingRuns { .. } => {
+            RuntimeError::Throttled(err.to_string())
+        }
         other => RuntimeError::Failed(other.to_string()),
     }
 }

@@ -1130,3 +1130,44 @@ async fn the_http_action_authenticates_with_the_hosts_managed_identity() {
         assert!(!inputs.contains(token));
     }
 }
+
+#[tokio::test]
+async fn a_full_waiting_queue_answers_429_with_retry_after() {
+    // One run at a time, ten may wait; the running one waits an hour.
+    let actions = json!({
+        "Nap": {"type": "Wait", "inputs": {"interval": {"count": 1, "unit": "Hour"}}}
+    });
+    let trigger = json!({"runtimeConfiguration": {"concurrency": {"runs": 1, "maximumWaitingRuns": 10}}});
+    let dir = project(&[("queue", request_workflow(actions, trigger))], json!({}));
+    let server = start(dir.path(), &[]);
+    let url = server.url("queue");
+    for n in 0..11 {
+        let response = server.call(&url, json!({"n": n})).await;
+        assert_eq!(response.status().as_u16(), 202, "call {n} is accepted");
+    }
+    let response = server.call(&url, json!({"n": 11})).await;
+    assert_eq!(response.status().as_u16(), 429);
+    assert!(
+        response.headers().contains_key("retry-after"),
+        "{:?}",
+        response.headers()
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "TooManyRequests", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("maximumWaitingRuns"),
+        "{body}"
+    );
+    // The refused call created nothing; the accepted ones are listed, ten Waiting.
+    let (_, runs) = server.get("workflows/queue/runs").await;
+    let runs = runs["value"].as_array().unwrap().clone();
+    assert_eq!(runs.len(), 11);
+    let waiting = runs
+        .iter()
+        .filter(|r| r["properties"]["status"] == "Waiting")
+        .count();
+    assert_eq!(waiting, 10);
+}
