@@ -1137,7 +1137,8 @@ async fn a_full_waiting_queue_answers_429_with_retry_after() {
     let actions = json!({
         "Nap": {"type": "Wait", "inputs": {"interval": {"count": 1, "unit": "Hour"}}}
     });
-    let trigger = json!({"runtimeConfiguration": {"concurrency": {"runs": 1, "maximumWaitingRuns": 10}}});
+    let trigger =
+        json!({"runtimeConfiguration": {"concurrency": {"runs": 1, "maximumWaitingRuns": 10}}});
     let dir = project(&[("queue", request_workflow(actions, trigger))], json!({}));
     let server = start(dir.path(), &[]);
     let url = server.url("queue");
