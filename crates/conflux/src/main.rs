@@ -13,6 +13,11 @@ mod run;
 mod serve;
 mod validate;
 
+/// Many small, short-lived allocations cross threads on the request path; mimalloc
+/// keeps them off a shared lock (see BENCHMARKS.md, "HTTP load").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Conflux: run Logic Apps workflow definitions, unmodified, as one binary.
 #[derive(Parser)]
 #[command(name = "conflux", version, about)]
