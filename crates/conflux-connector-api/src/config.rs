@@ -7,52 +7,8 @@ use serde_json::{Map, Value};
 
 use crate::descriptor::ConnectorDescriptor;
 
-/// A secret string (password, key, connection string). `Debug` and `Display`
-/// print `***`; the value is reachable only through [`Secret::expose`], so every
-/// place that uses it is easy to find.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret value, for handing to the service that needs it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// Whether the secret is the empty string.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl std::fmt::Display for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl From<String> for Secret {
-    fn from(value: String) -> Self {
-        Self(value)
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(value: &str) -> Self {
-        Self(value.to_owned())
-    }
-}
+/// Secret parameter values: `Debug` and `Display` print `***`.
+pub use conflux_security::Secret;
 
 /// The parameters of one connection (an entry of `serviceProviderConnections`
 /// in `connections.json`), with the secret ones kept apart.
