@@ -992,8 +992,21 @@ async fn a_connector_polling_trigger_starts_one_run_per_new_file() {
     assert_eq!(wait_for_runs(&server, "watcher", 1).await, 1);
     std::fs::write(files.path().join("second.txt"), "two").unwrap();
     assert_eq!(wait_for_runs(&server, "watcher", 2).await, 2);
-    // Later polls find nothing new: no file is delivered twice.
-    let (_, runs) = server.get("workflows/watcher/runs").await;
+    // Later polls find nothing new: no file is delivered twice. A run is listed
+    // as soon as it exists, so wait for both to finish before reading outputs.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let runs = loop {
+        let (_, runs) = server.get("workflows/watcher/runs").await;
+        let done = runs["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["properties"]["status"] == "Succeeded");
+        if done || std::time::Instant::now() > deadline {
+            break runs;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     let mut names = Vec::new();
     for run in runs["value"].as_array().unwrap() {
         let id = run["name"].as_str().unwrap();
