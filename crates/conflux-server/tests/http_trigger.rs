@@ -1,5 +1,5 @@
 //! The Http polling trigger against a local endpoint, a manual clock and a
-//! fake runtime: 202 waits, 200 fires with the response as trigger outputs,
+//! recording runtime: 202 waits, 200 fires with the response as trigger outputs,
 //! `Location` and `Retry-After` steer the next poll across a restart, and a
 //! false condition is recorded as Skipped without a run.
 
@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -18,52 +17,14 @@ use chrono::{DateTime, Utc};
 use conflux_definition::{Workflow, WorkflowKind};
 use conflux_engine::ManualClock;
 use conflux_server::{
-    BoundHost, Host, HostConfig, HostOptions, MasterKey, RuntimeError, StartRequest, StartedRun,
-    WorkflowRuntime, WorkflowSpec,
+    BoundHost, Host, HostConfig, HostOptions, MasterKey, StartRequest, WorkflowSpec,
 };
-use conflux_store::{
-    ActionStatus, HistoryQuery, RunId, RunRecord, SqliteStore, Store, WorkflowName, WriteBatch,
-};
+use conflux_store::{ActionStatus, HistoryQuery, SqliteStore, Store, WorkflowName};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-/// Records each start request and creates the run, as the engine does.
-struct FakeRuntime {
-    store: Arc<dyn Store>,
-    started: mpsc::UnboundedSender<StartRequest>,
-}
-
-#[async_trait]
-impl WorkflowRuntime for FakeRuntime {
-    async fn start_run(&self, request: StartRequest) -> Result<StartedRun, RuntimeError> {
-        let run_id = RunId::generate(Utc::now());
-        let mut record = RunRecord::new(
-            run_id.clone(),
-            WorkflowName::new(request.workflow.as_str()),
-            "1",
-            request.trigger_name.as_str(),
-            Utc::now(),
-        );
-        record.client_tracking_id = request.client_tracking_id.clone();
-        let mut batch = WriteBatch::new();
-        batch.create_run(record);
-        self.store
-            .commit(batch)
-            .await
-            .map_err(|e| RuntimeError::Failed(e.to_string()))?;
-        let _ = self.started.send(request);
-        Ok(StartedRun {
-            run_id,
-            response: None,
-        })
-    }
-
-    async fn cancel_run(&self, _: &str, _: &RunId) -> Result<(), RuntimeError> {
-        Ok(())
-    }
-
-    async fn shutdown(&self) {}
-}
+mod trigger_support;
+use trigger_support::RecordingRuntime;
 
 /// The polled endpoint: reports every request (path and query, Authorization).
 #[derive(Clone)]
@@ -131,7 +92,7 @@ async fn host(
     let workflow = Arc::new(Workflow::from_json(&doc).unwrap());
     let (tx, rx) = mpsc::unbounded_channel();
     let host = Host::start(HostOptions {
-        runtime: Arc::new(FakeRuntime {
+        runtime: Arc::new(RecordingRuntime {
             store: store.clone(),
             started: tx,
         }),
@@ -234,7 +195,7 @@ async fn polls_until_200_then_follows_location_across_a_restart() {
     assert_eq!(state["pollUrl"], format!("{base}/next"));
     let fired = histories(store.as_ref()).await;
     assert_eq!(fired.len(), 2);
-    // The fake runtime's run ids use the real clock, so order is not asserted.
+    // The recording runtime's run ids use the real clock, so order is not asserted.
     let fired: Vec<_> = fired.iter().filter(|h| h.fired).collect();
     assert_eq!(fired.len(), 1);
     assert_eq!(fired[0].status, ActionStatus::Succeeded);

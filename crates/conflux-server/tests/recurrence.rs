@@ -1,4 +1,4 @@
-//! The Recurrence scheduler against a manual clock and a fake runtime: one
+//! The Recurrence scheduler against a manual clock and a recording runtime: one
 //! run per occurrence, the next occurrence kept across a restart, and missed
 //! occurrences fired once.
 
@@ -8,55 +8,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use conflux_definition::{Workflow, WorkflowKind};
 use conflux_engine::ManualClock;
-use conflux_server::{
-    Host, HostConfig, HostOptions, MasterKey, RuntimeError, StartRequest, StartedRun,
-    WorkflowRuntime, WorkflowSpec,
-};
-use conflux_store::{RunId, RunRecord, SqliteStore, Store, WorkflowName, WriteBatch};
+use conflux_server::{Host, HostConfig, HostOptions, MasterKey, StartRequest, WorkflowSpec};
+use conflux_store::{SqliteStore, Store, WorkflowName};
 use serde_json::json;
 use tokio::sync::mpsc;
 
-/// Records each start request and creates the run, as the engine does.
-struct FakeRuntime {
-    store: Arc<dyn Store>,
-    started: mpsc::UnboundedSender<StartRequest>,
-}
-
-#[async_trait]
-impl WorkflowRuntime for FakeRuntime {
-    async fn start_run(&self, request: StartRequest) -> Result<StartedRun, RuntimeError> {
-        let run_id = RunId::generate(Utc::now());
-        let mut record = RunRecord::new(
-            run_id.clone(),
-            WorkflowName::new(request.workflow.as_str()),
-            "1",
-            request.trigger_name.as_str(),
-            Utc::now(),
-        );
-        record.client_tracking_id = request.client_tracking_id.clone();
-        let mut batch = WriteBatch::new();
-        batch.create_run(record);
-        self.store
-            .commit(batch)
-            .await
-            .map_err(|e| RuntimeError::Failed(e.to_string()))?;
-        let _ = self.started.send(request);
-        Ok(StartedRun {
-            run_id,
-            response: None,
-        })
-    }
-
-    async fn cancel_run(&self, _: &str, _: &RunId) -> Result<(), RuntimeError> {
-        Ok(())
-    }
-
-    async fn shutdown(&self) {}
-}
+mod trigger_support;
+use trigger_support::RecordingRuntime;
 
 fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
@@ -78,7 +39,7 @@ async fn host(
     let workflow = Arc::new(Workflow::from_json(&doc).unwrap());
     let (tx, rx) = mpsc::unbounded_channel();
     let host = Host::start(HostOptions {
-        runtime: Arc::new(FakeRuntime {
+        runtime: Arc::new(RecordingRuntime {
             store: store.clone(),
             started: tx,
         }),
