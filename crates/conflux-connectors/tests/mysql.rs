@@ -2,12 +2,13 @@
 //! (`CONFLUX_TEST_MYSQL_URL`, default `mysql://root@127.0.0.1:3306/test`).
 #![cfg(feature = "mysql")]
 
+mod sql_support;
+
 use std::sync::Arc;
 
-use conflux_connector_api::{
-    Connection, ConnectionConfig, ConnectorContext, ConnectorError, Secret, ShutdownSignal,
-};
+use conflux_connector_api::{Connection, ConnectorError};
 use serde_json::{json, Value};
+use sql_support::{connect_to, ctx, poll};
 
 fn url() -> String {
     std::env::var("CONFLUX_TEST_MYSQL_URL")
@@ -15,20 +16,7 @@ fn url() -> String {
 }
 
 fn connect_with(connection_string: &str) -> Arc<dyn Connection> {
-    let connector = conflux_connectors::find("/serviceProviders/mysql").expect("mysql connector");
-    let mut config = ConnectionConfig {
-        name: "my".into(),
-        connector_id: connector.descriptor().id.into(),
-        ..Default::default()
-    };
-    config
-        .secrets
-        .insert("connectionString".into(), Secret::new(connection_string));
-    connector.prepare(&config).expect("valid config")
-}
-
-fn ctx() -> ConnectorContext {
-    ConnectorContext::new(ShutdownSignal::never())
+    connect_to("/serviceProviders/mysql", connection_string)
 }
 
 async fn exec(conn: &Arc<dyn Connection>, query: &str, parameters: Value) -> Value {
@@ -222,28 +210,6 @@ async fn errors_are_classified_and_passwords_stay_hidden() {
         .await
         .expect_err("nothing listens on port 1")
         .is_retryable());
-}
-
-async fn poll(
-    conn: &Arc<dyn Connection>,
-    inputs: &Value,
-    cursor: Option<Value>,
-) -> (Vec<i64>, Option<Value>) {
-    let outcome = conn
-        .poll(
-            &ctx(),
-            "whenRowInsertedOrModified",
-            inputs.clone(),
-            cursor.clone(),
-        )
-        .await
-        .expect("poll");
-    let ids = outcome
-        .items
-        .iter()
-        .map(|row| row["id"].as_i64().expect("id"))
-        .collect();
-    (ids, outcome.cursor.or(cursor))
 }
 
 #[tokio::test]

@@ -2,12 +2,13 @@
 //! (`CONFLUX_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`).
 #![cfg(feature = "postgres")]
 
+mod sql_support;
+
 use std::sync::Arc;
 
-use conflux_connector_api::{
-    Connection, ConnectionConfig, ConnectorContext, ConnectorError, Secret, ShutdownSignal,
-};
+use conflux_connector_api::{Connection, ConnectionConfig, ConnectorError};
 use serde_json::{json, Value};
+use sql_support::{connect_to, ctx, poll};
 
 fn url() -> String {
     std::env::var("CONFLUX_TEST_POSTGRES_URL")
@@ -15,21 +16,7 @@ fn url() -> String {
 }
 
 fn connect_with(connection_string: &str) -> Arc<dyn Connection> {
-    let connector =
-        conflux_connectors::find("/serviceProviders/postgres").expect("postgres connector");
-    let mut config = ConnectionConfig {
-        name: "pg".into(),
-        connector_id: connector.descriptor().id.into(),
-        ..Default::default()
-    };
-    config
-        .secrets
-        .insert("connectionString".into(), Secret::new(connection_string));
-    connector.prepare(&config).expect("valid config")
-}
-
-fn ctx() -> ConnectorContext {
-    ConnectorContext::new(ShutdownSignal::never())
+    connect_to("/serviceProviders/postgres", connection_string)
 }
 
 /// A uniquely named table, dropped when the test ends.
@@ -245,28 +232,6 @@ async fn password_never_appears_in_errors_or_debug() {
     );
     assert!(config.parameters.get("password").is_none());
     assert!(!format!("{config:?}").contains(secret));
-}
-
-async fn poll(
-    conn: &Arc<dyn Connection>,
-    inputs: &Value,
-    cursor: Option<Value>,
-) -> (Vec<i64>, Option<Value>) {
-    let outcome = conn
-        .poll(
-            &ctx(),
-            "whenRowInsertedOrModified",
-            inputs.clone(),
-            cursor.clone(),
-        )
-        .await
-        .expect("poll");
-    let ids = outcome
-        .items
-        .iter()
-        .map(|row| row["id"].as_i64().expect("id"))
-        .collect();
-    (ids, outcome.cursor.or(cursor))
 }
 
 #[tokio::test]
