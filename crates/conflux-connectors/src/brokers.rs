@@ -1,6 +1,7 @@
 //! What the message-broker connectors (Redis, AMQP, MQTT, NATS) share: the
-//! event shape of their triggers, the payload rules of their publish actions,
-//! and small descriptor and error helpers.
+//! reading of their `connectionString`, the event shape of their triggers, the
+//! payload rules of their publish actions, and small descriptor and error
+//! helpers.
 //!
 //! Every broker trigger hands the workflow the same outline, so that a
 //! definition written against one broker reads naturally against another:
@@ -12,8 +13,126 @@
 //! where `<address>` is `channel`, `list`, `queue`, `topic` or `subject`.
 
 use base64::Engine as _;
-use conflux_connector_api::{ConfigProblem, ConnectorError, ParameterDescriptor, ParameterKind};
+use conflux_connector_api::{
+    ConfigProblem, ConnectionConfig, ConnectorError, ParameterDescriptor, ParameterKind, Secret,
+};
 use serde_json::{Map, Value};
+
+/// Where problems with a broker's connection string are reported.
+pub(crate) const CONNECTION_STRING: &str = "parameterValues.connectionString";
+
+/// What a broker accepts in its `connectionString`, and the words of the
+/// problems it reports.
+pub(crate) struct UrlRules {
+    /// The scheme, e.g. `redis`.
+    pub(crate) scheme: &'static str,
+    /// Other names accepted for it, e.g. `tcp` for MQTT.
+    pub(crate) aliases: &'static [&'static str],
+    /// TLS schemes, which this build refuses with `tls_refusal`.
+    pub(crate) tls: &'static [&'static str],
+    /// The problem reported for a TLS scheme.
+    pub(crate) tls_refusal: &'static str,
+    /// A sample string for the "is required" problem, in backticks.
+    pub(crate) example: &'static str,
+    /// Why the string must be a secret, e.g. "it may contain a password".
+    pub(crate) why_secret: &'static str,
+}
+
+/// A connection string that parsed as a URL.
+pub(crate) struct BrokerUrl<'a> {
+    /// The string as given.
+    #[cfg_attr(not(feature = "amqp"), allow(dead_code))]
+    pub(crate) secret: &'a Secret,
+    /// The string parsed.
+    #[cfg_attr(
+        not(any(feature = "redis", feature = "mqtt", feature = "nats")),
+        allow(dead_code)
+    )]
+    pub(crate) url: url::Url,
+    /// The host as written (an IPv6 address in brackets); empty only when
+    /// that was reported.
+    pub(crate) host: String,
+}
+
+/// Reports a `connectionString` given as a plain parameter instead of a
+/// secret.
+pub(crate) fn require_secret(
+    config: &ConnectionConfig,
+    rules: &UrlRules,
+    problems: &mut Vec<ConfigProblem>,
+) {
+    if config.reader().raw("connectionString").is_some() {
+        problems.push(ConfigProblem::new(
+            CONNECTION_STRING,
+            format!(
+                "must be given as a secret ({}); the descriptor marks it secure",
+                rules.why_secret
+            ),
+        ));
+    }
+}
+
+/// Reads the secret `connectionString` as a URL. A missing string or one that
+/// is not a URL is reported and gives `None`; a wrong scheme or a missing host
+/// is reported too, but the URL is still returned so later checks can add
+/// their problems.
+pub(crate) fn connection_url<'a>(
+    config: &'a ConnectionConfig,
+    rules: &UrlRules,
+    problems: &mut Vec<ConfigProblem>,
+) -> Option<BrokerUrl<'a>> {
+    let Some(secret) = config.secret("connectionString") else {
+        problems.push(ConfigProblem::new(
+            CONNECTION_STRING,
+            format!("is required, e.g. {}", rules.example),
+        ));
+        return None;
+    };
+    let url = match url::Url::parse(secret.expose()) {
+        Ok(url) => url,
+        Err(e) => {
+            // The URL parser's message never repeats the input, so no secret leaks.
+            problems.push(ConfigProblem::new(
+                CONNECTION_STRING,
+                format!("is not a valid URL: {e}"),
+            ));
+            return None;
+        }
+    };
+    match url.scheme() {
+        s if s == rules.scheme || rules.aliases.contains(&s) => {}
+        s if rules.tls.contains(&s) => {
+            problems.push(ConfigProblem::new(CONNECTION_STRING, rules.tls_refusal));
+        }
+        other => problems.push(ConfigProblem::new(
+            CONNECTION_STRING,
+            format!("has scheme `{other}`; expected `{}://`", rules.scheme),
+        )),
+    }
+    let host = url.host_str().unwrap_or_default().to_owned();
+    if host.is_empty() {
+        problems.push(ConfigProblem::new(CONNECTION_STRING, "names no host"));
+    }
+    Some(BrokerUrl { secret, url, host })
+}
+
+/// Percent-decodes URL user info (`p%40ss` → `p@ss`).
+#[cfg_attr(not(any(feature = "mqtt", feature = "nats")), allow(dead_code))]
+pub(crate) fn decode_userinfo(text: &str) -> String {
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// A connection whose `connectionString` secret is `connection_string`.
+#[cfg(test)]
+pub(crate) fn with_connection_string(connection_string: &str) -> ConnectionConfig {
+    let mut config = ConnectionConfig::default();
+    config
+        .secrets
+        .insert("connectionString".into(), Secret::new(connection_string));
+    config
+}
 
 /// A parameter descriptor; secure strings are secret.
 pub(crate) const fn param(
@@ -260,6 +379,81 @@ mod tests {
                     proptest::prop_assert!(!text.contains("s3cr3t"), "{}", text);
                 }
             }
+        }
+    }
+
+    /// The connection-string problems each broker reports, word for word.
+    #[test]
+    fn connection_string_problems_keep_their_wording() {
+        let brokers: Vec<(std::sync::Arc<dyn conflux_connector_api::Connector>, &str, &str, &str)> = vec![
+            #[cfg(feature = "redis")]
+            (
+                crate::redis::connector(),
+                "redis",
+                "rediss://h",
+                "must be given as a secret (it may contain a password); the descriptor marks it secure",
+            ),
+            #[cfg(feature = "amqp")]
+            (
+                crate::amqp::connector(),
+                "amqp",
+                "amqps://h",
+                "must be given as a secret (it contains a password); the descriptor marks it secure",
+            ),
+            #[cfg(feature = "mqtt")]
+            (
+                crate::mqtt::connector(),
+                "mqtt",
+                "ssl://h",
+                "must be given as a secret (it may contain a password); the descriptor marks it secure",
+            ),
+            #[cfg(feature = "nats")]
+            (
+                crate::nats::connector(),
+                "nats",
+                "tls://h",
+                "must be given as a secret (it may contain credentials); the descriptor marks it secure",
+            ),
+        ];
+        let messages = |config: &conflux_connector_api::ConnectionConfig,
+                        connector: &dyn conflux_connector_api::Connector| {
+            match connector.prepare(config) {
+                Ok(_) => Vec::new(),
+                Err(problems) => problems
+                    .into_iter()
+                    .map(|p| {
+                        assert_eq!(p.path, CONNECTION_STRING);
+                        p.message
+                    })
+                    .collect::<Vec<_>>(),
+            }
+        };
+        for (connector, scheme, tls, not_secret) in brokers {
+            let connector = connector.as_ref();
+            let mut plain = conflux_connector_api::ConnectionConfig::default();
+            plain
+                .parameters
+                .insert("connectionString".into(), json!(format!("{scheme}://h")));
+            let found = messages(&plain, connector);
+            assert_eq!(found[0], not_secret);
+            assert!(found[1].starts_with("is required, e.g. `"), "{found:?}");
+            assert_eq!(
+                messages(&with_connection_string("ftp://h"), connector)[0],
+                format!("has scheme `ftp`; expected `{scheme}://`")
+            );
+            assert_eq!(
+                messages(&with_connection_string("not a url"), connector),
+                ["is not a valid URL: relative URL without a base"]
+            );
+            let refused = messages(&with_connection_string(tls), connector);
+            assert!(
+                refused.len() == 1 && refused[0].contains("TLS"),
+                "{refused:?}"
+            );
+            assert_eq!(
+                messages(&with_connection_string(&format!("{scheme}://")), connector),
+                ["names no host"]
+            );
         }
     }
 

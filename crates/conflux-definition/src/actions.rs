@@ -89,6 +89,10 @@ impl Loader {
             resolved.push(list);
         }
         self.check_cycles(&resolved, &actions, path);
+        if !place.in_loop {
+            // Inside loops any Response is reported already.
+            self.check_parallel_responses(&resolved, &actions);
+        }
         // The graph is final: move it into the definitions (they are not shared yet).
         let actions: Vec<Arc<ActionDefinition>> = actions
             .into_iter()
@@ -168,6 +172,97 @@ impl Loader {
                     names.join(", ")
                 );
                 self.finding(&child(&child(path, &actions[i].name), "runAfter"), &msg);
+            }
+        }
+    }
+
+    /// Response actions must not be in parallel branches (§5.4). Only the case
+    /// that certainly fails at run time is reported: two branches that both
+    /// hold a Response and may both run (the second would find the request
+    /// answered). A Response beside a branch of other work is accepted, as
+    /// real projects have that shape. Two actions of
+    /// one container are *parallel* when neither runs after the other
+    /// (directly or through others) and their runAfter conditions do not
+    /// exclude each other. They exclude each other when both depend on a
+    /// common action with disjoint status lists — `Ok` after `Try:
+    /// [Succeeded]` and `Error` after `Try: [Failed, TimedOut]` never both
+    /// run — where "depends" follows runAfter through every action that must
+    /// have run (its list does not accept Skipped). A Response inside a Scope,
+    /// If or Switch is in a parallel branch when that container is.
+    fn check_parallel_responses(
+        &mut self,
+        run_after: &[Vec<RunAfter>],
+        actions: &[ActionDefinition],
+    ) {
+        let n = actions.len();
+        let mut holds_response = vec![false; n];
+        let holders: Vec<(usize, Vec<String>)> = (0..n)
+            .filter_map(|i| {
+                let mut paths = Vec::new();
+                response_paths(&actions[i], &mut paths);
+                holds_response[i] = !paths.is_empty();
+                paths.retain(|p| !self.parallel_responses.contains(p));
+                (!paths.is_empty()).then_some((i, paths))
+            })
+            .collect();
+        if holders.is_empty() || n < 2 {
+            return;
+        }
+        let Some(order) = topological_order(run_after) else {
+            // A cycle is reported on its own.
+            return;
+        };
+        // ancestors[i][j]: i runs (transitively) after j.
+        let mut ancestors = vec![vec![false; n]; n];
+        // For each action, the statuses each action it depends on must have
+        // for it to run (bit set over Succeeded, Failed, Skipped, TimedOut).
+        let mut needs: Vec<HashMap<usize, u8>> = vec![HashMap::new(); n];
+        for &i in &order {
+            for ra in &run_after[i] {
+                let j = ra.index;
+                let inherited = ancestors[j].clone();
+                ancestors[i][j] = true;
+                for (k, yes) in inherited.into_iter().enumerate() {
+                    ancestors[i][k] |= yes;
+                }
+                let mut add = vec![(j, status_mask(&ra.statuses))];
+                if !ra.statuses.contains(&RunAfterStatus::Skipped) {
+                    // `j` must have run, so its own conditions held.
+                    add.extend(needs[j].iter().map(|(&k, &m)| (k, m)));
+                }
+                for (k, m) in add {
+                    *needs[i].entry(k).or_insert(ALL_STATUSES) &= m;
+                }
+            }
+        }
+        let exclusive = |a: usize, b: usize| {
+            needs[a]
+                .iter()
+                .any(|(k, m)| needs[b].get(k).is_some_and(|o| m & o == 0))
+        };
+        for (i, paths) in holders {
+            let Some(j) = (0..n).find(|&j| {
+                j != i
+                    && holds_response[j]
+                    && !ancestors[i][j]
+                    && !ancestors[j][i]
+                    && !exclusive(i, j)
+            }) else {
+                continue;
+            };
+            let holder = &actions[i];
+            let other = &actions[j].name;
+            for p in paths {
+                let place = if p == holder.path {
+                    String::new()
+                } else {
+                    format!(" (it is inside '{}')", holder.name)
+                };
+                let msg = format!(
+                    "Response is not allowed in a parallel branch: it may run at the same time as '{other}', which also responds{place}, as neither runs after the other; make one run after the other, or give them exclusive runAfter conditions (e.g. one after an action's Succeeded, the other after its Failed)"
+                );
+                self.finding(&p, &msg);
+                self.parallel_responses.insert(p);
             }
         }
     }
@@ -649,6 +744,60 @@ impl Loader {
             expression,
             cases,
             default,
+        }
+    }
+}
+
+const ALL_STATUSES: u8 = 0b1111;
+
+fn status_mask(statuses: &[RunAfterStatus]) -> u8 {
+    statuses.iter().fold(0, |m, s| {
+        m | match s {
+            RunAfterStatus::Succeeded => 1,
+            RunAfterStatus::Failed => 2,
+            RunAfterStatus::Skipped => 4,
+            RunAfterStatus::TimedOut => 8,
+        }
+    })
+}
+
+/// Indexes in an order where every action comes after those it runs after;
+/// `None` when runAfter has a cycle.
+fn topological_order(run_after: &[Vec<RunAfter>]) -> Option<Vec<usize>> {
+    let n = run_after.len();
+    let mut indegree: Vec<usize> = run_after.iter().map(Vec::len).collect();
+    let mut succ = vec![Vec::new(); n];
+    for (i, ra) in run_after.iter().enumerate() {
+        for r in ra {
+            succ[r.index].push(i);
+        }
+    }
+    let mut queue: Vec<usize> = (0..n).filter(|&i| indegree[i] == 0).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(i) = queue.pop() {
+        order.push(i);
+        for &s in &succ[i] {
+            indegree[s] -= 1;
+            if indegree[s] == 0 {
+                queue.push(s);
+            }
+        }
+    }
+    (order.len() == n).then_some(order)
+}
+
+/// Paths of the Response actions `def` is or holds in its Scope, If and Switch
+/// branches (those inside loops are reported for the loop instead).
+fn response_paths(def: &ActionDefinition, out: &mut Vec<String>) {
+    match &def.kind {
+        ActionKind::Response { .. } => out.push(def.path.clone()),
+        ActionKind::Foreach { .. } | ActionKind::Until { .. } => {}
+        kind => {
+            for map in kind.containers() {
+                for a in &map.actions {
+                    response_paths(a, out);
+                }
+            }
         }
     }
 }

@@ -50,6 +50,8 @@ pub(crate) struct Loader {
     pub foreign_run_after: Vec<(String, String)>,
     /// Names of secure parameters, lower-cased.
     pub secure_parameters: Vec<String>,
+    /// Paths of Response actions already reported as in a parallel branch.
+    pub parallel_responses: std::collections::HashSet<String>,
 }
 
 /// Appends a property to a JSON path (`$.a` + `b` → `$.a.b`, `$.a` + `x y` → `$.a['x y']`).
@@ -82,6 +84,7 @@ pub(crate) fn load(doc: &Json) -> Result<Workflow, DefinitionError> {
         has_response: false,
         foreign_run_after: Vec::new(),
         secure_parameters: Vec::new(),
+        parallel_responses: std::collections::HashSet::new(),
     };
     let Some(obj) = doc.as_object() else {
         return Err(DefinitionError::Invalid {
@@ -672,7 +675,20 @@ impl Loader {
             }
         }
         if let Some(pp) = get_ci(obj, "paginationPolicy") {
-            rc.pagination_minimum_item_count = pp.get("minimumItemCount").and_then(Json::as_u64);
+            let ppath = child(path, "paginationPolicy");
+            match pp.get("minimumItemCount") {
+                Some(n) => match n.as_u64() {
+                    Some(count) if count >= 1 => rc.pagination_minimum_item_count = Some(count),
+                    _ => self.finding(
+                        &child(&ppath, "minimumItemCount"),
+                        &format!("minimumItemCount must be a positive integer (the number of items to collect), not {n}"),
+                    ),
+                },
+                None => self.finding(
+                    &ppath,
+                    "paginationPolicy needs 'minimumItemCount': the number of items to collect across pages",
+                ),
+            }
         }
         rc
     }

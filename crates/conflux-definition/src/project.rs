@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use indexmap::IndexMap;
 use serde_json::Value;
@@ -123,6 +124,13 @@ impl Project {
         let host = loader
             .read_json(&dir.join("host.json"))
             .unwrap_or_else(|| Value::Object(Default::default()));
+        if let Err(message) = run_timeout_setting(&host) {
+            loader.problem(
+                &dir.join("host.json"),
+                format!("$.extensions.workflow.settings['{RUN_TIMEOUT_SETTING}']"),
+                message,
+            );
+        }
         let app_settings = loader.app_settings(&dir.join("local.settings.json"), env);
         let parameters = loader.parameters(&dir.join("parameters.json"), &app_settings);
         let connections = loader.connections(&dir.join("connections.json"), &app_settings);
@@ -141,6 +149,89 @@ impl Project {
     pub fn workflow(&self, name: &str) -> Option<&ProjectWorkflow> {
         self.workflows.iter().find(|wf| wf.name == name)
     }
+
+    /// The run duration limit host.json sets (`Runtime.Backend.FlowRunTimeout`);
+    /// `None` when it sets none or an invalid one (then listed in `problems`).
+    pub fn run_timeout(&self) -> Option<Duration> {
+        run_timeout_setting(&self.host).ok().flatten()
+    }
+}
+
+/// The host.json setting (under `extensions.workflow.settings`) that limits how
+/// long a run may last before it ends `TimedOut`; 90 days when absent.
+pub const RUN_TIMEOUT_SETTING: &str = "Runtime.Backend.FlowRunTimeout";
+
+/// Reads [`RUN_TIMEOUT_SETTING`] from a host.json document: a .NET TimeSpan
+/// (`90.00:00:00`, `00:05:00`, `2` for two days) or an ISO 8601 duration
+/// (`PT5M`). `Ok(None)` when the setting is absent.
+pub fn run_timeout_setting(host: &Value) -> Result<Option<Duration>, String> {
+    let Some(value) = host
+        .pointer("/extensions/workflow/settings")
+        .and_then(|s| s.get(RUN_TIMEOUT_SETTING))
+    else {
+        return Ok(None);
+    };
+    let text = match value {
+        Value::String(s) => s.trim().to_string(),
+        Value::Number(n) => n.to_string(),
+        other => return Err(format!("{RUN_TIMEOUT_SETTING} must be a duration such as \"90.00:00:00\" (days.hours:minutes:seconds) or \"PT1H\", not {other}")),
+    };
+    let parsed = if text.starts_with('P') || text.starts_with('p') {
+        conflux_expr::time::parse_duration(&text)
+            .ok()
+            .and_then(|d| d.to_std())
+    } else {
+        parse_time_span(&text)
+    };
+    match parsed {
+        Some(d) if !d.is_zero() => Ok(Some(d)),
+        _ => Err(format!("{RUN_TIMEOUT_SETTING} must be a positive duration such as \"90.00:00:00\" (days.hours:minutes:seconds) or \"PT1H\", not '{text}'")),
+    }
+}
+
+/// `[d.]hh:mm[:ss[.fraction]]`, or a whole number of days.
+fn parse_time_span(text: &str) -> Option<Duration> {
+    let number = |s: &str| -> Option<u64> {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    if let Some(days) = number(text) {
+        return days.checked_mul(86_400).map(Duration::from_secs);
+    }
+    let first_colon = text.find(':')?;
+    let (days, clock) = match text[..first_colon].find('.') {
+        Some(dot) => (number(&text[..dot])?, &text[dot + 1..]),
+        None => (0, text),
+    };
+    let parts: Vec<&str> = clock.split(':').collect();
+    if !(2..=3).contains(&parts.len()) {
+        return None;
+    }
+    let hours = number(parts[0]).filter(|h| *h < 24)?;
+    let minutes = number(parts[1]).filter(|m| *m < 60)?;
+    let (seconds, nanos) = match parts.get(2) {
+        None => (0, 0),
+        Some(s) => {
+            let (whole, fraction) = s.split_once('.').unwrap_or((s, ""));
+            let whole = number(whole).filter(|v| *v < 60)?;
+            let nanos = if fraction.is_empty() {
+                0
+            } else {
+                let digits: String = fraction
+                    .chars()
+                    .chain(std::iter::repeat('0'))
+                    .take(9)
+                    .collect();
+                u32::try_from(number(&digits)?).ok()?
+            };
+            (whole, nanos)
+        }
+    };
+    let secs = days
+        .checked_mul(86_400)?
+        .checked_add(hours * 3600 + minutes * 60 + seconds)?;
+    Some(Duration::new(secs, nanos))
 }
 
 struct Loader {
@@ -608,6 +699,48 @@ mod tests {
             "$.serviceProviderConnections.db.parameterValues.missing[0]"
         );
         assert!(problem.message.contains("`Nope`"));
+    }
+
+    #[test]
+    fn reads_the_run_duration_limit_from_host_json() {
+        let host = |v: Value| serde_json::json!({"extensions": {"workflow": {"settings": {RUN_TIMEOUT_SETTING: v}}}});
+        let secs = |v: Value| run_timeout_setting(&host(v)).map(|d| d.map(|d| d.as_secs_f64()));
+        assert_eq!(secs("90.00:00:00".into()), Ok(Some(90.0 * 86_400.0)));
+        assert_eq!(secs("00:05:00".into()), Ok(Some(300.0)));
+        assert_eq!(secs("1.02:03:04.5".into()), Ok(Some(93_784.5)));
+        assert_eq!(secs("00:10".into()), Ok(Some(600.0)));
+        assert_eq!(secs("PT90S".into()), Ok(Some(90.0)));
+        assert_eq!(secs("3".into()), Ok(Some(3.0 * 86_400.0)));
+        assert_eq!(secs(2.into()), Ok(Some(2.0 * 86_400.0)));
+        for bad in ["00:00:00", "25:00:00", "soon", "1.2.3", "00:61:00", ""] {
+            assert!(secs(bad.into()).is_err(), "{bad}");
+        }
+        assert!(secs(Value::Bool(true)).is_err());
+        assert_eq!(run_timeout_setting(&serde_json::json!({})), Ok(None));
+
+        let dir = TempDir::new();
+        write(
+            dir.path(),
+            "host.json",
+            r#"{"version": "2.0", "extensions": {"workflow": {"settings": {"Runtime.Backend.FlowRunTimeout": "00:30:00"}}}}"#,
+        );
+        let project = Project::load_with_env(dir.path(), &no_env).unwrap();
+        assert_eq!(project.run_timeout(), Some(Duration::from_secs(1800)));
+        assert!(project.problems.is_empty(), "{:?}", project.problems);
+
+        write(
+            dir.path(),
+            "host.json",
+            r#"{"extensions": {"workflow": {"settings": {"Runtime.Backend.FlowRunTimeout": "forever"}}}}"#,
+        );
+        let project = Project::load_with_env(dir.path(), &no_env).unwrap();
+        assert_eq!(project.run_timeout(), None);
+        assert_eq!(project.problems.len(), 1, "{:?}", project.problems);
+        assert_eq!(
+            project.problems[0].path,
+            "$.extensions.workflow.settings['Runtime.Backend.FlowRunTimeout']"
+        );
+        assert!(project.problems[0].message.contains("forever"));
     }
 
     #[test]

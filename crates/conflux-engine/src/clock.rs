@@ -14,6 +14,14 @@ pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;
     /// Returns once `now() >= deadline`.
     async fn sleep_until(&self, deadline: DateTime<Utc>);
+
+    /// Returns once `now() >= deadline`, for a watchdog over a whole run (the
+    /// run duration limit) rather than a step of it. [`ManualClock`] does not
+    /// count these waits among its sleepers, so a test that waits for an
+    /// action to sleep is not misled by the watchdog.
+    async fn watch_until(&self, deadline: DateTime<Utc>) {
+        self.sleep_until(deadline).await;
+    }
 }
 
 /// Real time.
@@ -116,6 +124,16 @@ impl Clock for ManualClock {
         self.started.fetch_add(1, Ordering::SeqCst);
         self.sleepers_changed.notify_waiters();
         let _guard = Sleeping(self);
+        self.wait_for(deadline).await;
+    }
+
+    async fn watch_until(&self, deadline: DateTime<Utc>) {
+        self.wait_for(deadline).await;
+    }
+}
+
+impl ManualClock {
+    async fn wait_for(&self, deadline: DateTime<Utc>) {
         loop {
             let notified = self.changed.notified();
             tokio::pin!(notified);

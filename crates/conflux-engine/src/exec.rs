@@ -182,8 +182,11 @@ async fn skipped(
     cause: ActionStatus,
 ) -> Arc<ActionResult> {
     let now = ctx.clock.now();
-    // Pending actions of a cancelled run are cancelled; after Terminate they are skipped.
-    let status = if cause == ActionStatus::Cancelled && ctx.stop_reason() == Some(Stop::Cancelled) {
+    // Pending actions of a cancelled or timed-out run are cancelled; after
+    // Terminate they are skipped.
+    let status = if cause == ActionStatus::Cancelled
+        && matches!(ctx.stop_reason(), Some(Stop::Cancelled | Stop::TimedOut))
+    {
         ActionStatus::Cancelled
     } else {
         ActionStatus::Skipped

@@ -38,8 +38,10 @@ mod exec;
 mod executor;
 mod persist;
 mod retry;
+mod seal;
 mod secure;
 mod state;
+pub mod webhook;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -58,7 +60,13 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use conflux_expr::Value as ExprValue;
 pub use conflux_store::RunId;
 pub use executor::{ActionExecutor, ExecuteRequest, ExecutorError, RequestAuthorizer};
+pub use retry::RetryState;
+pub use seal::{FnSealer, SealError, Sealer};
 pub use state::ActionResult;
+pub use webhook::{
+    CallbackError, CallbackKey, CallbackSigner, WebhookCallbacks, WebhookClient, WebhookError,
+    WebhookReply,
+};
 
 use concurrency::{Admission, Gates, Limits, Queued};
 use persist::Recorder;
@@ -93,7 +101,19 @@ pub struct EngineOptions {
     pub http: reqwest::Client,
     /// Outbound authentication beyond Basic and Raw for the Http action.
     pub authorizer: Option<Arc<dyn RequestAuthorizer>>,
+    /// How long a run may last before it ends `TimedOut` (host.json
+    /// `Runtime.Backend.FlowRunTimeout`; default 90 days). A registration may
+    /// set its own.
+    pub run_timeout: std::time::Duration,
+    /// Encrypts secured action sections for the journal so a resumed run does
+    /// not repeat a finished secured action; without one they are not journaled.
+    pub sealer: Option<Arc<dyn Sealer>>,
+    /// Callback URLs and waiters of HttpWebhook actions; the host delivers callbacks here.
+    pub webhooks: Arc<WebhookCallbacks>,
 }
+
+/// The run duration limit of Logic Apps Standard (`Runtime.Backend.FlowRunTimeout`).
+pub const DEFAULT_RUN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(90 * 86_400);
 
 impl EngineOptions {
     /// Real time, no executors, a default HTTP client.
@@ -104,6 +124,9 @@ impl EngineOptions {
             executors: Vec::new(),
             http: default_http_client(),
             authorizer: None,
+            webhooks: Arc::new(WebhookCallbacks::new()),
+            run_timeout: DEFAULT_RUN_TIMEOUT,
+            sealer: None,
         }
     }
 }
@@ -128,6 +151,8 @@ pub struct WorkflowRegistration {
     /// What `@appsetting('name')` reads.
     pub app_settings: serde_json::Map<String, serde_json::Value>,
     pub enabled: bool,
+    /// This workflow's run duration limit, instead of `EngineOptions::run_timeout`.
+    pub run_timeout: Option<std::time::Duration>,
 }
 
 impl WorkflowRegistration {
@@ -141,6 +166,7 @@ impl WorkflowRegistration {
             parameters: serde_json::Map::new(),
             app_settings: serde_json::Map::new(),
             enabled: true,
+            run_timeout: None,
         }
     }
 }
@@ -233,6 +259,9 @@ pub(crate) struct EngineShared {
     executors: Vec<Arc<dyn ActionExecutor>>,
     pub(crate) http: reqwest::Client,
     pub(crate) authorizer: Option<Arc<dyn RequestAuthorizer>>,
+    pub(crate) webhooks: Arc<WebhookCallbacks>,
+    run_timeout: std::time::Duration,
+    pub(crate) sealer: Option<Arc<dyn Sealer>>,
     workflows: RwLock<HashMap<String, Arc<Registered>>>,
     runs: Mutex<HashMap<String, Arc<RunCtx>>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -262,6 +291,9 @@ impl Engine {
                 executors: options.executors,
                 http: options.http,
                 authorizer: options.authorizer,
+                webhooks: options.webhooks,
+                run_timeout: options.run_timeout,
+                sealer: options.sealer,
                 workflows: RwLock::new(HashMap::new()),
                 runs: Mutex::new(HashMap::new()),
                 tasks: Mutex::new(Vec::new()),
@@ -281,7 +313,8 @@ impl Engine {
             .values()
             .filter_map(|a| match &a.kind {
                 ActionKind::Other { type_name, .. }
-                    if self.shared.executor_for(type_name).is_none() =>
+                    if !actions::webhook::is_webhook(type_name)
+                        && self.shared.executor_for(type_name).is_none() =>
                 {
                     Some(format!("{} ({type_name})", a.name))
                 }
@@ -330,6 +363,17 @@ impl Engine {
             .unwrap_or_else(|e| e.into_inner())
             .insert(name, entry);
         Ok(())
+    }
+
+    /// Where the host delivers HttpWebhook action callbacks and installs its URL signer.
+    pub fn webhooks(&self) -> Arc<WebhookCallbacks> {
+        self.shared.webhooks.clone()
+    }
+
+    /// Sends webhook subscribe/unsubscribe requests with this engine's HTTP
+    /// client and outbound authentication (for HttpWebhook triggers).
+    pub fn webhook_client(&self) -> WebhookClient {
+        WebhookClient::new(self.shared.http.clone(), self.shared.authorizer.clone())
     }
 
     pub fn workflows(&self) -> Vec<WorkflowInfo> {
@@ -403,7 +447,11 @@ impl Engine {
                 continue;
             }
             let events = self.shared.store.load_journal(&run.run_id).await?;
-            let replay = persist::decode_journal(&events, run.client_tracking_id.as_deref());
+            let replay = persist::decode_journal(
+                &events,
+                run.client_tracking_id.as_deref(),
+                self.shared.sealer.as_deref(),
+            );
             let trigger_record = replay.trigger_record.clone().unwrap_or(run.trigger.clone());
             let ctx = new_run_ctx(
                 &self.shared,
@@ -422,6 +470,7 @@ impl Engine {
                     ),
                     replay: replay.results.clone(),
                     nondet_replay: replay.nondet.clone(),
+                    started: run.start_time,
                 },
             );
             {
@@ -486,6 +535,8 @@ struct RunSeed {
     recorder: Recorder,
     replay: HashMap<String, Arc<state::ActionResult>>,
     nondet_replay: HashMap<String, Vec<serde_json::Value>>,
+    /// When the run started (its duration limit counts from here).
+    started: DateTime<Utc>,
 }
 
 fn new_run_ctx(shared: &Arc<EngineShared>, reg: &Registered, seed: RunSeed) -> Arc<RunCtx> {
@@ -497,6 +548,10 @@ fn new_run_ctx(shared: &Arc<EngineShared>, reg: &Registered, seed: RunSeed) -> A
         "type": "workflows",
         "run": {"id": format!("/workflows/{name}/runs/{}", seed.run_id), "name": seed.run_id.as_str(), "type": "workflows/runs"},
     }));
+    let limit = reg.reg.run_timeout.unwrap_or(shared.run_timeout);
+    let deadline = chrono::Duration::from_std(limit)
+        .ok()
+        .and_then(|d| seed.started.checked_add_signed(d));
     Arc::new(RunCtx {
         engine: shared.clone(),
         run_id: seed.run_id,
@@ -517,6 +572,7 @@ fn new_run_ctx(shared: &Arc<EngineShared>, reg: &Registered, seed: RunSeed) -> A
         replay: seed.replay,
         nondet_replay: seed.nondet_replay,
         stateless: reg.reg.stateless,
+        deadline,
     })
 }
 
@@ -605,6 +661,7 @@ pub(crate) async fn start_run_shared(
             recorder,
             replay: HashMap::new(),
             nondet_replay: HashMap::new(),
+            started: now,
         },
     );
     let response = if reg.reg.workflow.has_response {
@@ -705,7 +762,20 @@ fn spawn_run(
 /// Runs the top level and records the run's end. `None` when the engine shut
 /// down mid-run (the run stays incomplete and resumes later).
 async fn drive(ctx: &Arc<RunCtx>, root: &Arc<Frame>) -> Option<RunOutcome> {
-    let results = exec::run_map(ctx, &ctx.workflow.actions, root).await;
+    let work = exec::run_map(ctx, &ctx.workflow.actions, root);
+    // The run duration limit stops the run like a cancellation: running
+    // actions and those not started yet end Cancelled, and the run winds down.
+    let watchdog = async {
+        if let Some(deadline) = ctx.deadline {
+            ctx.clock.watch_until(deadline).await;
+            ctx.stop(Stop::TimedOut);
+        }
+        std::future::pending::<std::convert::Infallible>().await
+    };
+    let results = match futures::future::select(work, Box::pin(watchdog)).await {
+        futures::future::Either::Left((results, _)) => results,
+        futures::future::Either::Right((never, _)) => match never {},
+    };
     let stop = ctx.stop_reason();
     if stop == Some(Stop::Shutdown) {
         // What finished before the shutdown is kept, so it is not run again on resume.
@@ -716,6 +786,14 @@ async fn drive(ctx: &Arc<RunCtx>, root: &Arc<Frame>) -> Option<RunOutcome> {
     let (status, code, error) = match (stop, terminate) {
         (_, Some((status, error))) => (status, Some("Terminated".to_string()), error),
         (Some(Stop::Cancelled), _) => (RunStatus::Cancelled, Some("Cancelled".to_string()), None),
+        (Some(Stop::TimedOut), _) => (
+            RunStatus::TimedOut,
+            Some("RunTimedOut".to_string()),
+            Some(serde_json::json!({
+                "code": "RunTimedOut",
+                "message": "The run did not finish within its run duration limit (Runtime.Backend.FlowRunTimeout); running actions were cancelled.",
+            })),
+        ),
         _ => match exec::aggregate(&ctx.workflow.actions, &results) {
             ActionStatus::Succeeded => (RunStatus::Succeeded, None, None),
             ActionStatus::Cancelled => (RunStatus::Cancelled, Some("Cancelled".to_string()), None),

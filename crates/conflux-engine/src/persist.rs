@@ -8,13 +8,18 @@
 //! merged into one batch, and waits only where a promise depends on it (an
 //! external action starting, a Response, the run's end). After a restart every
 //! action whose completion was committed is replayed from its event instead of
-//! running again. Sections hidden by secure data are not written to the
-//! journal either; such an action runs again on resume.
+//! running again. Sections hidden by secure data (and the variable values such
+//! an action set) never reach the journal in plain text: with a
+//! [`Sealer`](crate::Sealer) they are journaled encrypted (`sealed`) and the
+//! action is replayed like any other; without one they are left out and such
+//! an action runs again on resume.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use conflux_definition::{ActionDefinition, ActionKind};
 use conflux_expr::Value;
@@ -25,7 +30,7 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use crate::state::{fmt_time, lock, ActionResult, Frame, RunCtx};
-use crate::ActionSummary;
+use crate::{ActionSummary, Sealer};
 
 /// A result kept by a stateless run: the result, its repetition and loop indexes.
 type DeferredRecord = (Arc<ActionResult>, Vec<u32>, Vec<(String, u32)>);
@@ -299,7 +304,7 @@ impl Recorder {
                 batch.append_event(self.event(
                     &ctx.run_id,
                     r.end,
-                    completed_payload(def, frame, r),
+                    completed_payload(ctx, def, frame, r),
                 ));
                 batch.upsert_action(action_record(
                     ctx,
@@ -372,8 +377,26 @@ fn action_record(
     rec
 }
 
-fn completed_payload(def: &ActionDefinition, frame: &Frame, r: &ActionResult) -> serde_json::Value {
-    json!({
+/// What a sealed section is bound to: one action (repetition) of one run.
+fn seal_context(run_id: &RunId, name: &str, repetition: &[u32]) -> String {
+    format!("conflux-journal|{run_id}|{}", replay_key(name, repetition))
+}
+
+fn variables_json(r: &ActionResult) -> Vec<serde_json::Value> {
+    r.variables
+        .iter()
+        .map(|(n, v)| json!([n, v.to_json()]))
+        .collect()
+}
+
+fn completed_payload(
+    ctx: &RunCtx,
+    def: &ActionDefinition,
+    frame: &Frame,
+    r: &ActionResult,
+) -> serde_json::Value {
+    let secured = r.secured_inputs || r.secured_outputs;
+    let mut payload = json!({
         "type": "actionCompleted",
         "name": def.name,
         "repetition": frame.repetition,
@@ -383,14 +406,54 @@ fn completed_payload(def: &ActionDefinition, frame: &Frame, r: &ActionResult) ->
         "error": r.error.as_ref().map(Value::to_json),
         "inputs": if r.secured_inputs { None } else { r.inputs.as_ref().map(Value::to_json) },
         "outputs": if r.secured_outputs { None } else { r.outputs.as_ref().map(Value::to_json) },
-        "secured": r.secured_inputs || r.secured_outputs,
+        "secured": secured,
+        "securedInputs": r.secured_inputs,
+        "securedOutputs": r.secured_outputs,
         "startTime": fmt_time(r.start),
         "endTime": fmt_time(r.end),
         "retryHistory": r.retry_history,
         "iterationCount": r.iteration_count,
         "trackedProperties": r.tracked_properties.as_ref().map(Value::to_json),
-        "variables": r.variables.iter().map(|(n, v)| json!([n, v.to_json()])).collect::<Vec<_>>(),
-    })
+        // A secured action's variable values are as secret as its sections.
+        "variables": if secured { Vec::new() } else { variables_json(r) },
+    });
+    if let (true, Some(sealer)) = (secured, &ctx.engine.sealer) {
+        let hidden = json!({
+            "inputs": if r.secured_inputs { r.inputs.as_ref().map(Value::to_json) } else { None },
+            "outputs": if r.secured_outputs { r.outputs.as_ref().map(Value::to_json) } else { None },
+            "variables": variables_json(r),
+        });
+        let context = seal_context(&ctx.run_id, &def.name, &frame.repetition);
+        let sealed = sealer.seal(hidden.to_string().as_bytes(), context.as_bytes());
+        payload["sealed"] = serde_json::Value::String(BASE64.encode(sealed));
+    }
+    payload
+}
+
+/// The secured sections of a journaled completion, or `None` when they were
+/// not sealed or cannot be opened (the action then runs again).
+fn open_sealed(
+    p: &serde_json::Value,
+    sealer: Option<&dyn Sealer>,
+    run_id: &RunId,
+    name: &str,
+    repetition: &[u32],
+) -> Option<serde_json::Value> {
+    let sealed = p.get("sealed").and_then(|s| s.as_str())?;
+    let Some(sealer) = sealer else {
+        tracing::warn!(run = %run_id, action = name, "A secured action's journaled sections cannot be opened without the host's key; it runs again.");
+        return None;
+    };
+    let context = seal_context(run_id, name, repetition);
+    let opened = BASE64
+        .decode(sealed)
+        .ok()
+        .and_then(|bytes| sealer.open(&bytes, context.as_bytes()).ok())
+        .and_then(|plain| serde_json::from_slice::<serde_json::Value>(&plain).ok());
+    if opened.is_none() {
+        tracing::warn!(run = %run_id, action = name, "A secured action's journaled sections could not be opened; it runs again.");
+    }
+    opened
 }
 
 /// What a journal says about a run that has to resume.
@@ -415,7 +478,11 @@ fn parse_time(v: &serde_json::Value) -> DateTime<Utc> {
         .unwrap_or_default()
 }
 
-pub(crate) fn decode_journal(events: &[JournalEvent], tracking: Option<&str>) -> Replay {
+pub(crate) fn decode_journal(
+    events: &[JournalEvent],
+    tracking: Option<&str>,
+    sealer: Option<&dyn Sealer>,
+) -> Replay {
     let mut replay = Replay {
         trigger_record: None,
         trigger_outputs: None,
@@ -458,9 +525,6 @@ pub(crate) fn decode_journal(events: &[JournalEvent], tracking: Option<&str>) ->
                 replay.nondet.insert(replay_key(name, &repetition), values);
             }
             Some("actionCompleted") => {
-                if p.get("secured").and_then(|s| s.as_bool()) == Some(true) {
-                    continue;
-                }
                 let name = p
                     .get("name")
                     .and_then(|n| n.as_str())
@@ -476,6 +540,23 @@ pub(crate) fn decode_journal(events: &[JournalEvent], tracking: Option<&str>) ->
                             .collect()
                     })
                     .unwrap_or_default();
+                let secured = p.get("secured").and_then(|s| s.as_bool()) == Some(true);
+                let hidden = if secured {
+                    match open_sealed(p, sealer, &e.run_id, &name, &repetition) {
+                        Some(h) => Some(h),
+                        // Not sealed (no sealer when it ran): it runs again.
+                        None => continue,
+                    }
+                } else {
+                    None
+                };
+                let flag = |k: &str| p.get(k).and_then(|s| s.as_bool()) == Some(true);
+                let secured_inputs = secured && flag("securedInputs");
+                let secured_outputs = secured && flag("securedOutputs");
+                let section = |k: &str, hide: bool| {
+                    let source = if hide { hidden.as_ref()? } else { p };
+                    source.get(k).filter(|v| !v.is_null()).map(Value::from)
+                };
                 let status = p
                     .get("status")
                     .and_then(|s| s.as_str())
@@ -493,8 +574,8 @@ pub(crate) fn decode_journal(events: &[JournalEvent], tracking: Option<&str>) ->
                     effective,
                     code: p.get("code").and_then(|c| c.as_str()).map(str::to_string),
                     error: opt("error"),
-                    inputs: opt("inputs"),
-                    outputs: opt("outputs"),
+                    inputs: section("inputs", secured_inputs),
+                    outputs: section("outputs", secured_outputs),
                     start: parse_time(&p["startTime"]),
                     end: parse_time(&p["endTime"]),
                     retry_history: p
@@ -507,9 +588,11 @@ pub(crate) fn decode_journal(events: &[JournalEvent], tracking: Option<&str>) ->
                         .get("iterationCount")
                         .and_then(|c| c.as_u64())
                         .map(|c| c as u32),
-                    secured_inputs: false,
-                    secured_outputs: false,
-                    variables: p
+                    secured_inputs,
+                    secured_outputs,
+                    variables: hidden
+                        .as_ref()
+                        .unwrap_or(p)
                         .get("variables")
                         .and_then(|v| v.as_array())
                         .map(|a| {

@@ -16,7 +16,9 @@ const DEFAULT_SCALE: Duration = Duration::from_millis(7500);
 const DEFAULT_MIN: Duration = Duration::from_secs(5);
 const DEFAULT_MAX: Duration = Duration::from_secs(45);
 
-pub(crate) struct RetryState {
+/// The retries of one operation under its policy: the Http action's, and the
+/// server's Http polling trigger's.
+pub struct RetryState {
     policy: RetryPolicy,
     retries_done: u32,
     pub history: Vec<serde_json::Value>,

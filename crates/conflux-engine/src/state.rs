@@ -100,6 +100,8 @@ pub(crate) enum Stop {
     Terminated,
     /// The engine is shutting down; the run resumes later.
     Shutdown,
+    /// The run outlived its run duration limit.
+    TimedOut,
 }
 
 /// A loop iteration (or the run's top level when `loop_name` is empty).
@@ -189,6 +191,8 @@ pub(crate) struct RunCtx {
     /// Non-deterministic values journaled before a restart, by `name|repetition`.
     pub nondet_replay: HashMap<String, Vec<serde_json::Value>>,
     pub stateless: bool,
+    /// When the run duration limit ends the run (`None`: no limit).
+    pub deadline: Option<DateTime<Utc>>,
 }
 
 impl RunCtx {
@@ -401,6 +405,24 @@ impl EvalHost for Host<'_> {
             .get(name)
             .cloned()
             .ok_or_else(|| EvalError::new(format!("the app setting '{name}' is not defined")))
+    }
+
+    fn list_callback_url(&self) -> Result<Value, EvalError> {
+        let Some(def) = self.current.filter(|d| {
+            matches!(&d.kind, conflux_definition::ActionKind::Other { type_name, .. } if crate::actions::webhook::is_webhook(type_name))
+        }) else {
+            return Err(EvalError::new(
+                "listCallbackUrl() is only available in the inputs of an HttpWebhook action or trigger",
+            ));
+        };
+        let key =
+            crate::actions::webhook::callback_key(self.run, &def.name, &self.frame.repetition);
+        self.run
+            .engine
+            .webhooks
+            .callback_url(&key)
+            .map(Value::string)
+            .map_err(EvalError::new)
     }
 
     fn now(&self) -> DateTime<Utc> {

@@ -5,8 +5,9 @@
 //! it signs a JWT (EdDSA over Ed25519, from the audited `ed25519-dalek`) whose
 //! subject is the app's system-assigned identity or a user-assigned identity
 //! registered by resource id. Services that trust Conflux validate tokens
-//! against [`IdentityIssuer::jwks`]; Conflux itself validates them with
-//! [`IdentityIssuer::verify`] (inbound OAuth policies).
+//! against [`IdentityIssuer::jwks`]; [`IdentityIssuer::verify`] checks one
+//! audience, and inbound OAuth policies verify them like any other JWKS-signed
+//! token with [`crate::jwt`].
 //!
 //! The signing key is 32 random bytes that the host keeps sealed under the
 //! master key ([`IdentityIssuer::to_sealed`]), so identities (their object ids
@@ -238,9 +239,12 @@ impl IdentityIssuer {
     }
 
     /// The public key as a JSON Web Key Set, for services that validate
-    /// Conflux tokens.
+    /// Conflux tokens. Besides `keys` it names the `issuer` whose tokens the
+    /// keys sign (JWKS readers ignore members they do not know), so a host
+    /// that trusts other key sets too can refuse their tokens claiming to
+    /// come from this issuer.
     pub fn jwks(&self) -> Value {
-        json!({"keys": [{
+        json!({"issuer": self.issuer, "keys": [{
             "kty": "OKP",
             "crv": "Ed25519",
             "x": URL_SAFE_NO_PAD.encode(self.verifying.as_bytes()),

@@ -1,4 +1,5 @@
-//! Keys, SAS signing, secret encryption at rest, IP filters and the admin key.
+//! Keys, SAS signing, secret encryption at rest, IP filters, the admin key,
+//! managed-identity tokens and bearer-token verification against key sets.
 //!
 //! Everything cryptographic here is built from audited crates (`aes-gcm`,
 //! `hmac`, `sha2`, `subtle`, `rand`); nothing is hand-rolled. Callers get
@@ -19,6 +20,7 @@ mod admin;
 mod error;
 pub mod identity;
 mod ip;
+pub mod jwt;
 mod master_key;
 mod sas;
 mod secret;

@@ -5,17 +5,27 @@
 //! The next poll time and the URL to poll (from a `Location` header) are kept
 //! in the trigger's state in the store, so a restart continues where the
 //! previous host stopped.
+//!
+//! A poll answered with 408, 429 or 5xx, or not answered at all, is retried
+//! under the trigger's `retryPolicy` (a `Retry-After` sets the wait), and the
+//! `authentication` is applied by the same [`RequestAuthorizer`] as the Http
+//! action's. When the workflow cannot take another run (its waiting-runs
+//! queue is full) the answer is left unconsumed: no run, no new poll URL.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use conflux_definition::TriggerDefinition;
+use conflux_engine::{ExecutorError, RequestAuthorizer, RetryState};
 use conflux_expr::{EvalError, EvalHost};
 use conflux_store::{ActionStatus, RunId, TriggerHistoryRecord, WorkflowName, WriteBatch};
 use serde_json::{json, Map, Value};
 
-use crate::recurrence::{already_fired, parse_time, tracking_id, Recurrence};
+use crate::recurrence::{
+    already_fired, first_occurrence, parse_time, tracking_id, Missed, Recurrence,
+};
+use crate::reply::ErrorKind;
 use crate::state::{HostState, HostedWorkflow};
 
 /// Starts a polling task for every Http trigger that has a recurrence.
@@ -72,6 +82,52 @@ impl Polled {
     fn outputs(&self) -> Value {
         json!({"statusCode": self.status, "headers": self.headers, "body": self.body})
     }
+
+    /// 408, 429 and 5xx are retried under the trigger's retry policy.
+    fn retryable(&self) -> bool {
+        self.status == 408 || self.status == 429 || self.status >= 500
+    }
+}
+
+/// A poll that got no answer.
+#[derive(Debug)]
+struct SendError {
+    code: String,
+    message: String,
+    /// Connection failures and unreachable token services are retried.
+    retryable: bool,
+    retry_after: Option<std::time::Duration>,
+}
+
+impl SendError {
+    fn permanent(code: &str, message: impl Into<String>) -> SendError {
+        SendError {
+            code: code.into(),
+            message: message.into(),
+            retryable: false,
+            retry_after: None,
+        }
+    }
+
+    fn transport(message: String) -> SendError {
+        SendError {
+            code: "PollFailed".into(),
+            message,
+            retryable: true,
+            retry_after: None,
+        }
+    }
+}
+
+impl From<ExecutorError> for SendError {
+    fn from(err: ExecutorError) -> SendError {
+        SendError {
+            code: err.code,
+            message: err.message,
+            retryable: err.retryable,
+            retry_after: err.retry_after,
+        }
+    }
 }
 
 /// What the poll decided for the next attempt.
@@ -102,11 +158,14 @@ async fn poll_loop(
         .and_then(Value::as_str)
         .map(str::to_string);
     // Without a startTime the first poll is immediate, as for Recurrence.
-    let mut next = match parse_time(&stored, "nextPoll") {
-        Some(at) => Some(at),
-        None if recurrence.start.is_none() => Some(now),
-        None => recurrence.next_after(now - Duration::nanoseconds(1), anchor),
-    };
+    let mut next = first_occurrence(
+        &recurrence,
+        &stored,
+        "nextPoll",
+        anchor,
+        now,
+        Missed::FireOnce,
+    );
     while let Some(at) = next {
         persist(&state, &workflow, &trigger, anchor, Some(at), &poll_url).await;
         state.clock.sleep_until(at).await;
@@ -177,11 +236,39 @@ async fn poll_once(
             };
         }
     };
-    let polled = match send(client, &inputs, poll_url.as_deref()).await {
+    let authorizer = state.authorizer.get();
+    let mut retry = RetryState::new(&def.retry_policy, state.clock.now());
+    let mut attempts = 1;
+    let polled = loop {
+        let answer = send(client, authorizer, &inputs, poll_url.as_deref()).await;
+        let (retryable, retry_after) = match &answer {
+            Ok(polled) => (
+                polled.retryable(),
+                polled.retry_after.and_then(|d| d.to_std().ok()),
+            ),
+            Err(err) => (err.retryable, err.retry_after),
+        };
+        if retryable {
+            if let Some(delay) = retry.next_delay(retry_after) {
+                let until = state.clock.now() + Duration::from_std(delay).unwrap_or(Duration::MAX);
+                state.clock.sleep_until(until).await;
+                attempts += 1;
+                continue;
+            }
+        }
+        break answer;
+    };
+    let tries = if attempts == 1 {
+        String::new()
+    } else {
+        format!(" (after {attempts} attempts)")
+    };
+    let polled = match polled {
         Ok(polled) => polled,
-        Err(message) => {
+        Err(err) => {
             // A transport failure keeps the URL: the endpoint may come back.
-            record_failure(state, wf, def, "PollFailed", &message, None).await;
+            let message = format!("{}{tries}", err.message);
+            record_failure(state, wf, def, &err.code, &message, None).await;
             return Next {
                 at: occurrence(),
                 poll_url,
@@ -200,11 +287,44 @@ async fn poll_once(
     };
     if fires_by_status {
         let id = tracking_id(&def.name, at);
-        if let Err(err) = crate::triggers::fire(state, wf, def, outputs, Some(id)).await {
-            tracing::warn!(workflow = %wf.name, trigger = %def.name, error = %err.message, "Polled run could not start.");
+        match crate::triggers::fire(state, wf, def, outputs.clone(), Some(id)).await {
+            Ok(_) => {}
+            // The workflow's waiting-runs queue is full (or the engine is
+            // stopping): the answer is not consumed. The poll URL stays as it
+            // was, so the next occurrence asks for the same data again.
+            Err(err) if err.kind == ErrorKind::Throttled => {
+                tracing::info!(workflow = %wf.name, trigger = %def.name, "The workflow cannot take another run now; the poll is skipped.");
+                let error = json!({"code": "TooManyWaitingRuns", "message": err.message});
+                record(
+                    state,
+                    wf,
+                    def,
+                    ActionStatus::Skipped,
+                    "TooManyWaitingRuns",
+                    Some(error),
+                    Some(outputs),
+                )
+                .await;
+                return Next {
+                    at: occurrence(),
+                    poll_url,
+                };
+            }
+            // A condition or splitOn that cannot be evaluated fails this answer
+            // for good; moving on keeps one bad answer from blocking the trigger.
+            Err(err) if err.kind == ErrorKind::BadRequest => {
+                record_failure(state, wf, def, &err.code, &err.message, Some(outputs)).await;
+            }
+            Err(err) => {
+                record_failure(state, wf, def, &err.code, &err.message, Some(outputs)).await;
+                return Next {
+                    at: occurrence(),
+                    poll_url,
+                };
+            }
         }
     } else if polled.status >= 400 {
-        let message = format!("the polled endpoint answered HTTP {}", polled.status);
+        let message = format!("the polled endpoint answered HTTP {}{tries}", polled.status);
         record_failure(state, wf, def, "PollFailed", &message, Some(outputs)).await;
     } else {
         record_skipped(state, wf, def, outputs).await;
@@ -245,26 +365,33 @@ fn evaluate_inputs(
 
 async fn send(
     client: &reqwest::Client,
+    authorizer: Option<&Arc<dyn RequestAuthorizer>>,
     inputs: &conflux_expr::Value,
     poll_url: Option<&str>,
-) -> Result<Polled, String> {
+) -> Result<Polled, SendError> {
+    let invalid = |message: String| SendError::permanent("InvalidTriggerInputs", message);
     let method_text = inputs
         .get("method")
         .map(|m| m.to_text())
         .unwrap_or_else(|| "GET".into());
-    let method = reqwest::Method::from_bytes(method_text.to_ascii_uppercase().as_bytes())
-        .map_err(|_| format!("inputs.method '{method_text}' is not an HTTP method"))?;
+    let method =
+        reqwest::Method::from_bytes(method_text.to_ascii_uppercase().as_bytes()).map_err(|_| {
+            invalid(format!(
+                "inputs.method '{method_text}' is not an HTTP method"
+            ))
+        })?;
     let url = match poll_url {
         // The Location URL is complete; the trigger's queries belong to the original URL.
         Some(location) => reqwest::Url::parse(location)
-            .map_err(|err| format!("the stored Location URL is invalid: {err}"))?,
+            .map_err(|err| invalid(format!("the stored Location URL is invalid: {err}")))?,
         None => {
             let uri = inputs
                 .get("uri")
                 .map(|u| u.to_text())
-                .ok_or("inputs.uri is missing")?;
-            let mut url = reqwest::Url::parse(&uri)
-                .map_err(|err| format!("inputs.uri '{uri}' is not an absolute URL: {err}"))?;
+                .ok_or_else(|| invalid("inputs.uri is missing".into()))?;
+            let mut url = reqwest::Url::parse(&uri).map_err(|err| {
+                invalid(format!("inputs.uri '{uri}' is not an absolute URL: {err}"))
+            })?;
             if let Some(conflux_expr::Value::Object(queries)) = inputs.get("queries") {
                 let mut pairs = url.query_pairs_mut();
                 for (k, v) in queries.iter() {
@@ -274,27 +401,16 @@ async fn send(
             url
         }
     };
-    let mut req = client.request(method, url.clone());
-    if let Some(auth) = inputs.get("authentication").filter(|a| !a.is_null()) {
-        let kind = auth.get("type").map(|t| t.to_text()).unwrap_or_default();
-        req = match kind.to_ascii_lowercase().as_str() {
-            "basic" => {
-                let user = auth.get("username").map(|u| u.to_text()).unwrap_or_default();
-                req.basic_auth(user, auth.get("password").map(|p| p.to_text()))
-            }
-            "raw" => {
-                let value = auth
-                    .get("value")
-                    .ok_or("Raw authentication needs a 'value' (the Authorization header)")?;
-                req.header("Authorization", value.to_text())
-            }
-            other => {
-                return Err(format!(
-                    "authentication type '{other}' is not supported by the Http polling trigger; use Basic or Raw"
-                ))
-            }
-        };
-    }
+    let authentication = inputs.get("authentication").filter(|a| !a.is_null());
+    let mut req = match (authentication, authorizer) {
+        (Some(auth), Some(authorizer)) => {
+            authorizer
+                .request(&auth.to_json(), method, url.as_str())
+                .await?
+        }
+        (Some(auth), None) => builtin_authentication(client, &auth, method, url.clone())?,
+        (None, _) => client.request(method, url.clone()),
+    };
     let mut has_content_type = false;
     if let Some(conflux_expr::Value::Object(headers)) = inputs.get("headers") {
         for (k, v) in headers.iter() {
@@ -312,10 +428,13 @@ async fn send(
             req = req.body(other.to_json().to_string());
         }
     }
-    let response = req
-        .send()
-        .await
-        .map_err(|err| format!("polling {} failed: {}", redact(&url), err.without_url()))?;
+    let response = req.send().await.map_err(|err| {
+        SendError::transport(format!(
+            "polling {} failed: {}",
+            redact(&url),
+            err.without_url()
+        ))
+    })?;
     let status = response.status().as_u16();
     let mut headers = Map::new();
     for (k, v) in response.headers() {
@@ -337,11 +456,11 @@ async fn send(
     let location = header("location").and_then(|l| url.join(&l).ok().map(String::from));
     let content_type = header("content-type").unwrap_or_default();
     let bytes = response.bytes().await.map_err(|err| {
-        format!(
+        SendError::transport(format!(
             "reading the answer of {} failed: {}",
             redact(&url),
             err.without_url()
-        )
+        ))
     })?;
     Ok(Polled {
         status,
@@ -350,6 +469,35 @@ async fn send(
         retry_after,
         location,
     })
+}
+
+/// Basic and Raw authentication, for a host started without the outbound
+/// authenticator; any other type is refused rather than sent unauthenticated.
+fn builtin_authentication(
+    client: &reqwest::Client,
+    auth: &conflux_expr::Value,
+    method: reqwest::Method,
+    url: reqwest::Url,
+) -> Result<reqwest::RequestBuilder, SendError> {
+    let kind = auth.get("type").map(|t| t.to_text()).unwrap_or_default();
+    let req = client.request(method, url);
+    match kind.to_ascii_lowercase().as_str() {
+        "basic" => {
+            let user = auth.get("username").map(|u| u.to_text()).unwrap_or_default();
+            Ok(req.basic_auth(user, auth.get("password").map(|p| p.to_text())))
+        }
+        "raw" => match auth.get("value") {
+            Some(value) => Ok(req.header("Authorization", value.to_text())),
+            None => Err(SendError::permanent(
+                "InvalidAuthentication",
+                "Raw authentication needs a 'value' (the Authorization header)",
+            )),
+        },
+        other => Err(SendError::permanent(
+            "UnsupportedAuthentication",
+            format!("authentication type '{other}' needs the host's outbound authenticator, which this host was started without"),
+        )),
+    }
 }
 
 /// Query strings often carry signatures; errors show the URL without them.
@@ -405,7 +553,7 @@ async fn record_failure(
     message: &str,
     outputs: Option<Value>,
 ) {
-    tracing::warn!(workflow = %wf.name, trigger = %def.name, error = %message, "Http trigger poll failed; waiting for the next occurrence.");
+    tracing::warn!(workflow = %wf.name, trigger = %def.name, code = %code, error = %message, "Http trigger poll failed; waiting for the next occurrence.");
     let error = json!({"code": code, "message": message});
     record(
         state,
@@ -428,9 +576,8 @@ async fn record(
     error: Option<Value>,
     outputs: Option<Value>,
 ) {
-    if wf.kind == conflux_definition::WorkflowKind::Stateless {
-        return;
-    }
+    // Kept for stateless workflows too: a poll that started no run is only
+    // visible here.
     let now = state.clock.now();
     let mut batch = WriteBatch::new();
     batch.record_trigger_history(TriggerHistoryRecord {

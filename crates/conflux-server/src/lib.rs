@@ -16,6 +16,7 @@ mod history;
 mod http_trigger;
 mod keys;
 mod management;
+mod oauth_policy;
 pub mod recurrence;
 mod reply;
 mod request;
@@ -24,6 +25,7 @@ pub mod runtime;
 mod schema;
 mod state;
 mod triggers;
+pub mod webhook;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -60,6 +62,8 @@ pub enum ServerError {
     CorruptKeys,
     #[error("workflow '{workflow}': {problems}")]
     AccessControl { workflow: String, problems: String },
+    #[error("trusted keys for OAuth policies: {0}")]
+    TrustedKeys(String),
     #[error("cannot listen on {addr}: {error}; choose another --listen address or stop the process using it")]
     Bind {
         addr: SocketAddr,
@@ -148,6 +152,9 @@ impl Host {
                 enabled: AtomicBool::new(enabled),
             }));
         }
+        let token_trust =
+            oauth_policy::TokenTrust::new(options.jwks.as_ref(), &options.app_settings)
+                .map_err(ServerError::TrustedKeys)?;
         let state = HostState {
             runtime: options.runtime,
             store: options.store,
@@ -159,13 +166,40 @@ impl Host {
             config: options.config,
             clock: options.clock,
             base_url: OnceLock::new(),
+            webhooks: OnceLock::new(),
             connections: options.connections,
+            token_trust,
             jwks: options.jwks,
+            authorizer: OnceLock::new(),
         };
         Ok(Host {
             state: Arc::new(state),
             generated_admin_key: admin.generated,
         })
+    }
+
+    /// Sets the outbound authenticator of Http polling triggers (the one the
+    /// engine's Http action uses), for authentication types beyond Basic and Raw.
+    pub fn with_request_authorizer(
+        self,
+        authorizer: Arc<dyn conflux_engine::RequestAuthorizer>,
+    ) -> Host {
+        let _ = self.state.authorizer.set(authorizer);
+        self
+    }
+
+    /// Enables HttpWebhook actions and triggers: callbacks are delivered to
+    /// `callbacks` (the engine's registry), subscriptions are sent with `client`.
+    pub fn with_webhooks(
+        self,
+        callbacks: Arc<conflux_engine::WebhookCallbacks>,
+        client: conflux_engine::WebhookClient,
+    ) -> Host {
+        let _ = self
+            .state
+            .webhooks
+            .set(Arc::new(webhook::WebhookHosting::new(callbacks, client)));
+        self
     }
 
     /// Opens the listener; with port 0 the system picks a free port.
@@ -177,6 +211,7 @@ impl Host {
             .local_addr()
             .map_err(|error| ServerError::Bind { addr, error })?;
         self.state.set_base_url(local);
+        webhook::install_signer(&self.state);
         Ok(BoundHost {
             state: self.state,
             listener,
@@ -236,6 +271,7 @@ impl BoundHost {
     pub fn start_schedulers(&self) -> Vec<tokio::task::JoinHandle<()>> {
         let mut handles = recurrence::spawn_all(self.state.clone());
         handles.extend(http_trigger::spawn_all(self.state.clone()));
+        webhook::subscribe_all(&self.state);
         handles
     }
 
@@ -327,6 +363,8 @@ fn router(state: Arc<HostState>) -> Router {
         .route("/api/{workflow}/triggers/{trigger}/invoke", axum::routing::any(triggers::invoke))
         .route("/api/{workflow}/triggers/{trigger}/invoke/{*relative}", axum::routing::any(triggers::invoke_relative))
         .route(&format!("{contents}/{{section}}"), get(history::content))
+        .route("/runtime/webhooks/workflow/api/callbacks/{workflow}/runs/{run}/actions/{action}", post(webhook::action_callback))
+        .route("/runtime/webhooks/workflow/api/callbacks/{workflow}/runs/{run}/actions/{action}/repetitions/{repetition}", post(webhook::action_callback_repetition))
         .route(
             "/runtime/webhooks/workflow/api/contents/{workflow}/triggers/{trigger}/histories/{history}/outputs",
             get(history::history_content),

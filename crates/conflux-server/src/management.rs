@@ -143,14 +143,18 @@ pub async fn enable_workflow(
     State(state): State<Arc<HostState>>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    set_enabled(&state, &name, true).await
+    let reply = set_enabled(&state, &name, true).await?;
+    crate::webhook::workflow_toggled(&state, &name, true).await;
+    Ok(reply)
 }
 
 pub async fn disable_workflow(
     State(state): State<Arc<HostState>>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    set_enabled(&state, &name, false).await
+    let reply = set_enabled(&state, &name, false).await?;
+    crate::webhook::workflow_toggled(&state, &name, false).await;
+    Ok(reply)
 }
 
 /// Disabling stops new runs; runs in flight finish (wdl-spec §10.1).

@@ -4,7 +4,8 @@
 //! The next occurrence is kept in the trigger's state in the store, so a
 //! restart neither forgets nor repeats one. Occurrences missed while the
 //! host was down fire **once** at start-up, then the schedule continues from
-//! the current time (documented in docs/server.md).
+//! the current time (documented in docs/server.md). Nothing fires after
+//! `endTime`.
 
 use std::sync::Arc;
 
@@ -39,7 +40,13 @@ pub struct Recurrence {
     pub hours: Vec<u32>,
     pub minutes: Vec<u32>,
     pub week_days: Vec<Weekday>,
-    pub month_days: Vec<u32>,
+    /// Days of the month; negative values count from the end (-1 is the last day).
+    pub month_days: Vec<i32>,
+    /// `monthlyOccurrences`: (day, occurrence) with occurrence 1..=5 or -5..=-1
+    /// (-1 is the last such weekday of the month).
+    pub monthly_occurrences: Vec<(Weekday, i32)>,
+    /// Wall-clock end in `zone`: no occurrence comes after it.
+    pub end: Option<NaiveDateTime>,
 }
 
 impl Recurrence {
@@ -106,9 +113,68 @@ impl Recurrence {
                 .collect::<Option<Vec<_>>>()
                 .ok_or("recurrence.schedule.weekDays must name days such as Monday")?,
         };
-        let month_days = numbers("monthDays", 31)?;
-        if month_days.contains(&0) {
-            return Err("recurrence.schedule.monthDays values must be 1..=31".into());
+        let month_days = match value.pointer("/schedule/monthDays") {
+            None => Vec::new(),
+            Some(list) => {
+                let mut days = list
+                    .as_array()
+                    .ok_or("recurrence.schedule.monthDays must be an array")?
+                    .iter()
+                    .map(|v| {
+                        v.as_i64()
+                            .filter(|n| (1..=31).contains(n) || (-31..=-1).contains(n))
+                            .map(|n| n as i32)
+                    })
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or(
+                        "recurrence.schedule.monthDays values must be 1..=31, or -31..=-1 counted from the end of the month",
+                    )?;
+                days.sort_unstable();
+                days.dedup();
+                days
+            }
+        };
+        let monthly_occurrences = match value.pointer("/schedule/monthlyOccurrences") {
+            None => Vec::new(),
+            Some(list) => {
+                let items = list
+                    .as_array()
+                    .ok_or("recurrence.schedule.monthlyOccurrences must be an array")?;
+                if !items.is_empty() && frequency != Frequency::Month {
+                    return Err(
+                        "recurrence.schedule.monthlyOccurrences applies only to frequency Month"
+                            .into(),
+                    );
+                }
+                items
+                    .iter()
+                    .map(|item| {
+                        let day = item
+                            .get("day")
+                            .and_then(Value::as_str)
+                            .and_then(|s| s.parse::<Weekday>().ok());
+                        let occurrence = item
+                            .get("occurrence")
+                            .and_then(Value::as_i64)
+                            .filter(|n| (1..=5).contains(n) || (-5..=-1).contains(n));
+                        day.zip(occurrence.map(|n| n as i32))
+                    })
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or(
+                        "recurrence.schedule.monthlyOccurrences items must be {\"day\": \"Monday\"..\"Sunday\", \"occurrence\": 1..=5 or -5..=-1}",
+                    )?
+            }
+        };
+        let end = match value.get("endTime").and_then(Value::as_str) {
+            None => None,
+            Some(text) => Some(parse_start(text, zone).ok_or_else(|| {
+                format!("recurrence.endTime '{text}' is not an ISO 8601 date-time")
+            })?),
+        };
+        if let (Some(start), Some(end)) = (start, end) {
+            if end <= start {
+                return Err("recurrence.endTime must be after recurrence.startTime".into());
+            }
         }
         Ok(Recurrence {
             frequency,
@@ -119,6 +185,8 @@ impl Recurrence {
             minutes: numbers("minutes", 59)?,
             week_days,
             month_days,
+            monthly_occurrences,
+            end,
         })
     }
 
@@ -129,12 +197,30 @@ impl Recurrence {
         ) && !(self.hours.is_empty()
             && self.minutes.is_empty()
             && self.week_days.is_empty()
-            && self.month_days.is_empty())
+            && self.month_days.is_empty()
+            && self.monthly_occurrences.is_empty())
     }
 
-    /// The first occurrence strictly after `after`. `anchor` stands in for a
-    /// missing `startTime` (the moment the trigger was first scheduled).
+    /// Whether `at` comes no later than `endTime` (always, without one).
+    pub fn within_end(&self, at: DateTime<Utc>) -> bool {
+        match self.end {
+            None => true,
+            // An end time skipped by a daylight-saving change ends the hour after.
+            Some(end) => to_utc(self.zone, end)
+                .or_else(|| to_utc(self.zone, end + Duration::hours(1)))
+                .is_none_or(|end| at <= end),
+        }
+    }
+
+    /// The first occurrence strictly after `after`, or `None` once the
+    /// schedule has passed its `endTime`. `anchor` stands in for a missing
+    /// `startTime` (the moment the trigger was first scheduled).
     pub fn next_after(&self, after: DateTime<Utc>, anchor: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.next_unbounded(after, anchor)
+            .filter(|at| self.within_end(*at))
+    }
+
+    fn next_unbounded(&self, after: DateTime<Utc>, anchor: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let start_local = self
             .start
             .unwrap_or_else(|| anchor.with_timezone(&self.zone).naive_local());
@@ -265,16 +351,35 @@ impl Recurrence {
             Frequency::Month => {
                 let months = (day.year() - start_day.year()) * 12 + day.month() as i32
                     - start_day.month() as i32;
-                let days_ok = if self.month_days.is_empty() {
+                let days_ok = if self.month_days.is_empty() && self.monthly_occurrences.is_empty() {
                     day.day() == start_day.day()
                 } else {
-                    self.month_days.contains(&day.day())
+                    // A day matches when either list names it.
+                    let last = days_in_month(day);
+                    let from_end = last as i32 - day.day() as i32 + 1;
+                    self.month_days
+                        .iter()
+                        .any(|d| *d == day.day() as i32 || *d == -from_end)
+                        || self.monthly_occurrences.iter().any(|(weekday, n)| {
+                            day.weekday() == *weekday
+                                && (*n == (day.day() as i32 - 1) / 7 + 1
+                                    || *n == -((from_end - 1) / 7 + 1))
+                        })
                 };
                 i64::from(months) % interval == 0 && days_ok
             }
             _ => true,
         }
     }
+}
+
+/// The number of days in `day`'s month.
+fn days_in_month(day: NaiveDate) -> u32 {
+    let first = day.with_day(1).unwrap_or(day);
+    first
+        .checked_add_months(Months::new(1))
+        .and_then(|next| next.pred_opt())
+        .map_or(31, |last| last.day())
 }
 
 fn parse_start(text: &str, zone: Tz) -> Option<NaiveDateTime> {
@@ -361,12 +466,17 @@ async fn schedule(
         .unwrap_or(Value::Null);
     let now = state.clock.now();
     let anchor = parse_time(&stored, "anchor").unwrap_or(now);
-    // Without a startTime the first run is immediate, as in Logic Apps.
-    let mut next = match parse_time(&stored, "nextOccurrence") {
-        Some(at) => Some(at),
-        None if recurrence.start.is_none() => Some(now),
-        None => recurrence.next_after(now - Duration::nanoseconds(1), anchor),
-    };
+    let mut next = first_occurrence(
+        &recurrence,
+        &stored,
+        "nextOccurrence",
+        anchor,
+        now,
+        Missed::Skip,
+    );
+    if next.is_none() {
+        tracing::info!(workflow = %wf.name, trigger = %trigger, "Recurrence trigger is past its endTime; it will not fire.");
+    }
     while let Some(at) = next {
         let persisted = json!({"anchor": anchor, "nextOccurrence": at, "lastOccurrence": stored.get("lastOccurrence")});
         if let Err(err) = state
@@ -405,6 +515,45 @@ async fn schedule(
             tracing::warn!(workflow = %wf.name, trigger = %trigger, error = %err, "Could not store the next occurrence.");
         }
     }
+}
+
+/// How a restarting scheduler treats an occurrence that fell due while the
+/// host was down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Missed {
+    /// Logic Apps' Recurrence trigger: missed occurrences are not processed;
+    /// the series continues with its next occurrence after now.
+    Skip,
+    /// Polling triggers: poll once at start-up, then continue the series.
+    FireOnce,
+}
+
+/// The occurrence a (re)starting scheduler waits for first. A stored future
+/// occurrence is kept; a stored past one is skipped or fired once (`missed`);
+/// a trigger that has never run fires at once without a `startTime`, as in
+/// Logic Apps, and otherwise at the first occurrence from now. A stored state
+/// without a next occurrence had passed its `endTime`; it is recomputed in
+/// case the definition changed.
+pub(crate) fn first_occurrence(
+    recurrence: &Recurrence,
+    stored: &Value,
+    field: &str,
+    anchor: DateTime<Utc>,
+    now: DateTime<Utc>,
+    missed: Missed,
+) -> Option<DateTime<Utc>> {
+    let from_now = || recurrence.next_after(now - Duration::nanoseconds(1), anchor);
+    if stored.get("anchor").is_some() {
+        return match parse_time(stored, field) {
+            Some(at) if at < now && missed == Missed::Skip => from_now(),
+            Some(at) => Some(at).filter(|at| recurrence.within_end(*at)),
+            None => from_now(),
+        };
+    }
+    if recurrence.start.is_none() {
+        return Some(now).filter(|at| recurrence.within_end(*at));
+    }
+    from_now()
 }
 
 /// True when the newest run already belongs to this occurrence (the host
@@ -563,6 +712,190 @@ mod tests {
     }
 
     #[test]
+    fn monthly_occurrences_pick_the_nth_and_last_weekday() {
+        let r = rec(
+            json!({"frequency": "Month", "interval": 1, "startTime": "2024-01-01T00:00:00Z",
+            "schedule": {"monthlyOccurrences": [{"day": "Monday", "occurrence": 1}, {"day": "Friday", "occurrence": -1}],
+                         "hours": [9], "minutes": [0]}}),
+        );
+        assert_eq!(
+            series(&r, "2024-01-01T00:00:00Z", 6),
+            [
+                "2024-01-01T09:00:00Z",
+                "2024-01-26T09:00:00Z",
+                "2024-02-05T09:00:00Z",
+                "2024-02-23T09:00:00Z",
+                "2024-03-04T09:00:00Z",
+                "2024-03-29T09:00:00Z"
+            ]
+        );
+        // A fifth Thursday exists only in some months; every other month skips March.
+        let fifth = rec(
+            json!({"frequency": "Month", "interval": 1, "startTime": "2024-01-01T06:30:00Z",
+            "schedule": {"monthlyOccurrences": [{"day": "thursday", "occurrence": 5}]}}),
+        );
+        assert_eq!(
+            series(&fifth, "2024-01-01T00:00:00Z", 2),
+            ["2024-02-29T06:30:00Z", "2024-05-30T06:30:00Z"]
+        );
+        let second_to_last = rec(
+            json!({"frequency": "Month", "interval": 2, "startTime": "2024-01-01T00:00:00Z",
+            "schedule": {"monthlyOccurrences": [{"day": "Sunday", "occurrence": -2}], "hours": [0]}}),
+        );
+        // January 2024: Sundays 7..28, so the 21st; March: 3..31, so the 24th.
+        assert_eq!(
+            series(&second_to_last, "2024-01-01T00:00:00Z", 2),
+            ["2024-01-21T00:00:00Z", "2024-03-24T00:00:00Z"]
+        );
+    }
+
+    #[test]
+    fn negative_month_days_count_from_the_end() {
+        let r = rec(
+            json!({"frequency": "Month", "interval": 1, "startTime": "2024-01-01T00:00:00Z",
+            "schedule": {"monthDays": [-1, 10], "hours": [23], "minutes": [15]}}),
+        );
+        assert_eq!(
+            series(&r, "2024-01-11T00:00:00Z", 4),
+            [
+                "2024-01-31T23:15:00Z",
+                "2024-02-10T23:15:00Z",
+                "2024-02-29T23:15:00Z",
+                "2024-03-10T23:15:00Z"
+            ]
+        );
+    }
+
+    #[test]
+    fn nothing_occurs_after_the_end_time() {
+        let r = rec(
+            json!({"frequency": "Minute", "interval": 15, "startTime": "2024-01-01T10:00:00Z", "endTime": "2024-01-01T10:30:00Z"}),
+        );
+        let anchor = utc("2024-01-01T00:00:00Z");
+        assert_eq!(
+            series(&r, "2024-01-01T09:00:00Z", 3),
+            [
+                "2024-01-01T10:00:00Z",
+                "2024-01-01T10:15:00Z",
+                "2024-01-01T10:30:00Z"
+            ]
+        );
+        assert_eq!(r.next_after(utc("2024-01-01T10:30:00Z"), anchor), None);
+        // Wall-clock end in the trigger's zone: 12:00 CET is 11:00Z.
+        let zoned = rec(
+            json!({"frequency": "Hour", "interval": 1, "startTime": "2024-01-01T09:00:00",
+            "endTime": "2024-01-01T12:00:00", "timeZone": "W. Europe Standard Time"}),
+        );
+        assert_eq!(
+            zoned.next_after(utc("2024-01-01T10:00:00Z"), anchor),
+            Some(utc("2024-01-01T11:00:00Z"))
+        );
+        assert_eq!(zoned.next_after(utc("2024-01-01T11:00:00Z"), anchor), None);
+        // Advanced schedules stop at the end too.
+        let daily = rec(
+            json!({"frequency": "Day", "interval": 1, "startTime": "2024-01-01T00:00:00Z",
+            "endTime": "2024-01-03T12:00:00Z", "schedule": {"hours": [8, 16]}}),
+        );
+        assert_eq!(
+            series(&daily, "2024-01-03T00:00:00Z", 1),
+            ["2024-01-03T08:00:00Z"]
+        );
+        assert_eq!(daily.next_after(utc("2024-01-03T08:00:00Z"), anchor), None);
+    }
+
+    #[test]
+    fn first_occurrence_after_a_start_or_restart() {
+        let now = utc("2024-03-05T12:07:00Z");
+        let past = rec(
+            json!({"frequency": "Minute", "interval": 15, "startTime": "2024-01-01T10:00:00Z"}),
+        );
+        // A startTime in the past: the next occurrence of its series, not now.
+        assert_eq!(
+            first_occurrence(
+                &past,
+                &Value::Null,
+                "nextOccurrence",
+                now,
+                now,
+                Missed::FireOnce
+            ),
+            Some(utc("2024-03-05T12:15:00Z"))
+        );
+        // A startTime in the future: the start itself.
+        let future =
+            rec(json!({"frequency": "Day", "interval": 1, "startTime": "2024-04-01T06:00:00Z"}));
+        assert_eq!(
+            first_occurrence(
+                &future,
+                &Value::Null,
+                "nextOccurrence",
+                now,
+                now,
+                Missed::FireOnce
+            ),
+            Some(utc("2024-04-01T06:00:00Z"))
+        );
+        // No startTime: at once, unless already past the end.
+        let open = rec(json!({"frequency": "Hour", "interval": 1}));
+        assert_eq!(
+            first_occurrence(
+                &open,
+                &Value::Null,
+                "nextOccurrence",
+                now,
+                now,
+                Missed::FireOnce
+            ),
+            Some(now)
+        );
+        let ended =
+            rec(json!({"frequency": "Hour", "interval": 1, "endTime": "2024-03-01T00:00:00Z"}));
+        assert_eq!(
+            first_occurrence(
+                &ended,
+                &Value::Null,
+                "nextOccurrence",
+                now,
+                now,
+                Missed::FireOnce
+            ),
+            None
+        );
+        let anchor = utc("2024-01-01T00:00:00Z");
+        // A stored (missed) occurrence fires once for a polling trigger, is
+        // skipped for a Recurrence trigger, and is kept when still ahead...
+        let stored =
+            json!({"anchor": "2024-01-01T00:00:00Z", "nextOccurrence": "2024-03-05T11:00:00Z"});
+        assert_eq!(
+            first_occurrence(&open, &stored, "nextOccurrence", now, now, Missed::FireOnce),
+            Some(utc("2024-03-05T11:00:00Z"))
+        );
+        assert_eq!(
+            first_occurrence(&open, &stored, "nextOccurrence", anchor, now, Missed::Skip),
+            Some(utc("2024-03-05T13:00:00Z"))
+        );
+        let ahead =
+            json!({"anchor": "2024-01-01T00:00:00Z", "nextOccurrence": "2024-03-05T13:00:00Z"});
+        assert_eq!(
+            first_occurrence(&open, &ahead, "nextOccurrence", anchor, now, Missed::Skip),
+            Some(utc("2024-03-05T13:00:00Z"))
+        );
+        // ...and a finished schedule does not start again after a restart.
+        let finished = json!({"anchor": "2024-01-01T00:00:00Z", "nextOccurrence": null});
+        assert_eq!(
+            first_occurrence(
+                &ended,
+                &finished,
+                "nextOccurrence",
+                now,
+                now,
+                Missed::FireOnce
+            ),
+            None
+        );
+    }
+
+    #[test]
     fn invalid_recurrences_name_the_field() {
         for (json, field) in [
             (json!({"frequency": "Fortnight"}), "frequency"),
@@ -582,6 +915,27 @@ mod tests {
             (
                 json!({"frequency": "Day", "startTime": "soon"}),
                 "startTime",
+            ),
+            (
+                json!({"frequency": "Week", "schedule": {"monthlyOccurrences": [{"day": "Monday", "occurrence": 1}]}}),
+                "monthlyOccurrences",
+            ),
+            (
+                json!({"frequency": "Month", "schedule": {"monthlyOccurrences": [{"day": "Monday", "occurrence": 6}]}}),
+                "monthlyOccurrences",
+            ),
+            (
+                json!({"frequency": "Month", "schedule": {"monthlyOccurrences": [{"day": "Someday", "occurrence": 1}]}}),
+                "monthlyOccurrences",
+            ),
+            (
+                json!({"frequency": "Month", "schedule": {"monthDays": [0]}}),
+                "monthDays",
+            ),
+            (json!({"frequency": "Day", "endTime": "later"}), "endTime"),
+            (
+                json!({"frequency": "Day", "startTime": "2024-01-02T00:00:00Z", "endTime": "2024-01-01T00:00:00Z"}),
+                "endTime",
             ),
         ] {
             let err = Recurrence::parse(&json).unwrap_err();

@@ -88,6 +88,13 @@ pub struct HostState {
     pub base_url: OnceLock<String>,
     pub connections: Option<Arc<crate::connection_store::ConnectionStore>>,
     pub jwks: Option<Value>,
+    /// HttpWebhook support, when the host was built with it.
+    pub webhooks: OnceLock<Arc<crate::webhook::WebhookHosting>>,
+    /// Key sets that bearer tokens for OAuth authorization policies are verified against.
+    pub token_trust: crate::oauth_policy::TokenTrust,
+    /// Applies an Http polling trigger's `authentication` (the engine's Http
+    /// action uses the same one); without it only Basic and Raw are supported.
+    pub authorizer: OnceLock<Arc<dyn conflux_engine::RequestAuthorizer>>,
 }
 
 impl HostState {

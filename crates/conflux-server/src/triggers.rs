@@ -15,7 +15,7 @@ use conflux_expr::{EvalError, EvalHost};
 use conflux_store::{ActionStatus, RunId, TriggerHistoryRecord, WorkflowName, WriteBatch};
 use serde_json::{json, Value};
 
-use crate::callback::{verify_trigger_call, QueryParams};
+use crate::callback::QueryParams;
 use crate::reply::{self, ApiError, ErrorKind};
 use crate::request::{trigger_outputs, OutputsRequest, PathTemplate};
 use crate::runtime::{ResponseBody, RunResponse, RuntimeError, StartRequest, StartedRun};
@@ -97,7 +97,9 @@ async fn handle(state: &Arc<HostState>, call: Call, body: Body) -> Result<Respon
         .iter()
         .find(|(name, _)| name.eq_ignore_ascii_case(&call.trigger))
         .map(|(_, t)| t)
-        .filter(|t| t.type_name.eq_ignore_ascii_case("Request"))
+        .filter(|t| {
+            t.type_name.eq_ignore_ascii_case("Request") || crate::webhook::is_webhook_trigger(t)
+        })
         .ok_or_else(|| {
             ApiError::not_found(
                 "TriggerNotFound",
@@ -118,23 +120,8 @@ async fn handle(state: &Arc<HostState>, call: Call, body: Body) -> Result<Respon
         ));
     }
     let query = QueryParams::parse(call.query.as_deref());
-    if wf.access.sas_disabled {
-        return Err(ApiError::unauthorized(
-            "SasAuthenticationDisabled",
-            format!(
-                "shared access signatures are disabled for workflow '{}'",
-                wf.name
-            ),
-        ));
-    }
-    verify_trigger_call(state, &wf.name, &trigger.name, &query, state.clock.now())
-        .map_err(|err| ApiError::unauthorized("AuthorizationFailed", err.to_string()))?;
-    if query.get("sp") != Some(crate::callback::trigger_permissions(&trigger.name).as_str()) {
-        return Err(ApiError::unauthorized(
-            "AuthorizationFailed",
-            "the signed permissions `sp` do not allow running this trigger; use the URL returned by listCallbackUrl",
-        ));
-    }
+    // SAS or, with OAuth authorization policies, a bearer token (access.rs).
+    crate::access::authorize_trigger_call(state, &wf, &trigger.name, &query, &call.headers).await?;
     if !wf.is_enabled() {
         return Err(ApiError::new(
             ErrorKind::Conflict,
@@ -246,7 +233,11 @@ async fn handle(state: &Arc<HostState>, call: Call, body: Body) -> Result<Respon
     }
 }
 
-async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Vec<u8>, ApiError> {
+pub(crate) async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+) -> Result<Vec<u8>, ApiError> {
     let too_large = || {
         ApiError::new(
             ErrorKind::PayloadTooLarge,

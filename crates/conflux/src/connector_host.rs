@@ -15,7 +15,9 @@ use conflux_connector_api::{
     ShutdownSignal, SinkError, TriggerSink,
 };
 use conflux_definition::project::Project;
-use conflux_engine::{ActionExecutor, Engine, ExecuteRequest, ExecutorError, StartRun};
+use conflux_engine::{
+    ActionExecutor, Engine, EngineError, ExecuteRequest, ExecutorError, StartRun,
+};
 use conflux_expr::Value;
 use conflux_store::{Store, WorkflowName};
 use serde_json::{json, Value as Json};
@@ -570,7 +572,7 @@ impl TriggerJob {
         }
     }
 
-    async fn start(&self, outputs: Json) -> Result<(), String> {
+    async fn start(&self, outputs: Json) -> Result<(), EngineError> {
         self.engine
             .start_run(StartRun::new(
                 self.workflow.clone(),
@@ -579,9 +581,14 @@ impl TriggerJob {
             ))
             .await
             .map(|_| ())
-            .map_err(|e| e.to_string())
     }
 }
+
+/// How long a refused event is held before it is handed back to the broker,
+/// which redelivers it at once: without a pause a refusal that lasts (a full
+/// waiting-run queue, a disabled workflow) would spin a core. It stays below
+/// the shortest redelivery timeout a trigger accepts (NATS `ackWaitSeconds` 1).
+const REFUSAL_PAUSE: Duration = Duration::from_millis(500);
 
 /// Delivers pushed events as runs; `Ok` means the run exists in the store.
 struct RunSink {
@@ -594,10 +601,21 @@ impl TriggerSink for RunSink {
         if self.job.ctx.shutdown.is_fired() {
             return Err(SinkError::Closed);
         }
-        self.job
-            .start(event)
-            .await
-            .map_err(|message| SinkError::Failed { message })
+        // Subscribed first, so a run that ends while this one is refused is seen.
+        let mut ended = self.job.engine.completions();
+        let Err(err) = self.job.start(event).await else {
+            return Ok(());
+        };
+        // A run ending may have freed a slot; otherwise pause before the event
+        // goes back to the broker.
+        tokio::select! {
+            _ = ended.recv() => {}
+            () = tokio::time::sleep(REFUSAL_PAUSE) => {}
+            () = self.job.ctx.shutdown.fired() => {}
+        }
+        Err(SinkError::Failed {
+            message: err.to_string(),
+        })
     }
 }
 

@@ -93,6 +93,7 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     registration.stateless = registration.workflow.kind == WorkflowKind::Stateless;
     let mut executors = Vec::new();
     if let Ok(project) = Project::load(&dir) {
+        registration.run_timeout = project.run_timeout();
         for (k, p) in &project.parameters {
             registration.parameters.insert(k.clone(), p.value.clone());
         }

@@ -137,7 +137,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 
     let mut options = EngineOptions::new(store.clone());
     options.executors = vec![connector_host.executor()];
-    options.authorizer = Some(authorizer);
+    options.authorizer = Some(authorizer.clone());
+    options.run_timeout = project.run_timeout().unwrap_or(options.run_timeout);
+    // Secured action sections are journaled sealed under the master key.
+    let (seal_key, open_key) = (master_key.clone(), master_key.clone());
+    options.sealer = Some(Arc::new(conflux_engine::FnSealer::new(
+        move |plain, context| seal_key.seal(plain, context),
+        move |sealed, context| {
+            open_key
+                .open(sealed, context)
+                .map_err(|e| conflux_engine::SealError(e.to_string()))
+        },
+    )));
     let engine = Engine::new(options);
 
     let parameters: serde_json::Map<String, serde_json::Value> = project
@@ -229,7 +240,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         connections: Some(connections),
         jwks: Some(issuer.jwks()),
     })
-    .await?;
+    .await?
+    .with_request_authorizer(authorizer)
+    .with_webhooks(engine.webhooks(), engine.webhook_client());
     if let Some(key) = &host.generated_admin_key {
         say!("admin key (shown once; use it as `Authorization: Bearer <key>` for the management API): {}", key.expose());
     }

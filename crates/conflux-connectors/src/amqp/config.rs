@@ -5,6 +5,17 @@ use std::str::FromStr as _;
 use conflux_connector_api::{ConfigProblem, ConnectionConfig};
 use lapin::uri::{AMQPScheme, AMQPUri};
 
+use crate::brokers::{self, UrlRules, CONNECTION_STRING as PATH};
+
+const RULES: UrlRules = UrlRules {
+    scheme: "amqp",
+    aliases: &[],
+    tls: &["amqps"],
+    tls_refusal: "uses `amqps://` (TLS), which this build does not support yet; use `amqp://` on a trusted network",
+    example: "`amqp://guest:guest@127.0.0.1:5672/%2f`",
+    why_secret: "it contains a password",
+};
+
 /// The parsed connection parameters.
 #[derive(Clone)]
 pub(crate) struct AmqpConfig {
@@ -28,43 +39,13 @@ impl std::fmt::Debug for AmqpConfig {
 /// Reads `parameterValues.connectionString`
 /// (`amqp://user:password@host[:port][/vhost][?heartbeat=30]`).
 pub(crate) fn parse(config: &ConnectionConfig) -> Result<AmqpConfig, Vec<ConfigProblem>> {
-    const PATH: &str = "parameterValues.connectionString";
     let mut problems = Vec::new();
-    if config.reader().raw("connectionString").is_some() {
-        problems.push(ConfigProblem::new(
-            PATH,
-            "must be given as a secret (it contains a password); the descriptor marks it secure",
-        ));
-    }
-    let Some(secret) = config.secret("connectionString") else {
-        problems.push(ConfigProblem::new(
-            PATH,
-            "is required, e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`",
-        ));
+    brokers::require_secret(config, &RULES, &mut problems);
+    let Some(brokers::BrokerUrl { secret, host, .. }) =
+        brokers::connection_url(config, &RULES, &mut problems)
+    else {
         return Err(problems);
     };
-    let url = match url::Url::parse(secret.expose()) {
-        Ok(url) => url,
-        Err(e) => {
-            problems.push(ConfigProblem::new(PATH, format!("is not a valid URL: {e}")));
-            return Err(problems);
-        }
-    };
-    match url.scheme() {
-        "amqp" => {}
-        "amqps" => problems.push(ConfigProblem::new(
-            PATH,
-            "uses `amqps://` (TLS), which this build does not support yet; use `amqp://` on a trusted network",
-        )),
-        other => problems.push(ConfigProblem::new(
-            PATH,
-            format!("has scheme `{other}`; expected `amqp://`"),
-        )),
-    }
-    let host = url.host_str().unwrap_or_default().to_owned();
-    if host.is_empty() {
-        problems.push(ConfigProblem::new(PATH, "names no host"));
-    }
     // The URI parser's messages may quote the whole URI, password included,
     // so only say which part is wrong.
     let parsed = AMQPUri::from_str(secret.expose()).map_err(|_| {
@@ -98,14 +79,9 @@ pub(crate) fn parse(config: &ConnectionConfig) -> Result<AmqpConfig, Vec<ConfigP
 #[cfg(test)]
 mod tests {
     use super::*;
-    use conflux_connector_api::Secret;
 
     fn parse_str(connection_string: &str) -> Result<AmqpConfig, Vec<ConfigProblem>> {
-        let mut config = ConnectionConfig::default();
-        config
-            .secrets
-            .insert("connectionString".into(), Secret::new(connection_string));
-        parse(&config)
+        parse(&brokers::with_connection_string(connection_string))
     }
 
     #[test]

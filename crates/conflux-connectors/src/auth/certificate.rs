@@ -1,4 +1,4 @@
-//! Client certificates: a base64 PFX turned into a TLS identity.
+//! Client certificates: a base64 PFX opened, and turned into a TLS identity.
 //!
 //! reqwest with rustls takes a PEM identity, so the PFX is decoded with the
 //! pure-Rust `p12-keystore` crate and re-encoded as PEM in memory; this keeps
@@ -6,13 +6,14 @@
 
 use base64::Engine as _;
 use conflux_connector_api::{ConnectorError, Secret};
-use p12_keystore::{KeyStore, Pkcs12ImportPolicy};
+use p12_keystore::{KeyStore, Pkcs12ImportPolicy, PrivateKeyChain};
 
-/// The TLS identity (key and certificate chain) of a base64 PFX.
-pub(super) fn identity_from_pfx(
+/// The first private key of a base64 PFX with its certificate chain (leaf
+/// first).
+pub(super) fn open_pfx(
     pfx: &Secret,
     password: Option<&Secret>,
-) -> Result<reqwest::Identity, ConnectorError> {
+) -> Result<PrivateKeyChain, ConnectorError> {
     let der = base64::engine::general_purpose::STANDARD
         .decode(pfx.expose().trim())
         .map_err(|_| ConnectorError::invalid_input("authentication.pfx is not valid base64"))?;
@@ -34,6 +35,15 @@ pub(super) fn identity_from_pfx(
             "authentication.pfx holds a private key but no certificate",
         ));
     }
+    Ok(chain.clone())
+}
+
+/// The TLS identity (key and certificate chain) of a base64 PFX.
+pub(super) fn identity_from_pfx(
+    pfx: &Secret,
+    password: Option<&Secret>,
+) -> Result<reqwest::Identity, ConnectorError> {
+    let chain = open_pfx(pfx, password)?;
     let mut pem = pem_block("PRIVATE KEY", chain.key().as_der());
     for cert in chain.certs() {
         pem.push_str(&pem_block("CERTIFICATE", cert.as_der()));

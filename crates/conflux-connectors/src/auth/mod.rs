@@ -5,12 +5,14 @@
 //! - `Basic` and `Raw` set the `Authorization` header; `ApiKey` sets a header
 //!   or query parameter.
 //! - `ActiveDirectoryOAuth` obtains a token with the OAuth 2.0 client
-//!   credentials grant and caches it until shortly before it expires (see
-//!   [`oauth`]).
+//!   credentials grant, proving the client with a secret or with a client
+//!   assertion signed by a certificate's RSA key, and caches it until shortly
+//!   before it expires (see [`oauth`] and [`assertion`]).
 //! - `ClientCertificate` presents the certificate of a base64 PFX in the TLS
 //!   handshake (mutual TLS).
 //! - `ManagedServiceIdentity` asks the host's [`IdentityTokenSource`].
 
+mod assertion;
 mod certificate;
 mod oauth;
 
@@ -85,7 +87,7 @@ pub enum Authentication {
 pub enum OAuthCredential {
     /// A client secret.
     Secret(Secret),
-    /// A certificate (PFX); signing a client assertion with it is not supported yet.
+    /// A certificate (PFX with an RSA key) that signs a JWT client assertion.
     Certificate {
         /// The PFX file, base64-encoded.
         pfx: Secret,
@@ -353,17 +355,12 @@ impl Authenticator {
                 client_id,
                 credential,
             } => {
-                let OAuthCredential::Secret(secret) = credential else {
-                    return Err(ConnectorError::invalid_input(
-                        "ActiveDirectoryOAuth with a certificate credential is not supported yet; use a client secret",
-                    ));
-                };
                 let request = oauth::TokenRequest {
                     authority,
                     tenant,
                     audience,
                     client_id,
-                    secret,
+                    credential,
                 };
                 let token = self.tokens.token(&request).await?;
                 self.plain

@@ -5,6 +5,9 @@
 //! endpoint `{authority}/{tenant}/oauth2/token` with `resource=audience`. An
 //! audience that is already a v2 scope (ends with `/.default`) goes to
 //! `{authority}/{tenant}/oauth2/v2.0/token` with `scope=audience` instead.
+//! The client proves its identity with a client secret or, for a certificate
+//! credential, with a client assertion signed by the certificate's key (see
+//! [`super::assertion`]).
 //! A token is reused until five minutes (or half its lifetime, if shorter)
 //! before it expires.
 
@@ -16,7 +19,8 @@ use conflux_connector_api::{ConnectorError, Secret};
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
-use super::Clock;
+use super::assertion::{AssertionKey, JWT_BEARER};
+use super::{Clock, OAuthCredential};
 
 /// Which token endpoint a request goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +47,7 @@ pub(super) struct TokenRequest<'a> {
     pub(super) tenant: &'a str,
     pub(super) audience: &'a str,
     pub(super) client_id: &'a str,
-    pub(super) secret: &'a Secret,
+    pub(super) credential: &'a OAuthCredential,
 }
 
 impl TokenRequest<'_> {
@@ -61,8 +65,9 @@ struct CacheKey {
     url: String,
     audience: String,
     client_id: String,
-    /// A digest of the secret, so a rotated secret gets a new token.
-    secret_digest: [u8; 32],
+    /// A digest of the credential, so a rotated secret or certificate gets a
+    /// new token.
+    credential_digest: [u8; 32],
 }
 
 struct Cached {
@@ -103,12 +108,11 @@ impl TokenCache {
 
     /// A valid token, from the cache or freshly requested.
     pub(super) async fn token(&self, request: &TokenRequest<'_>) -> Result<Secret, ConnectorError> {
-        use sha2::Digest as _;
         let key = CacheKey {
             url: request.url(),
             audience: request.audience.to_owned(),
             client_id: request.client_id.to_owned(),
-            secret_digest: sha2::Sha256::digest(request.secret.expose().as_bytes()).into(),
+            credential_digest: credential_digest(request.credential),
         };
         // Holding the lock while fetching makes concurrent callers wait for
         // one request instead of each asking for a token.
@@ -117,7 +121,7 @@ impl TokenCache {
         if let Some(cached) = tokens.get(&key).filter(|c| now < c.refresh_at) {
             return Ok(cached.token.clone());
         }
-        let (token, lifetime) = self.fetch(&key.url, request).await?;
+        let (token, lifetime) = self.fetch(&key.url, request, now).await?;
         let margin = MAX_MARGIN.min(lifetime / 2);
         tokens.insert(
             key,
@@ -133,17 +137,34 @@ impl TokenCache {
         &self,
         url: &str,
         request: &TokenRequest<'_>,
+        now: SystemTime,
     ) -> Result<(Secret, Duration), ConnectorError> {
         let target = match TokenEndpointVersion::for_audience(request.audience) {
             TokenEndpointVersion::V1 => ("resource", request.audience),
             TokenEndpointVersion::V2 => ("scope", request.audience),
         };
-        let form = [
+        let mut form = vec![
             ("grant_type", "client_credentials"),
             ("client_id", request.client_id),
-            ("client_secret", request.secret.expose()),
-            target,
         ];
+        let assertion;
+        let scrubbed = match request.credential {
+            OAuthCredential::Secret(secret) => {
+                form.push(("client_secret", secret.expose()));
+                Some(secret)
+            }
+            OAuthCredential::Certificate { pfx, password } => {
+                assertion = AssertionKey::from_pfx(pfx, password.as_ref())?.assertion(
+                    url,
+                    request.client_id,
+                    now,
+                )?;
+                form.push(("client_assertion_type", JWT_BEARER));
+                form.push(("client_assertion", assertion.expose()));
+                password.as_ref()
+            }
+        };
+        form.push(target);
         let what = format!("requesting an OAuth token from {url}");
         let response = self
             .http
@@ -170,7 +191,7 @@ impl TokenCache {
                 .unwrap_or_default();
             let message = crate::scrub(
                 &format!("{what}: the token endpoint answered {status} {detail}"),
-                Some(request.secret),
+                scrubbed,
             );
             return Err(match status.as_u16() {
                 400 | 401 | 403 => ConnectorError::unauthorized(message),
@@ -194,6 +215,24 @@ impl TokenCache {
     }
 }
 
+fn credential_digest(credential: &OAuthCredential) -> [u8; 32] {
+    use sha2::Digest as _;
+    let mut hasher = sha2::Sha256::new();
+    match credential {
+        OAuthCredential::Secret(secret) => {
+            hasher.update(b"secret\0");
+            hasher.update(secret.expose().as_bytes());
+        }
+        OAuthCredential::Certificate { pfx, password } => {
+            hasher.update(b"certificate\0");
+            hasher.update(pfx.expose().as_bytes());
+            hasher.update([0]);
+            hasher.update(password.as_ref().map_or("", Secret::expose).as_bytes());
+        }
+    }
+    hasher.finalize().into()
+}
+
 /// The error text without the URL (which is already in the message).
 fn without_url(error: &reqwest::Error) -> String {
     let mut text = error.to_string();
@@ -211,13 +250,13 @@ mod tests {
 
     #[test]
     fn endpoint_follows_the_audience_form() {
-        let secret = Secret::new("s");
+        let secret = OAuthCredential::Secret(Secret::new("s"));
         let v1 = TokenRequest {
             authority: "https://login.example/",
             tenant: "t1",
             audience: "https://api.example/",
             client_id: "c",
-            secret: &secret,
+            credential: &secret,
         };
         assert_eq!(v1.url(), "https://login.example/t1/oauth2/token");
         let v2 = TokenRequest {

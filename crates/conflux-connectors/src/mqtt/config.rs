@@ -2,6 +2,18 @@
 
 use conflux_connector_api::{ConfigProblem, ConnectionConfig, Secret};
 
+use crate::brokers::{self, decode_userinfo as decode, UrlRules, CONNECTION_STRING as PATH};
+
+const RULES: UrlRules = UrlRules {
+    scheme: "mqtt",
+    aliases: &["tcp"],
+    tls: &["mqtts", "ssl", "tls"],
+    tls_refusal:
+        "asks for TLS, which this build does not support yet; use `mqtt://` on a trusted network",
+    example: "`mqtt://127.0.0.1:1883`",
+    why_secret: "it may contain a password",
+};
+
 /// The parsed connection parameters.
 #[derive(Debug, Clone)]
 pub(crate) struct MqttConfig {
@@ -38,15 +50,9 @@ impl MqttConfig {
 /// Reads `parameterValues.connectionString` (`mqtt://[user:password@]host[:port]`)
 /// and the optional `keepAliveSeconds`.
 pub(crate) fn parse(config: &ConnectionConfig) -> Result<MqttConfig, Vec<ConfigProblem>> {
-    const PATH: &str = "parameterValues.connectionString";
     let mut problems = Vec::new();
+    brokers::require_secret(config, &RULES, &mut problems);
     let mut reader = config.reader();
-    if reader.raw("connectionString").is_some() {
-        reader.problem(
-            "connectionString",
-            "must be given as a secret (it may contain a password); the descriptor marks it secure",
-        );
-    }
     let keep_alive_secs = match reader.opt_i64("keepAliveSeconds") {
         None => 30,
         Some(n @ 5..=3600) => n.unsigned_abs(),
@@ -58,35 +64,11 @@ pub(crate) fn parse(config: &ConnectionConfig) -> Result<MqttConfig, Vec<ConfigP
     if let Err(found) = reader.finish() {
         problems.extend(found);
     }
-    let Some(secret) = config.secret("connectionString") else {
-        problems.push(ConfigProblem::new(
-            PATH,
-            "is required, e.g. `mqtt://127.0.0.1:1883`",
-        ));
+    let Some(brokers::BrokerUrl { url, host, .. }) =
+        brokers::connection_url(config, &RULES, &mut problems)
+    else {
         return Err(problems);
     };
-    let url = match url::Url::parse(secret.expose()) {
-        Ok(url) => url,
-        Err(e) => {
-            problems.push(ConfigProblem::new(PATH, format!("is not a valid URL: {e}")));
-            return Err(problems);
-        }
-    };
-    match url.scheme() {
-        "mqtt" | "tcp" => {}
-        "mqtts" | "ssl" | "tls" => problems.push(ConfigProblem::new(
-            PATH,
-            "asks for TLS, which this build does not support yet; use `mqtt://` on a trusted network",
-        )),
-        other => problems.push(ConfigProblem::new(
-            PATH,
-            format!("has scheme `{other}`; expected `mqtt://`"),
-        )),
-    }
-    let host = url.host_str().unwrap_or_default();
-    if host.is_empty() {
-        problems.push(ConfigProblem::new(PATH, "names no host"));
-    }
     let username = match url.username() {
         "" => None,
         user => Some(decode(user)),
@@ -110,23 +92,12 @@ pub(crate) fn parse(config: &ConnectionConfig) -> Result<MqttConfig, Vec<ConfigP
     })
 }
 
-/// Percent-decodes URL user info (`p%40ss` → `p@ss`).
-fn decode(text: &str) -> String {
-    percent_encoding::percent_decode_str(text)
-        .decode_utf8_lossy()
-        .into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn parse_str(connection_string: &str) -> Result<MqttConfig, Vec<ConfigProblem>> {
-        let mut config = ConnectionConfig::default();
-        config
-            .secrets
-            .insert("connectionString".into(), Secret::new(connection_string));
-        parse(&config)
+        parse(&brokers::with_connection_string(connection_string))
     }
 
     #[test]

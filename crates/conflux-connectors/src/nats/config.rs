@@ -2,6 +2,18 @@
 
 use conflux_connector_api::{ConfigProblem, ConnectionConfig, Secret};
 
+use crate::brokers::{self, decode_userinfo as decode, UrlRules, CONNECTION_STRING as PATH};
+
+const RULES: UrlRules = UrlRules {
+    scheme: "nats",
+    aliases: &[],
+    tls: &["tls"],
+    tls_refusal:
+        "asks for TLS, which this build does not support yet; use `nats://` on a trusted network",
+    example: "`nats://127.0.0.1:4222`",
+    why_secret: "it may contain credentials",
+};
+
 /// How the client authenticates.
 #[derive(Debug, Clone)]
 pub(crate) enum NatsAuth {
@@ -35,47 +47,12 @@ impl NatsConfig {
 /// Reads `parameterValues.connectionString`
 /// (`nats://[user:password@ | token@]host[:port]`).
 pub(crate) fn parse(config: &ConnectionConfig) -> Result<NatsConfig, Vec<ConfigProblem>> {
-    const PATH: &str = "parameterValues.connectionString";
     let mut problems = Vec::new();
-    if config.reader().raw("connectionString").is_some() {
-        problems.push(ConfigProblem::new(
-            PATH,
-            "must be given as a secret (it may contain credentials); the descriptor marks it secure",
-        ));
-    }
-    let Some(secret) = config.secret("connectionString") else {
-        problems.push(ConfigProblem::new(
-            PATH,
-            "is required, e.g. `nats://127.0.0.1:4222`",
-        ));
+    brokers::require_secret(config, &RULES, &mut problems);
+    let Some(brokers::BrokerUrl { url, host, .. }) =
+        brokers::connection_url(config, &RULES, &mut problems)
+    else {
         return Err(problems);
-    };
-    let url = match url::Url::parse(secret.expose()) {
-        Ok(url) => url,
-        Err(e) => {
-            problems.push(ConfigProblem::new(PATH, format!("is not a valid URL: {e}")));
-            return Err(problems);
-        }
-    };
-    match url.scheme() {
-        "nats" => {}
-        "tls" => problems.push(ConfigProblem::new(
-            PATH,
-            "asks for TLS, which this build does not support yet; use `nats://` on a trusted network",
-        )),
-        other => problems.push(ConfigProblem::new(
-            PATH,
-            format!("has scheme `{other}`; expected `nats://`"),
-        )),
-    }
-    let host = url.host_str().unwrap_or_default();
-    if host.is_empty() {
-        problems.push(ConfigProblem::new(PATH, "names no host"));
-    }
-    let decode = |s: &str| {
-        percent_encoding::percent_decode_str(s)
-            .decode_utf8_lossy()
-            .into_owned()
     };
     let auth = match (url.username(), url.password()) {
         ("", None) => NatsAuth::None,
@@ -103,11 +80,7 @@ mod tests {
     use super::*;
 
     fn parse_str(connection_string: &str) -> Result<NatsConfig, Vec<ConfigProblem>> {
-        let mut config = ConnectionConfig::default();
-        config
-            .secrets
-            .insert("connectionString".into(), Secret::new(connection_string));
-        parse(&config)
+        parse(&brokers::with_connection_string(connection_string))
     }
 
     #[test]

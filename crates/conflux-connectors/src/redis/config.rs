@@ -2,6 +2,17 @@
 
 use conflux_connector_api::{ConfigProblem, ConnectionConfig};
 
+use crate::brokers::{self, UrlRules, CONNECTION_STRING as PATH};
+
+const RULES: UrlRules = UrlRules {
+    scheme: "redis",
+    aliases: &[],
+    tls: &["rediss"],
+    tls_refusal: "uses `rediss://` (TLS), which this build does not support yet; use `redis://` on a trusted network",
+    example: "`redis://127.0.0.1:6379/0` or `redis://:password@host:6379`",
+    why_secret: "it may contain a password",
+};
+
 /// The parsed connection: a client that connects on first use.
 #[derive(Debug, Clone)]
 pub(crate) struct RedisConfig {
@@ -12,45 +23,13 @@ pub(crate) struct RedisConfig {
 
 /// Reads `parameterValues.connectionString` (`redis://[:password@]host[:port][/db]`).
 pub(crate) fn parse(config: &ConnectionConfig) -> Result<RedisConfig, Vec<ConfigProblem>> {
-    const PATH: &str = "parameterValues.connectionString";
     let mut problems = Vec::new();
-    let reader = config.reader();
-    if reader.raw("connectionString").is_some() {
-        problems.push(ConfigProblem::new(
-            PATH,
-            "must be given as a secret (it may contain a password); the descriptor marks it secure",
-        ));
-    }
-    let Some(secret) = config.secret("connectionString") else {
-        problems.push(ConfigProblem::new(
-            PATH,
-            "is required, e.g. `redis://127.0.0.1:6379/0` or `redis://:password@host:6379`",
-        ));
+    brokers::require_secret(config, &RULES, &mut problems);
+    let Some(brokers::BrokerUrl { url, host, .. }) =
+        brokers::connection_url(config, &RULES, &mut problems)
+    else {
         return Err(problems);
     };
-    let url = match url::Url::parse(secret.expose()) {
-        Ok(url) => url,
-        Err(e) => {
-            // The URL parser's message never repeats the input, so no secret leaks.
-            problems.push(ConfigProblem::new(PATH, format!("is not a valid URL: {e}")));
-            return Err(problems);
-        }
-    };
-    match url.scheme() {
-        "redis" => {}
-        "rediss" => problems.push(ConfigProblem::new(
-            PATH,
-            "uses `rediss://` (TLS), which this build does not support yet; use `redis://` on a trusted network",
-        )),
-        other => problems.push(ConfigProblem::new(
-            PATH,
-            format!("has scheme `{other}`; expected `redis://`"),
-        )),
-    }
-    let host = url.host_str().unwrap_or_default().to_owned();
-    if host.is_empty() {
-        problems.push(ConfigProblem::new(PATH, "names no host"));
-    }
     let path = url.path().trim_start_matches('/');
     if !path.is_empty() && path.parse::<u32>().is_err() {
         problems.push(ConfigProblem::new(
@@ -85,16 +64,9 @@ impl KindDescription for ::redis::RedisError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use conflux_connector_api::Secret;
 
     fn config(connection_string: Option<&str>) -> ConnectionConfig {
-        let mut config = ConnectionConfig::default();
-        if let Some(s) = connection_string {
-            config
-                .secrets
-                .insert("connectionString".into(), Secret::new(s));
-        }
-        config
+        connection_string.map_or_else(ConnectionConfig::default, brokers::with_connection_string)
     }
 
     fn problems(connection_string: Option<&str>) -> Vec<String> {

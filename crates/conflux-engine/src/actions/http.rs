@@ -1,5 +1,6 @@
 //! The Http action: one request (with retries per the retry policy), then the
-//! 202/Location asynchronous pattern unless it is disabled.
+//! 202/Location asynchronous pattern unless it is disabled, then pagination
+//! when `paginationPolicy.minimumItemCount` is set.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,14 +17,14 @@ use crate::state::RunCtx;
 /// Polling interval of the async pattern when the server sends no Retry-After.
 const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(10);
 
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Value,
-    retry_after: Option<Duration>,
+pub(crate) struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Value,
+    pub retry_after: Option<Duration>,
 }
 
-enum Attempt {
+pub(crate) enum Attempt {
     Done(Response),
     /// Connection-level failure (refused, reset, timed out).
     Transport(String),
@@ -63,53 +64,15 @@ pub(crate) async fn run(ctx: &Arc<RunCtx>, def: &ActionDefinition, inputs: Value
         }
     }
     let mut retry = RetryState::new(&def.retry_policy, ctx.clock.now());
-    let response = loop {
-        let started = ctx.clock.now();
-        let attempt = send(ctx, &method, url.clone(), &inputs).await;
-        let ended = ctx.clock.now();
-        let (retryable, retry_after, code, message) = match &attempt {
-            Attempt::Transport(msg) => (true, None, "ServiceUnavailable".to_string(), msg.clone()),
-            Attempt::Done(r) if r.status == 408 || r.status == 429 || r.status >= 500 => (
-                true,
-                r.retry_after,
-                status_code_name(r.status),
-                format!("The server responded with status {}.", r.status),
-            ),
-            Attempt::Auth(e) => (
-                e.retryable,
-                e.retry_after,
-                e.code.clone(),
-                e.message.clone(),
-            ),
-            Attempt::Done(_) => (false, None, String::new(), String::new()),
-        };
-        if retryable {
-            if let Some(delay) = retry.next_delay(retry_after) {
-                retry.record(started, ended, &code, &error_value(&code, &message));
-                sleep(ctx, delay).await;
-                continue;
-            }
-        }
-        match attempt {
-            Attempt::Done(r) => break r,
-            Attempt::Transport(msg) => {
-                let mut o = Outcome::failed(
-                    "ServiceUnavailable",
-                    &format!("The request to '{uri}' failed: {msg}"),
-                );
-                o.inputs = recorded_inputs;
-                o.retry_history = retry.history;
-                return o;
-            }
-            Attempt::Auth(e) => {
-                let mut o = Outcome::failed(&e.code, &e.message);
-                o.inputs = recorded_inputs;
-                o.retry_history = retry.history;
-                return o;
-            }
+    let mut response = match send_retrying(ctx, &mut retry, &method, url.clone(), &inputs).await {
+        Ok(r) => r,
+        Err(failure) => {
+            let mut o = failure.outcome(&format!("The request to '{uri}' failed"));
+            o.inputs = recorded_inputs;
+            o.retry_history = retry.history;
+            return o;
         }
     };
-    let mut response = response;
     let asynchronous = !def.options.disable_async_pattern && !ctx.stateless;
     while asynchronous && response.status == 202 {
         let Some(location) = header(&response.headers, "location") else {
@@ -138,6 +101,16 @@ pub(crate) async fn run(ctx: &Arc<RunCtx>, def: &ActionDefinition, inputs: Value
             }
         }
     }
+    if let Some(minimum) = def.runtime.pagination_minimum_item_count {
+        if let Err(failure) =
+            paginate(ctx, def, &mut retry, &url, &inputs, &mut response, minimum).await
+        {
+            let mut o = failure;
+            o.inputs = recorded_inputs;
+            o.retry_history = retry.history;
+            return o;
+        }
+    }
     let status = response.status;
     let outputs = outputs_value(response);
     let mut o = Outcome::ok(recorded_inputs, Some(outputs));
@@ -154,12 +127,178 @@ pub(crate) async fn run(ctx: &Arc<RunCtx>, def: &ActionDefinition, inputs: Value
     o
 }
 
+/// Why a request (after its retries) produced no response.
+enum Failure {
+    Transport(String),
+    Auth(ExecutorError),
+}
+
+impl Failure {
+    fn outcome(self, context: &str) -> Outcome {
+        match self {
+            Failure::Transport(msg) => {
+                Outcome::failed("ServiceUnavailable", &format!("{context}: {msg}"))
+            }
+            Failure::Auth(e) => Outcome::failed(&e.code, &e.message),
+        }
+    }
+}
+
+/// One request, retried per the action's retry policy on 408, 429, 5xx,
+/// connection failures and retryable authentication failures; each retried
+/// attempt is added to `retry`'s history.
+async fn send_retrying(
+    ctx: &RunCtx,
+    retry: &mut RetryState,
+    method: &reqwest::Method,
+    url: reqwest::Url,
+    inputs: &Value,
+) -> Result<Response, Failure> {
+    loop {
+        let started = ctx.clock.now();
+        let attempt = send(ctx, method, url.clone(), inputs).await;
+        let ended = ctx.clock.now();
+        let (retryable, retry_after, code, message) = match &attempt {
+            Attempt::Transport(msg) => (true, None, "ServiceUnavailable".to_string(), msg.clone()),
+            Attempt::Done(r) if r.status == 408 || r.status == 429 || r.status >= 500 => (
+                true,
+                r.retry_after,
+                status_code_name(r.status),
+                format!("The server responded with status {}.", r.status),
+            ),
+            Attempt::Auth(e) => (
+                e.retryable,
+                e.retry_after,
+                e.code.clone(),
+                e.message.clone(),
+            ),
+            Attempt::Done(_) => (false, None, String::new(), String::new()),
+        };
+        if retryable {
+            if let Some(delay) = retry.next_delay(retry_after) {
+                retry.record(started, ended, &code, &error_value(&code, &message));
+                sleep(ctx, delay).await;
+                continue;
+            }
+        }
+        return match attempt {
+            Attempt::Done(r) => Ok(r),
+            Attempt::Transport(msg) => Err(Failure::Transport(msg)),
+            Attempt::Auth(e) => Err(Failure::Auth(e)),
+        };
+    }
+}
+
+/// Most pages one paginated action fetches, as the Standard host's
+/// `Runtime.FlowRunRetryableActionJobCallback.MaximumPageCount`.
+const MAX_PAGES: usize = 1000;
+
+/// The `nextLink` (or `@odata.nextLink`) of a page, with the key it was under.
+fn next_link(body: &Map) -> Option<(String, String)> {
+    ["nextLink", "@odata.nextLink"]
+        .iter()
+        .find_map(|k| match body.get(*k) {
+            Some(Value::String(s)) if !s.is_empty() => Some(((*k).to_string(), s.to_string())),
+            _ => None,
+        })
+}
+
+/// `runtimeConfiguration.paginationPolicy.minimumItemCount`: while the answer
+/// is a successful page (`{"value": [...], "nextLink": ...}`) holding fewer
+/// than `minimum` items in total, GETs the `nextLink` (resolved against the
+/// page it came from, with the action's headers and authentication) and
+/// appends that page's `value`. The outputs keep the first page's status and
+/// headers; the body is the first page's with the merged `value` and the
+/// `nextLink` of the last page fetched (absent when the pages ran out). A
+/// page that fails ends the action with that page's response.
+async fn paginate(
+    ctx: &RunCtx,
+    def: &ActionDefinition,
+    retry: &mut RetryState,
+    first_url: &reqwest::Url,
+    inputs: &Value,
+    response: &mut Response,
+    minimum: u64,
+) -> Result<(), Outcome> {
+    if !(200..300).contains(&response.status) {
+        return Ok(());
+    }
+    let Value::Object(first) = &response.body else {
+        return Ok(());
+    };
+    let first = first.clone();
+    let Some(Value::Array(items)) = first.get("value") else {
+        return Ok(());
+    };
+    let mut items: Vec<Value> = items.to_vec();
+    let mut next = next_link(&first);
+    let mut page_url = first_url.clone();
+    // Later pages are plain GETs: the action's body is not sent again.
+    let page_inputs = match inputs {
+        Value::Object(o) => {
+            let mut m = (**o).clone();
+            m.shift_remove("body");
+            Value::object(m)
+        }
+        other => other.clone(),
+    };
+    let mut pages = 1;
+    while (items.len() as u64) < minimum && pages < MAX_PAGES {
+        let Some((_, link)) = &next else { break };
+        let Ok(url) = page_url.join(link) else {
+            return Err(Outcome::failed(
+                "InvalidUri",
+                &format!(
+                    "The nextLink '{link}' of action '{}' is not a valid URL.",
+                    def.name
+                ),
+            ));
+        };
+        // Each page gets the whole retry policy; its retries join the history.
+        let mut page_retry = RetryState::new(&def.retry_policy, ctx.clock.now());
+        let fetched = send_retrying(
+            ctx,
+            &mut page_retry,
+            &reqwest::Method::GET,
+            url.clone(),
+            &page_inputs,
+        )
+        .await;
+        retry.history.append(&mut page_retry.history);
+        let page =
+            fetched.map_err(|f| f.outcome(&format!("Fetching the next page '{link}' failed")))?;
+        pages += 1;
+        if !(200..300).contains(&page.status) {
+            *response = page;
+            return Ok(());
+        }
+        let Value::Object(body) = &page.body else {
+            next = None;
+            break;
+        };
+        if let Some(Value::Array(more)) = body.get("value") {
+            items.extend(more.iter().cloned());
+        }
+        next = next_link(body);
+        page_url = url;
+    }
+    let mut merged: Map = (*first).clone();
+    merged.shift_remove("nextLink");
+    merged.shift_remove("@odata.nextLink");
+    merged.insert("value".into(), Value::array(items));
+    if let Some((key, link)) = next {
+        merged.insert(key, Value::string(link));
+    }
+    response.body = Value::object(merged);
+    Ok(())
+}
+
 async fn sleep(ctx: &RunCtx, d: Duration) {
     let until = ctx.clock.now() + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
     ctx.clock.sleep_until(until).await;
 }
 
-fn header(headers: &[(String, String)], name: &str) -> Option<String> {
+pub(crate) fn header(headers: &[(String, String)], name: &str) -> Option<String> {
     headers
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -167,7 +306,7 @@ fn header(headers: &[(String, String)], name: &str) -> Option<String> {
 }
 
 /// `Authorization` material never reaches run history.
-fn sanitize(inputs: &Value) -> Value {
+pub(crate) fn sanitize(inputs: &Value) -> Value {
     let Value::Object(o) = inputs else {
         return inputs.clone();
     };
@@ -196,13 +335,13 @@ fn sanitize(inputs: &Value) -> Value {
 /// Basic and Raw authentication, for an engine built without an authorizer;
 /// any other type is refused with a clear error rather than sent unauthenticated.
 fn builtin_authentication(
-    ctx: &RunCtx,
+    http: &reqwest::Client,
     auth: &Value,
     method: &reqwest::Method,
     url: reqwest::Url,
 ) -> Result<reqwest::RequestBuilder, ExecutorError> {
     let kind = auth.get("type").map(|t| t.to_text()).unwrap_or_default();
-    let req = ctx.engine.http.request(method.clone(), url);
+    let req = http.request(method.clone(), url);
     match kind.to_ascii_lowercase().as_str() {
         "basic" => {
             let user = auth.get("username").map(|u| u.to_text()).unwrap_or_default();
@@ -229,8 +368,27 @@ async fn send(
     url: reqwest::Url,
     inputs: &Value,
 ) -> Attempt {
+    send_with(
+        &ctx.engine.http,
+        ctx.engine.authorizer.as_ref(),
+        method,
+        url,
+        inputs,
+    )
+    .await
+}
+
+/// One request with the `headers`, `cookie`, `body` and `authentication` of
+/// `inputs`; shared with the HttpWebhook action and trigger.
+pub(crate) async fn send_with(
+    http: &reqwest::Client,
+    authorizer: Option<&Arc<dyn crate::executor::RequestAuthorizer>>,
+    method: &reqwest::Method,
+    url: reqwest::Url,
+    inputs: &Value,
+) -> Attempt {
     let authentication = inputs.get("authentication").filter(|a| !a.is_null());
-    let mut req = match (authentication, &ctx.engine.authorizer) {
+    let mut req = match (authentication, authorizer) {
         (Some(auth), Some(authorizer)) => {
             match authorizer
                 .request(&auth.to_json(), method.clone(), url.as_str())
@@ -240,11 +398,11 @@ async fn send(
                 Err(e) => return Attempt::Auth(e),
             }
         }
-        (Some(auth), None) => match builtin_authentication(ctx, &auth, method, url) {
+        (Some(auth), None) => match builtin_authentication(http, &auth, method, url) {
             Ok(req) => req,
             Err(e) => return Attempt::Auth(e),
         },
-        (None, _) => ctx.engine.http.request(method.clone(), url),
+        (None, _) => http.request(method.clone(), url),
     };
     let mut has_content_type = false;
     if let Some(Value::Object(h)) = inputs.get("headers") {
@@ -341,7 +499,7 @@ fn outputs_value(r: Response) -> Value {
 }
 
 /// `BadRequest`, `NotFound`, `InternalServerError`, ... as the runtime names codes.
-fn status_code_name(status: u16) -> String {
+pub(crate) fn status_code_name(status: u16) -> String {
     reqwest::StatusCode::from_u16(status)
         .ok()
         .and_then(|s| s.canonical_reason())

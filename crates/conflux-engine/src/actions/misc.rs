@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Months, Utc};
 use conflux_definition::ActionDefinition;
-use conflux_expr::{CompiledValue, Map, Value};
+use conflux_expr::{CompiledValue, EvalHost, Map, Value};
 use conflux_store::RunStatus;
 
 use super::{error_value, template_error, Outcome};
-use crate::state::{lock, Host, RunCtx, Stop};
+use crate::state::{lock, Host, NondetLog, RunCtx, Stop};
 use crate::{ResponseMessage, StartRun};
 
 fn eval(
@@ -76,16 +76,31 @@ fn parse_time(text: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.local.and_utc())
 }
 
+/// Waits for an interval or until a timestamp. The start of the interval is
+/// journaled before the wait begins (with any `utcNow()` of the inputs), so a
+/// run resumed after a restart keeps the first deadline instead of waiting a
+/// whole interval again.
 pub(super) async fn wait(
     def: &ActionDefinition,
     host: &Host<'_>,
     inputs: &CompiledValue,
 ) -> Outcome {
+    let key = crate::persist::replay_key(&def.name, &host.frame.repetition);
+    let log = NondetLog::with_replay(host.run.nondet_replay.get(&key));
+    let host = &Host {
+        nondet: Some(&log),
+        ..*host
+    };
     let v = match eval(def, host, inputs) {
         Ok(v) => v,
         Err(o) => return *o,
     };
-    let now = host.run.clock.now();
+    let now = EvalHost::now(host);
+    let values = std::mem::take(&mut *lock(&log.recorded));
+    host.run
+        .recorder
+        .inputs_evaluated(host.run, def, host.frame, values)
+        .await;
     let deadline = if let Some(iv) = v.get("interval") {
         let count = iv
             .get("count")

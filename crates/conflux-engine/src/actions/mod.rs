@@ -5,6 +5,7 @@ pub(crate) mod http;
 mod misc;
 mod schema;
 mod variables;
+pub(crate) mod webhook;
 
 use std::sync::Arc;
 
@@ -184,6 +185,9 @@ async fn dispatch(ctx: &Arc<RunCtx>, def: &Arc<ActionDefinition>, frame: &Arc<Fr
                 Err(e) => return template_error(def, &e),
             };
             misc::call_workflow(ctx, def, evaluated).await
+        }
+        ActionKind::Other { type_name, .. } if webhook::is_webhook(type_name) => {
+            webhook::run(ctx, def, frame).await
         }
         ActionKind::Other {
             type_name,

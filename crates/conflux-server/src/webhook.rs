@@ -1,0 +1,500 @@
+//! Webhooks: the callback endpoint of waiting HttpWebhook actions, and the
+//! subscriptions of HttpWebhook triggers.
+//!
+//! An action's callback URL is
+//! `/runtime/webhooks/workflow/api/callbacks/{workflow}/runs/{run}/actions/{action}[/repetitions/{rep}]`
+//! signed like a trigger URL (`sp=/actions/callback`); a POST to it hands
+//! `{headers, body}` to the waiting action. An HttpWebhook trigger's callback
+//! URL is its signed invoke URL (the one a Request trigger would have); the
+//! trigger subscribes when the host starts or the workflow is enabled, and
+//! unsubscribes when the workflow is disabled. A keyed fingerprint of the
+//! evaluated subscribe request is kept in trigger state, so a restart does not
+//! subscribe again unless the request changed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use conflux_definition::TriggerDefinition;
+use conflux_engine::{CallbackKey, CallbackSigner, WebhookCallbacks, WebhookClient};
+use conflux_expr::{CompiledValue, EvalError, EvalHost};
+use conflux_security::{KeyType, SasRequest, SAS_VERSION};
+use conflux_store::WorkflowName;
+use serde_json::{json, Value};
+use tokio::task::JoinHandle;
+
+use crate::callback::{encode, QueryParams, API_VERSION};
+use crate::reply::{self, ApiError};
+use crate::request::{trigger_outputs, OutputsRequest};
+use crate::state::{HostState, HostedWorkflow};
+
+/// `sp` of an action callback URL.
+pub const ACTION_CALLBACK_PERMISSIONS: &str = "/actions/callback";
+
+/// The longest wait between two subscribe attempts of a trigger.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// What the host needs for webhooks: the engine's waiter registry and a
+/// client for subscribe/unsubscribe requests.
+pub struct WebhookHosting {
+    pub callbacks: Arc<WebhookCallbacks>,
+    pub client: WebhookClient,
+    /// The subscribe task of each workflow with an HttpWebhook trigger.
+    tasks: Mutex<HashMap<String, JoinHandle<()>>>,
+}
+
+impl WebhookHosting {
+    pub fn new(callbacks: Arc<WebhookCallbacks>, client: WebhookClient) -> WebhookHosting {
+        WebhookHosting {
+            callbacks,
+            client,
+            tasks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn replace_task(&self, workflow: &str, task: Option<JoinHandle<()>>) {
+        let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = tasks.remove(workflow) {
+            old.abort();
+        }
+        if let Some(task) = task {
+            tasks.insert(workflow.to_string(), task);
+        }
+    }
+}
+
+pub fn is_webhook_trigger(trigger: &TriggerDefinition) -> bool {
+    trigger.type_name.eq_ignore_ascii_case("HttpWebhook")
+}
+
+/// The signed path of an action callback.
+pub fn action_callback_path(key: &CallbackKey) -> String {
+    let mut path = format!(
+        "/runtime/webhooks/workflow/api/callbacks/{}/runs/{}/actions/{}",
+        encode(&key.workflow),
+        encode(&key.run_id),
+        encode(&key.action)
+    );
+    if !key.repetition.is_empty() {
+        path.push_str(&format!("/repetitions/{}", encode(&key.repetition)));
+    }
+    path
+}
+
+/// Signs action callback URLs with the host's primary access key.
+struct Signer {
+    state: Weak<HostState>,
+}
+
+impl CallbackSigner for Signer {
+    fn callback_url(&self, key: &CallbackKey) -> String {
+        let path = action_callback_path(key);
+        let Some(state) = self.state.upgrade() else {
+            return path;
+        };
+        let sig = state.keys().sign(
+            KeyType::Primary,
+            &SasRequest {
+                path: &path,
+                permissions: ACTION_CALLBACK_PERMISSIONS,
+                version: SAS_VERSION,
+                expiry: None,
+            },
+        );
+        format!(
+            "{}{path}?api-version={API_VERSION}&sp={}&sv={SAS_VERSION}&sig={sig}",
+            state.base_url(),
+            encode(ACTION_CALLBACK_PERMISSIONS)
+        )
+    }
+}
+
+/// Installs the URL signer once the public base URL is known.
+pub fn install_signer(state: &Arc<HostState>) {
+    if let Some(hosting) = state.webhooks.get() {
+        hosting.callbacks.set_signer(Arc::new(Signer {
+            state: Arc::downgrade(state),
+        }));
+    }
+}
+
+/// `POST .../callbacks/{workflow}/runs/{run}/actions/{action}`
+pub async fn action_callback(
+    State(state): State<Arc<HostState>>,
+    Path((workflow, run_id, action)): Path<(String, String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let key = CallbackKey {
+        workflow,
+        run_id,
+        action,
+        repetition: String::new(),
+    };
+    deliver(&state, key, query, headers, body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `POST .../callbacks/{workflow}/runs/{run}/actions/{action}/repetitions/{repetition}`
+pub async fn action_callback_repetition(
+    State(state): State<Arc<HostState>>,
+    Path((workflow, run_id, action, repetition)): Path<(String, String, String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let key = CallbackKey {
+        workflow,
+        run_id,
+        action,
+        repetition,
+    };
+    deliver(&state, key, query, headers, body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn deliver(
+    state: &HostState,
+    key: CallbackKey,
+    query: Option<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let query = QueryParams::parse(query.as_deref());
+    let path = action_callback_path(&key);
+    let sig = query.get("sig").unwrap_or_default();
+    let verified = state.keys().verify(
+        &SasRequest {
+            path: &path,
+            permissions: query.get("sp").unwrap_or_default(),
+            version: query.get("sv").unwrap_or_default(),
+            expiry: query.get("se"),
+        },
+        sig,
+        state.clock.now(),
+    );
+    if let Err(err) = verified {
+        return Err(ApiError::unauthorized(
+            "AuthorizationFailed",
+            err.to_string(),
+        ));
+    }
+    if query.get("sp") != Some(ACTION_CALLBACK_PERMISSIONS) {
+        return Err(ApiError::unauthorized(
+            "AuthorizationFailed",
+            "the signed permissions `sp` do not allow calling back an action; use the URL the action sent",
+        ));
+    }
+    let Some(hosting) = state.webhooks.get() else {
+        return Err(not_waiting());
+    };
+    if !hosting.callbacks.is_waiting(&key) {
+        return Err(not_waiting());
+    }
+    let bytes = crate::triggers::read_body(body, &headers, state.config.max_body_bytes).await?;
+    let mut outputs = trigger_outputs(OutputsRequest {
+        headers: &headers,
+        body: &bytes,
+        query: &QueryParams::default(),
+        relative_path_parameters: None,
+        include_authorization: false,
+    })
+    .map_err(|err| ApiError::bad_request("InvalidRequestContent", err.0))?;
+    if let Some(o) = outputs.as_object_mut() {
+        o.remove("queries");
+    }
+    hosting
+        .callbacks
+        .deliver(&key, outputs)
+        .map_err(|_| not_waiting())?;
+    tracing::debug!(workflow = %key.workflow, run = %key.run_id, action = %key.action, "Webhook callback delivered.");
+    Ok(reply::ok_empty())
+}
+
+fn not_waiting() -> ApiError {
+    ApiError::not_found(
+        "WebhookNotWaiting",
+        "no action is waiting for this callback: the run or action is unknown, or the action already finished (called back, timed out or cancelled)",
+    )
+}
+
+/// Subscribes every enabled workflow's HttpWebhook triggers (in the background,
+/// retrying with backoff).
+pub fn subscribe_all(state: &Arc<HostState>) {
+    for wf in &state.workflows {
+        if wf.is_enabled() && wf.workflow.triggers.values().any(is_webhook_trigger) {
+            start_subscribing(state, wf);
+        }
+    }
+}
+
+fn start_subscribing(state: &Arc<HostState>, wf: &Arc<HostedWorkflow>) {
+    let Some(hosting) = state.webhooks.get() else {
+        tracing::warn!(workflow = %wf.name, "HttpWebhook triggers need a host built with webhook support; the trigger does not subscribe.");
+        return;
+    };
+    let task = tokio::spawn(keep_subscribed(state.clone(), wf.clone()));
+    hosting.replace_task(&wf.name, Some(task));
+}
+
+async fn keep_subscribed(state: Arc<HostState>, wf: Arc<HostedWorkflow>) {
+    let Some(hosting) = state.webhooks.get() else {
+        return;
+    };
+    for trigger in wf
+        .workflow
+        .triggers
+        .values()
+        .filter(|t| is_webhook_trigger(t))
+    {
+        let mut delay = Duration::from_secs(1);
+        loop {
+            if !wf.is_enabled() {
+                return;
+            }
+            match subscribe_once(&state, hosting, &wf, trigger).await {
+                Ok(true) => {
+                    tracing::info!(workflow = %wf.name, trigger = %trigger.name, "Webhook trigger subscribed.");
+                    break;
+                }
+                Ok(false) => {
+                    tracing::debug!(workflow = %wf.name, trigger = %trigger.name, "Webhook trigger already subscribed with the same request.");
+                    break;
+                }
+                Err(message) => {
+                    tracing::warn!(workflow = %wf.name, trigger = %trigger.name, error = %message, retry_in_secs = delay.as_secs(), "Webhook trigger subscription failed; retrying.");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+}
+
+/// Subscribes unless the stored fingerprint matches; `Ok(false)` when unchanged.
+async fn subscribe_once(
+    state: &HostState,
+    hosting: &WebhookHosting,
+    wf: &HostedWorkflow,
+    trigger: &TriggerDefinition,
+) -> Result<bool, String> {
+    let request = evaluate(state, wf, trigger, "subscribe")?
+        .ok_or_else(|| format!("{}.inputs.subscribe is missing", trigger.path))?;
+    let fingerprint = fingerprint(state, &request);
+    let workflow = WorkflowName::new(wf.name.as_str());
+    let stored = state
+        .store
+        .get_trigger_state(&workflow, &trigger.name)
+        .await
+        .map_err(|e| format!("reading the trigger state failed: {e}"))?;
+    if stored
+        .as_ref()
+        .and_then(|s| s.get("subscription"))
+        .and_then(Value::as_str)
+        == Some(fingerprint.as_str())
+    {
+        return Ok(false);
+    }
+    hosting
+        .client
+        .send(&request)
+        .await
+        .map_err(|e| e.to_string())?;
+    state
+        .store
+        .put_trigger_state(
+            &workflow,
+            &trigger.name,
+            Some(json!({"subscription": fingerprint, "subscribedAt": state.clock.now()})),
+        )
+        .await
+        .map_err(|e| format!("the subscription succeeded but could not be recorded: {e}"))?;
+    Ok(true)
+}
+
+/// A keyed MAC of the evaluated request: equal requests give equal values,
+/// and nothing of the request (which may carry credentials) can be read back.
+fn fingerprint(state: &HostState, request: &Value) -> String {
+    let canonical = request.to_string();
+    state.keys().sign(
+        KeyType::Primary,
+        &SasRequest {
+            path: &canonical,
+            permissions: "/webhook/subscription",
+            version: SAS_VERSION,
+            expiry: None,
+        },
+    )
+}
+
+/// Reacts to the management API enabling or disabling a workflow: subscribe
+/// (in the background) or unsubscribe (before answering).
+pub async fn workflow_toggled(state: &Arc<HostState>, name: &str, enabled: bool) {
+    let Some(wf) = state.workflow(name).cloned() else {
+        return;
+    };
+    if !wf.workflow.triggers.values().any(is_webhook_trigger) {
+        return;
+    }
+    if enabled {
+        start_subscribing(state, &wf);
+        return;
+    }
+    let Some(hosting) = state.webhooks.get() else {
+        return;
+    };
+    hosting.replace_task(&wf.name, None);
+    for trigger in wf
+        .workflow
+        .triggers
+        .values()
+        .filter(|t| is_webhook_trigger(t))
+    {
+        unsubscribe(state, hosting, &wf, trigger).await;
+    }
+}
+
+async fn unsubscribe(
+    state: &HostState,
+    hosting: &WebhookHosting,
+    wf: &HostedWorkflow,
+    trigger: &TriggerDefinition,
+) {
+    match evaluate(state, wf, trigger, "unsubscribe") {
+        Ok(Some(request)) => match hosting.client.send(&request).await {
+            Ok(_) => {
+                tracing::info!(workflow = %wf.name, trigger = %trigger.name, "Webhook trigger unsubscribed.");
+            }
+            Err(e) => {
+                tracing::warn!(workflow = %wf.name, trigger = %trigger.name, error = %e, "Webhook trigger unsubscribe failed.");
+            }
+        },
+        Ok(None) => {}
+        Err(message) => {
+            tracing::warn!(workflow = %wf.name, trigger = %trigger.name, error = %message, "Webhook trigger unsubscribe request is not valid.");
+        }
+    }
+    // Enabling again subscribes again.
+    if let Err(e) = state
+        .store
+        .put_trigger_state(&WorkflowName::new(wf.name.as_str()), &trigger.name, None)
+        .await
+    {
+        tracing::warn!(workflow = %wf.name, trigger = %trigger.name, error = %e, "Could not clear the webhook trigger state.");
+    }
+}
+
+/// Evaluates `inputs.subscribe` or `inputs.unsubscribe` of a trigger
+/// (`retryPolicy` left out); `None` when the section is absent.
+fn evaluate(
+    state: &HostState,
+    wf: &HostedWorkflow,
+    trigger: &TriggerDefinition,
+    section: &str,
+) -> Result<Option<Value>, String> {
+    let inputs = trigger.raw.get("inputs").and_then(Value::as_object);
+    let raw = inputs.and_then(|i| {
+        i.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(section))
+            .map(|(_, v)| v)
+    });
+    let Some(raw) = raw.filter(|r| !r.is_null()) else {
+        return Ok(None);
+    };
+    let mut raw = raw.clone();
+    if let Some(o) = raw.as_object_mut() {
+        o.remove("retryPolicy");
+    }
+    let path = format!("{}.inputs.{section}", trigger.path);
+    let compiled = CompiledValue::compile(&raw, &path).map_err(|errors| {
+        errors
+            .iter()
+            .map(|e| format!("{}: {}", e.path, e.error))
+            .collect::<Vec<_>>()
+            .join("; ")
+    })?;
+    let callback = crate::callback::callback_url(state, wf, &trigger.name, KeyType::Primary, None);
+    let host = SubscriptionHost {
+        workflow: &wf.name,
+        parameters: &wf.parameters,
+        settings: &state.app_settings,
+        callback_url: callback["value"].as_str().unwrap_or_default().to_string(),
+        now: state.clock.now(),
+    };
+    compiled
+        .eval(&host)
+        .map(|v| Some(v.to_json()))
+        .map_err(|e| format!("{path}: {e}"))
+}
+
+/// What a trigger's subscribe/unsubscribe expressions can see.
+struct SubscriptionHost<'a> {
+    workflow: &'a str,
+    parameters: &'a HashMap<String, Value>,
+    settings: &'a HashMap<String, String>,
+    callback_url: String,
+    now: DateTime<Utc>,
+}
+
+impl EvalHost for SubscriptionHost<'_> {
+    fn parameter(&self, name: &str) -> Result<conflux_expr::Value, EvalError> {
+        self.parameters
+            .get(name)
+            .map(conflux_expr::Value::from)
+            .ok_or_else(|| EvalError::new(format!("the workflow has no parameter '{name}'")))
+    }
+
+    fn app_setting(&self, name: &str) -> Result<conflux_expr::Value, EvalError> {
+        self.settings
+            .get(name)
+            .map(|v| conflux_expr::Value::string(v.as_str()))
+            .ok_or_else(|| EvalError::new(format!("app setting '{name}' is not defined")))
+    }
+
+    fn workflow(&self) -> Result<conflux_expr::Value, EvalError> {
+        Ok(conflux_expr::Value::from(&json!({
+            "id": format!("/workflows/{}", self.workflow),
+            "name": self.workflow,
+            "type": "workflows",
+        })))
+    }
+
+    fn list_callback_url(&self) -> Result<conflux_expr::Value, EvalError> {
+        Ok(conflux_expr::Value::string(self.callback_url.as_str()))
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callback_paths_name_the_repetition_only_inside_loops() {
+        let mut key = CallbackKey {
+            workflow: "wf one".into(),
+            run_id: "0858".into(),
+            action: "Wait_for_approval".into(),
+            repetition: String::new(),
+        };
+        assert_eq!(
+            action_callback_path(&key),
+            "/runtime/webhooks/workflow/api/callbacks/wf%20one/runs/0858/actions/Wait_for_approval"
+        );
+        key.repetition = "000001".into();
+        assert!(
+            action_callback_path(&key).ends_with("/actions/Wait_for_approval/repetitions/000001")
+        );
+    }
+}
