@@ -610,6 +610,7 @@ impl Loader {
             tracked_properties,
             input_references,
             reads_secure_parameters: self.reads_secure_parameters(obj.get("inputs")),
+            reads_trigger: reads_trigger(obj.get("inputs")),
             raw: Arc::new(json.clone()),
         })
     }
@@ -746,6 +747,23 @@ impl Loader {
             default,
         }
     }
+}
+
+/// A textual check for a call of `trigger()`, `triggerBody()`,
+/// `triggerOutputs()`, `triggerFormDataValue()`, ... in expression inputs.
+fn reads_trigger(inputs: Option<&Json>) -> bool {
+    let Some(inputs) = inputs else { return false };
+    let text = inputs.to_string().to_ascii_lowercase();
+    text.contains('@')
+        && [
+            "trigger(",
+            "triggerbody(",
+            "triggeroutputs(",
+            "triggerformdata",
+            "triggermultipartbody(",
+        ]
+        .iter()
+        .any(|f| text.contains(f))
 }
 
 const ALL_STATUSES: u8 = 0b1111;

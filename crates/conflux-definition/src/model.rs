@@ -239,6 +239,9 @@ pub struct ActionDefinition {
     /// Whether the inputs read a `securestring`/`secureobject` parameter, which
     /// hides them in run history.
     pub reads_secure_parameters: bool,
+    /// Whether the inputs read the trigger's record (`triggerBody()`,
+    /// `triggerOutputs()`, `trigger()`, ...), for secure data propagation.
+    pub reads_trigger: bool,
     /// The action's JSON as written.
     pub raw: Arc<serde_json::Value>,
 }

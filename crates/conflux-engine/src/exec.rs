@@ -273,7 +273,10 @@ pub(crate) fn run_action<'a>(
             name: def.name.clone(),
             status: outcome.status,
             effective: outcome.status,
-            code: outcome.code,
+            // Logic Apps reports `OK` for an action that succeeded without a code of its own.
+            code: outcome
+                .code
+                .or_else(|| (outcome.status == ActionStatus::Succeeded).then(|| "OK".to_string())),
             error: outcome.error,
             inputs: outcome.inputs,
             outputs: outcome.outputs,
@@ -535,7 +538,7 @@ async fn run_foreach(
     };
     let items = match foreach.eval(&host) {
         Ok(Value::Array(a)) => a,
-        Ok(Value::Null) => Arc::new(Vec::new()),
+        // `null` is not an array either (a missing `?['value']` fails the loop).
         Ok(other) => {
             return Outcome::failed(
                 "InvalidTemplate",

@@ -51,7 +51,8 @@ use chrono::{DateTime, Utc};
 use conflux_definition::{ActionKind, Workflow, WorkflowKind};
 use conflux_expr::{Map, Value};
 use conflux_store::{
-    ActionStatus, RunRecord, RunStatus, RunTransition, Store, StoreError, WorkflowName, WriteBatch,
+    ActionStatus, RunRecord, RunStatus, RunTransition, Store, StoreError, WorkflowName,
+    WorkflowVersion, WriteBatch,
 };
 use tokio::sync::{broadcast, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -105,6 +106,10 @@ pub struct EngineOptions {
     /// `Runtime.Backend.FlowRunTimeout`; default 90 days). A registration may
     /// set its own.
     pub run_timeout: std::time::Duration,
+    /// How long a run of a stateless workflow may last before it ends
+    /// `TimedOut` (Logic Apps Standard: 5 minutes). A registration's own
+    /// `run_timeout` overrides it.
+    pub stateless_run_timeout: std::time::Duration,
     /// Encrypts secured action sections for the journal so a resumed run does
     /// not repeat a finished secured action; without one they are not journaled.
     pub sealer: Option<Arc<dyn Sealer>>,
@@ -114,6 +119,13 @@ pub struct EngineOptions {
 
 /// The run duration limit of Logic Apps Standard (`Runtime.Backend.FlowRunTimeout`).
 pub const DEFAULT_RUN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(90 * 86_400);
+
+/// The run duration limit of stateless workflows in Logic Apps Standard.
+pub const DEFAULT_STATELESS_RUN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The version id runs record when their workflow was registered without its
+/// document (see [`WorkflowRegistration::document`]); such versions are not stored.
+pub const UNVERSIONED: &str = "unversioned";
 
 impl EngineOptions {
     /// Real time, no executors, a default HTTP client.
@@ -126,6 +138,7 @@ impl EngineOptions {
             authorizer: None,
             webhooks: Arc::new(WebhookCallbacks::new()),
             run_timeout: DEFAULT_RUN_TIMEOUT,
+            stateless_run_timeout: DEFAULT_STATELESS_RUN_TIMEOUT,
             sealer: None,
         }
     }
@@ -151,8 +164,15 @@ pub struct WorkflowRegistration {
     /// What `@appsetting('name')` reads.
     pub app_settings: serde_json::Map<String, serde_json::Value>,
     pub enabled: bool,
-    /// This workflow's run duration limit, instead of `EngineOptions::run_timeout`.
+    /// This workflow's run duration limit, instead of `EngineOptions::run_timeout`
+    /// (or `EngineOptions::stateless_run_timeout` for a stateless workflow).
     pub run_timeout: Option<std::time::Duration>,
+    /// The `workflow.json` document `workflow` was loaded from. With it the
+    /// engine stores the definition as a [`WorkflowVersion`] (identical
+    /// documents share one version), every run records that version's id, and
+    /// a stateful run resumed after a restart runs the version it started
+    /// with. Without it runs record [`UNVERSIONED`].
+    pub document: Option<serde_json::Value>,
 }
 
 impl WorkflowRegistration {
@@ -167,7 +187,15 @@ impl WorkflowRegistration {
             app_settings: serde_json::Map::new(),
             enabled: true,
             run_timeout: None,
+            document: None,
         }
+    }
+
+    /// Keeps the `workflow.json` document `workflow` was loaded from (see
+    /// [`WorkflowRegistration::document`]).
+    pub fn with_document(mut self, document: serde_json::Value) -> WorkflowRegistration {
+        self.document = Some(document);
+        self
     }
 }
 
@@ -175,6 +203,8 @@ impl WorkflowRegistration {
 #[derive(Debug, Clone)]
 pub struct WorkflowInfo {
     pub name: String,
+    /// The version new runs record.
+    pub version_id: String,
     pub stateless: bool,
     pub enabled: bool,
     pub triggers: Vec<String>,
@@ -250,6 +280,20 @@ struct Registered {
     reg: WorkflowRegistration,
     parameters: Arc<HashMap<String, Value>>,
     app_settings: Arc<HashMap<String, Value>>,
+    /// The version new runs of this registration record.
+    version_id: String,
+    version: Option<Arc<WorkflowVersion>>,
+    /// `version` is known to be in the store.
+    version_stored: AtomicBool,
+}
+
+impl Registered {
+    /// The version to write along with a run, unless it is known to be stored.
+    fn unstored_version(&self) -> Option<&Arc<WorkflowVersion>> {
+        self.version
+            .as_ref()
+            .filter(|_| !self.version_stored.load(Ordering::SeqCst))
+    }
 }
 
 /// State shared by the engine handle and its runs.
@@ -261,6 +305,7 @@ pub(crate) struct EngineShared {
     pub(crate) authorizer: Option<Arc<dyn RequestAuthorizer>>,
     pub(crate) webhooks: Arc<WebhookCallbacks>,
     run_timeout: std::time::Duration,
+    stateless_run_timeout: std::time::Duration,
     pub(crate) sealer: Option<Arc<dyn Sealer>>,
     workflows: RwLock<HashMap<String, Arc<Registered>>>,
     runs: Mutex<HashMap<String, Arc<RunCtx>>>,
@@ -293,6 +338,7 @@ impl Engine {
                 authorizer: options.authorizer,
                 webhooks: options.webhooks,
                 run_timeout: options.run_timeout,
+                stateless_run_timeout: options.stateless_run_timeout,
                 sealer: options.sealer,
                 workflows: RwLock::new(HashMap::new()),
                 runs: Mutex::new(HashMap::new()),
@@ -305,64 +351,65 @@ impl Engine {
     }
 
     /// Adds (or replaces) a workflow. Fails when it uses action types no
-    /// executor provides.
-    pub fn register_workflow(&self, reg: WorkflowRegistration) -> Result<(), EngineError> {
-        let unsupported: Vec<String> = reg
-            .workflow
-            .all_actions
-            .values()
-            .filter_map(|a| match &a.kind {
-                ActionKind::Other { type_name, .. }
-                    if !actions::webhook::is_webhook(type_name)
-                        && self.shared.executor_for(type_name).is_none() =>
-                {
-                    Some(format!("{} ({type_name})", a.name))
-                }
-                _ => None,
-            })
-            .collect();
-        if !unsupported.is_empty() {
-            let mut actions = unsupported;
-            actions.sort();
-            return Err(EngineError::UnsupportedActionTypes {
-                workflow: reg.name.clone(),
-                actions: actions.join(", "),
-            });
-        }
-        let mut parameters = HashMap::new();
-        for (name, p) in &reg.workflow.parameters {
-            if let Some(d) = &p.default_value {
-                parameters.insert(name.clone(), Value::from(d));
-            }
-        }
-        for (name, v) in &reg.parameters {
-            let value = match v {
-                serde_json::Value::Object(o)
-                    if o.contains_key("value") && o.keys().all(|k| k == "value" || k == "type") =>
-                {
-                    &o["value"]
-                }
-                other => other,
-            };
-            parameters.insert(name.clone(), Value::from(value));
-        }
-        let app_settings = reg
-            .app_settings
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::from(v)))
-            .collect();
-        let name = reg.name.clone();
-        let entry = Arc::new(Registered {
-            reg,
-            parameters: Arc::new(parameters),
-            app_settings: Arc::new(app_settings),
+    /// executor provides. With a document (see
+    /// [`WorkflowRegistration::document`]) the definition's version is written
+    /// to the store by [`Engine::record_versions`] or, at the latest, together
+    /// with the workflow's first run.
+    pub fn register_workflow(&self, mut reg: WorkflowRegistration) -> Result<(), EngineError> {
+        let version = reg.document.take().map(|document| {
+            Arc::new(WorkflowVersion::new(
+                WorkflowName::new(reg.name.as_str()),
+                document,
+                self.shared.clock.now(),
+            ))
         });
+        let name = reg.name.clone();
+        // Registering the same document again keeps knowing it is stored.
+        let stored = version.as_ref().is_some_and(|v| {
+            self.shared
+                .workflows
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&name)
+                .is_some_and(|old| {
+                    old.version_id == v.version_id && old.version_stored.load(Ordering::SeqCst)
+                })
+        });
+        let entry = Arc::new(prepare(&self.shared, reg, version, stored)?);
         self.shared
             .workflows
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(name, entry);
         Ok(())
+    }
+
+    /// Writes the definition version of every registered workflow that is not
+    /// known to be stored yet, so the versions API lists it before any run.
+    pub async fn record_versions(&self) -> Result<usize, EngineError> {
+        let pending: Vec<Arc<Registered>> = self
+            .shared
+            .workflows
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter(|r| r.unstored_version().is_some())
+            .cloned()
+            .collect();
+        let mut batch = WriteBatch::new();
+        for r in &pending {
+            if let Some(v) = r.unstored_version() {
+                batch.put_workflow_version(WorkflowVersion::clone(v));
+            }
+        }
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        self.shared.store.commit(batch).await?;
+        for r in &pending {
+            r.version_stored.store(true, Ordering::SeqCst);
+        }
+        Ok(pending.len())
     }
 
     /// Where the host delivers HttpWebhook action callbacks and installs its URL signer.
@@ -386,6 +433,7 @@ impl Engine {
             .values()
             .map(|r| WorkflowInfo {
                 name: r.reg.name.clone(),
+                version_id: r.version_id.clone(),
                 stateless: r.reg.stateless,
                 enabled: r.reg.enabled,
                 triggers: r.reg.workflow.triggers.keys().cloned().collect(),
@@ -452,6 +500,14 @@ impl Engine {
                 run.client_tracking_id.as_deref(),
                 self.shared.sealer.as_deref(),
             );
+            // The run goes on with the definition it started with, or fails.
+            let reg = match registration_for_run(&self.shared, &reg, &run).await? {
+                Ok(reg) => reg,
+                Err(message) => {
+                    fail_unresumable(&self.shared, &run, replay.next_seq, message).await?;
+                    continue;
+                }
+            };
             let trigger_record = replay.trigger_record.clone().unwrap_or(run.trigger.clone());
             let ctx = new_run_ctx(
                 &self.shared,
@@ -528,6 +584,120 @@ impl Engine {
     }
 }
 
+/// Checks a registration against the installed executors and resolves its
+/// parameter values. `stored`: `version` is known to be in the store already.
+fn prepare(
+    shared: &EngineShared,
+    reg: WorkflowRegistration,
+    version: Option<Arc<WorkflowVersion>>,
+    stored: bool,
+) -> Result<Registered, EngineError> {
+    let unsupported: Vec<String> = reg
+        .workflow
+        .all_actions
+        .values()
+        .filter_map(|a| match &a.kind {
+            ActionKind::Other { type_name, .. }
+                if !actions::webhook::is_webhook(type_name)
+                    && shared.executor_for(type_name).is_none() =>
+            {
+                Some(format!("{} ({type_name})", a.name))
+            }
+            _ => None,
+        })
+        .collect();
+    if !unsupported.is_empty() {
+        let mut actions = unsupported;
+        actions.sort();
+        return Err(EngineError::UnsupportedActionTypes {
+            workflow: reg.name.clone(),
+            actions: actions.join(", "),
+        });
+    }
+    let mut parameters = HashMap::new();
+    for (name, p) in &reg.workflow.parameters {
+        if let Some(d) = &p.default_value {
+            parameters.insert(name.clone(), Value::from(d));
+        }
+    }
+    for (name, v) in &reg.parameters {
+        let value = match v {
+            serde_json::Value::Object(o)
+                if o.contains_key("value") && o.keys().all(|k| k == "value" || k == "type") =>
+            {
+                &o["value"]
+            }
+            other => other,
+        };
+        parameters.insert(name.clone(), Value::from(value));
+    }
+    let app_settings = reg
+        .app_settings
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::from(v)))
+        .collect();
+    let version_id = version
+        .as_ref()
+        .map_or_else(|| UNVERSIONED.to_string(), |v| v.version_id.clone());
+    Ok(Registered {
+        reg,
+        parameters: Arc::new(parameters),
+        app_settings: Arc::new(app_settings),
+        version_id,
+        version,
+        version_stored: AtomicBool::new(stored),
+    })
+}
+
+/// The registration a resumed run executes: the current one when the run
+/// started with the current definition, otherwise the stored version it
+/// started with, compiled for this run only. `Err` carries why that version
+/// cannot run; the store failing is an engine error.
+async fn registration_for_run(
+    shared: &EngineShared,
+    current: &Arc<Registered>,
+    run: &RunRecord,
+) -> Result<Result<Arc<Registered>, String>, EngineError> {
+    if run.version_id == current.version_id {
+        return Ok(Ok(current.clone()));
+    }
+    let what = format!(
+        "version '{}' of workflow '{}' (the definition the run started with)",
+        run.version_id, run.workflow
+    );
+    let Some(version) = shared
+        .store
+        .get_workflow_version(&run.workflow, &run.version_id)
+        .await?
+    else {
+        return Ok(Err(format!(
+            "The run cannot resume: {what} is not in the store."
+        )));
+    };
+    let workflow = match Workflow::from_json(&version.definition) {
+        Ok(w) => w,
+        Err(e) => {
+            return Ok(Err(format!(
+                "The run cannot resume: {what} does not load: {e}"
+            )))
+        }
+    };
+    let reg = WorkflowRegistration {
+        name: current.reg.name.clone(),
+        workflow: Arc::new(workflow),
+        stateless: false,
+        parameters: current.reg.parameters.clone(),
+        app_settings: current.reg.app_settings.clone(),
+        enabled: current.reg.enabled,
+        run_timeout: current.reg.run_timeout,
+        document: None,
+    };
+    Ok(match prepare(shared, reg, Some(Arc::new(version)), true) {
+        Ok(r) => Ok(Arc::new(r)),
+        Err(e) => Err(format!("The run cannot resume with {what}: {e}")),
+    })
+}
+
 struct RunSeed {
     run_id: RunId,
     trigger_record: Value,
@@ -548,7 +718,11 @@ fn new_run_ctx(shared: &Arc<EngineShared>, reg: &Registered, seed: RunSeed) -> A
         "type": "workflows",
         "run": {"id": format!("/workflows/{name}/runs/{}", seed.run_id), "name": seed.run_id.as_str(), "type": "workflows/runs"},
     }));
-    let limit = reg.reg.run_timeout.unwrap_or(shared.run_timeout);
+    let limit = reg.reg.run_timeout.unwrap_or(if reg.reg.stateless {
+        shared.stateless_run_timeout
+    } else {
+        shared.run_timeout
+    });
     let deadline = chrono::Duration::from_std(limit)
         .ok()
         .and_then(|d| seed.started.checked_add_signed(d));
@@ -573,6 +747,8 @@ fn new_run_ctx(shared: &Arc<EngineShared>, reg: &Registered, seed: RunSeed) -> A
         nondet_replay: seed.nondet_replay,
         stateless: reg.reg.stateless,
         deadline,
+        version_id: reg.version_id.clone(),
+        version: reg.version.clone(),
     })
 }
 
@@ -619,28 +795,41 @@ pub(crate) async fn start_run_shared(
         "code": "OK",
         "clientTrackingId": tracking,
     });
+    let trigger_secured = trigger_outputs_secured(&reg.reg.workflow, &req.trigger_name);
     let recorder = if reg.reg.stateless {
         Recorder::deferred(Some(shared.store.clone()))
     } else {
         let mut record = RunRecord::new(
             run_id.clone(),
             WorkflowName::new(reg.reg.name.as_str()),
-            "1",
+            reg.version_id.as_str(),
             req.trigger_name.as_str(),
             now,
         );
         record.client_tracking_id = Some(tracking.clone());
-        record.trigger = trigger_json.clone();
+        record.trigger = persist::stored_trigger(&trigger_json, trigger_secured);
         if admission == Admission::Wait {
             record.status = RunStatus::Waiting;
         }
         let recorder = Recorder::durable(shared.store.clone(), run_id.clone(), 0);
         let mut batch = WriteBatch::new();
+        // The run never names a version the store does not have.
+        let new_version = reg.unstored_version().cloned();
+        if let Some(v) = &new_version {
+            batch.put_workflow_version(WorkflowVersion::clone(v));
+        }
         batch.create_run(record);
         batch.append_event(recorder.event(
             &run_id,
             now,
-            serde_json::json!({"type": "runStarted", "trigger": trigger_json, "triggerOutputs": req.trigger_outputs, "clientTrackingId": tracking}),
+            persist::run_started(
+                &run_id,
+                &trigger_json,
+                &req.trigger_outputs,
+                &tracking,
+                trigger_secured,
+                shared.sealer.as_deref(),
+            ),
         ));
         if let Err(e) = shared.store.commit(batch).await {
             if let Some(l) = limits {
@@ -648,6 +837,9 @@ pub(crate) async fn start_run_shared(
                 start_ready(shared, ready);
             }
             return Err(e.into());
+        }
+        if new_version.is_some() {
+            reg.version_stored.store(true, Ordering::SeqCst);
         }
         recorder
     };
@@ -689,6 +881,52 @@ pub(crate) async fn start_run_shared(
         response,
         completion: done_rx,
     })
+}
+
+/// Ends a run whose definition version cannot run: `Failed` with code
+/// `WorkflowVersionUnavailable`, nothing executed.
+async fn fail_unresumable(
+    shared: &Arc<EngineShared>,
+    run: &RunRecord,
+    next_seq: u64,
+    message: String,
+) -> Result<(), EngineError> {
+    tracing::error!(run = %run.run_id, workflow = %run.workflow, version = %run.version_id, "{message}");
+    let end = shared.clock.now();
+    let code = "WorkflowVersionUnavailable".to_string();
+    let error = serde_json::json!({"code": code, "message": message});
+    let recorder = Recorder::durable(shared.store.clone(), run.run_id.clone(), next_seq);
+    let mut transition = RunTransition::new(run.run_id.clone(), RunStatus::Failed);
+    transition.code = Some(code.clone());
+    transition.error = Some(error.clone());
+    transition.end_time = Some(end);
+    let mut batch = WriteBatch::new();
+    batch.append_event(recorder.event(
+        &run.run_id,
+        end,
+        serde_json::json!({"type": "runCompleted", "status": RunStatus::Failed.as_str()}),
+    ));
+    batch.transition(transition);
+    shared.store.commit(batch).await?;
+    let _ = shared.completions.send(RunOutcome {
+        run_id: run.run_id.clone(),
+        status: RunStatus::Failed,
+        code: Some(code),
+        error: Some(error),
+        outputs: None,
+        actions: Vec::new(),
+    });
+    Ok(())
+}
+
+/// Whether the trigger that started a run hides its outputs in history
+/// (`runtimeConfiguration.secureData` with `outputs`).
+fn trigger_outputs_secured(workflow: &Workflow, trigger: &str) -> bool {
+    workflow
+        .triggers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(trigger))
+        .is_some_and(|(_, t)| t.runtime.secure_data.outputs)
 }
 
 /// Starts runs that left the waiting queue.
@@ -791,7 +1029,11 @@ async fn drive(ctx: &Arc<RunCtx>, root: &Arc<Frame>) -> Option<RunOutcome> {
             Some("RunTimedOut".to_string()),
             Some(serde_json::json!({
                 "code": "RunTimedOut",
-                "message": "The run did not finish within its run duration limit (Runtime.Backend.FlowRunTimeout); running actions were cancelled.",
+                "message": if ctx.stateless {
+                    "The run did not finish within the run duration limit of stateless workflows; running actions were cancelled."
+                } else {
+                    "The run did not finish within its run duration limit (Runtime.Backend.FlowRunTimeout); running actions were cancelled."
+                },
             })),
         ),
         _ => match exec::aggregate(&ctx.workflow.actions, &results) {
@@ -829,9 +1071,20 @@ async fn drive(ctx: &Arc<RunCtx>, root: &Arc<Frame>) -> Option<RunOutcome> {
             ctx.recorder.commit(batch).await;
         }
         Recorder::Deferred { .. } => {
-            if status == RunStatus::Failed {
+            // A stateless run keeps history only when it did not succeed.
+            if matches!(status, RunStatus::Failed | RunStatus::TimedOut) {
                 if let Some((store, records)) = ctx.recorder.deferred_records(ctx) {
-                    let trigger = ctx.trigger_record.to_json();
+                    let trigger = persist::stored_trigger(
+                        &ctx.trigger_record.to_json(),
+                        trigger_outputs_secured(
+                            &ctx.workflow,
+                            ctx.trigger_record
+                                .get("name")
+                                .map(|n| n.to_text())
+                                .unwrap_or_default()
+                                .as_str(),
+                        ),
+                    );
                     let trigger_name = trigger
                         .get("name")
                         .and_then(|n| n.as_str())
@@ -841,7 +1094,7 @@ async fn drive(ctx: &Arc<RunCtx>, root: &Arc<Frame>) -> Option<RunOutcome> {
                     let mut record = RunRecord::new(
                         ctx.run_id.clone(),
                         WorkflowName::new(ctx.workflow_name.as_str()),
-                        "1",
+                        ctx.version_id.as_str(),
                         trigger_name,
                         start,
                     );
@@ -849,6 +1102,10 @@ async fn drive(ctx: &Arc<RunCtx>, root: &Arc<Frame>) -> Option<RunOutcome> {
                     record.stateless = true;
                     record.client_tracking_id = ctx.client_tracking_id.clone();
                     let mut batch = WriteBatch::new();
+                    if let Some(v) = &ctx.version {
+                        // Kept as is when already stored.
+                        batch.put_workflow_version(WorkflowVersion::clone(v));
+                    }
                     batch.create_run(record);
                     for r in records {
                         batch.upsert_action(r);

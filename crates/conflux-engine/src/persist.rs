@@ -430,6 +430,47 @@ fn completed_payload(
     payload
 }
 
+/// The trigger record as the run record keeps it: without its outputs when
+/// the trigger secures them (they are named in `secureData` instead).
+pub(crate) fn stored_trigger(trigger: &serde_json::Value, secured: bool) -> serde_json::Value {
+    let mut stored = trigger.clone();
+    if secured {
+        if let Some(obj) = stored.as_object_mut() {
+            obj.remove("outputs");
+            obj.insert("secureData".into(), json!({"properties": ["outputs"]}));
+        }
+    }
+    stored
+}
+
+fn trigger_seal_context(run_id: &RunId) -> String {
+    format!("conflux-journal|{run_id}|trigger")
+}
+
+/// The `runStarted` event. Secured trigger outputs are written only sealed
+/// (and not at all without a sealer: a resumed run then sees none).
+pub(crate) fn run_started(
+    run_id: &RunId,
+    trigger: &serde_json::Value,
+    outputs: &serde_json::Value,
+    tracking: &str,
+    secured: bool,
+    sealer: Option<&dyn Sealer>,
+) -> serde_json::Value {
+    if !secured {
+        return json!({"type": "runStarted", "trigger": trigger, "triggerOutputs": outputs, "clientTrackingId": tracking});
+    }
+    let mut event = json!({"type": "runStarted", "trigger": stored_trigger(trigger, true), "clientTrackingId": tracking});
+    if let Some(sealer) = sealer {
+        let sealed = sealer.seal(
+            outputs.to_string().as_bytes(),
+            trigger_seal_context(run_id).as_bytes(),
+        );
+        event["sealedTriggerOutputs"] = serde_json::Value::String(BASE64.encode(sealed));
+    }
+    event
+}
+
 /// The secured sections of a journaled completion, or `None` when they were
 /// not sealed or cannot be opened (the action then runs again).
 fn open_sealed(
@@ -500,6 +541,36 @@ pub(crate) fn decode_journal(
             Some("runStarted") => {
                 replay.trigger_record = p.get("trigger").cloned();
                 replay.trigger_outputs = p.get("triggerOutputs").cloned();
+                if let Some(sealed) = p.get("sealedTriggerOutputs").and_then(|s| s.as_str()) {
+                    let opened = sealer.and_then(|sealer| {
+                        BASE64
+                            .decode(sealed)
+                            .ok()
+                            .and_then(|bytes| {
+                                sealer
+                                    .open(&bytes, trigger_seal_context(&e.run_id).as_bytes())
+                                    .ok()
+                            })
+                            .and_then(|plain| {
+                                serde_json::from_slice::<serde_json::Value>(&plain).ok()
+                            })
+                    });
+                    match opened {
+                        Some(outputs) => {
+                            if let Some(t) = replay
+                                .trigger_record
+                                .as_mut()
+                                .and_then(|t| t.as_object_mut())
+                            {
+                                t.insert("outputs".into(), outputs.clone());
+                            }
+                            replay.trigger_outputs = Some(outputs);
+                        }
+                        None => {
+                            tracing::warn!(run = %e.run_id, "The run's secured trigger outputs cannot be opened; it resumes without them.")
+                        }
+                    }
+                }
                 replay.client_tracking_id = p
                     .get("clientTrackingId")
                     .and_then(|c| c.as_str())

@@ -193,6 +193,10 @@ pub(crate) struct RunCtx {
     pub stateless: bool,
     /// When the run duration limit ends the run (`None`: no limit).
     pub deadline: Option<DateTime<Utc>>,
+    /// The definition version this run executes ([`crate::UNVERSIONED`] without a document).
+    pub version_id: String,
+    /// That version's document, written along with the history of a failed stateless run.
+    pub version: Option<Arc<conflux_store::WorkflowVersion>>,
 }
 
 impl RunCtx {

@@ -217,6 +217,13 @@ impl Store for HoldFinal {
     ) -> Result<Option<WorkflowVersion>, StoreError> {
         self.inner.get_workflow_version(workflow, version_id).await
     }
+
+    async fn list_workflow_versions(
+        &self,
+        workflow: &WorkflowName,
+    ) -> Result<Vec<WorkflowVersion>, StoreError> {
+        self.inner.list_workflow_versions(workflow).await
+    }
     async fn kv_get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.inner.kv_get(ns, key).await
     }

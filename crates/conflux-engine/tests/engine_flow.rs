@@ -370,6 +370,49 @@ async fn secure_data_is_redacted_in_the_store_and_propagates() {
 }
 
 #[tokio::test]
+async fn secured_trigger_and_secure_inputs_hide_the_inputs_of_readers() {
+    let h = harness().await;
+    let doc = json!({"definition": {
+        "triggers": {"manual": {"type": "Request", "kind": "Http",
+                                "runtimeConfiguration": {"secureData": {"properties": ["outputs"]}}}},
+        "actions": {
+            "From_trigger": {"type": "Compose", "inputs": "@triggerBody()?['password']"},
+            "Plain": {"type": "Compose", "inputs": "no trigger here"},
+            "Call": {"type": "Http", "inputs": {"method": "GET", "uri": "http://127.0.0.1:9/x"},
+                     "runtimeConfiguration": {"secureData": {"properties": ["inputs"]},
+                                              "staticResult": {"name": "C", "staticResultOptions": "Enabled"}}},
+            "Use_call": {"type": "Compose", "inputs": "@body('Call')", "runAfter": {"Call": ["Succeeded"]}}
+        },
+        "staticResults": {"C": {"status": "Succeeded", "outputs": {"statusCode": 200, "body": "visible"}}}
+    }});
+    h.register("secure_trigger", &doc);
+    let (outcome, _) = h
+        .run("secure_trigger", json!({"password": "hunter2"}))
+        .await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{outcome:?}");
+    let from_trigger = h.record(&outcome, "From_trigger").await;
+    assert!(
+        from_trigger.inputs.is_none() && from_trigger.is_secured("inputs"),
+        "reading a trigger's secured outputs hides the inputs"
+    );
+    assert!(
+        from_trigger.outputs.is_none(),
+        "Compose hides outputs with inputs"
+    );
+    let plain = h.record(&outcome, "Plain").await;
+    assert_eq!(plain.inputs, Some(json!("no trigger here")));
+    // Secure Inputs on the Http action leave its outputs visible, but hide
+    // the inputs of whatever reads them.
+    let call = h.record(&outcome, "Call").await;
+    assert!(call.inputs.is_none() && call.outputs.is_some());
+    let use_call = h.record(&outcome, "Use_call").await;
+    assert!(
+        use_call.inputs.is_none() && use_call.is_secured("inputs"),
+        "{use_call:?}"
+    );
+}
+
+#[tokio::test]
 async fn expression_actions_and_tracked_properties() {
     let h = harness().await;
     let doc = workflow(json!({

@@ -11,9 +11,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use common::{harness, workflow};
-use conflux_store::{ActionStatus, RunStatus};
-use serde_json::json;
+use common::{harness, workflow, Harness};
+use conflux_engine::RunOutcome;
+use conflux_store::{ActionRecord, ActionStatus, RunStatus};
+use serde_json::{json, Value};
 
 /// What the server saw: one `(method, page, x-api-key)` per request.
 type Seen = Arc<Mutex<Vec<(String, u32, String)>>>;
@@ -95,7 +96,22 @@ async fn server() -> (String, Seen) {
     (base, seen)
 }
 
-fn call(base: &str, minimum: Option<u64>) -> serde_json::Value {
+/// Registers `actions` as workflow `name` and runs it to its end.
+async fn run(h: &Harness, name: &str, actions: Value) -> RunOutcome {
+    h.register(name, &workflow(actions));
+    h.run(name, json!({})).await.0
+}
+
+/// The `body` of an action's outputs.
+fn body_of(record: &ActionRecord) -> Value {
+    record
+        .outputs
+        .as_ref()
+        .map(|o| o["body"].clone())
+        .expect("body")
+}
+
+fn call(base: &str, minimum: Option<u64>) -> Value {
     let mut action = json!({"type": "Http", "inputs": {
         "method": "POST", "uri": format!("{base}/items"),
         "headers": {"x-api-key": "k1"}, "body": {"filter": "all"}
@@ -110,26 +126,23 @@ fn call(base: &str, minimum: Option<u64>) -> serde_json::Value {
 async fn pagination_collects_pages_until_the_minimum_item_count() {
     let (base, seen) = server().await;
     let h = harness().await;
-    h.register(
+    let outcome = run(
+        &h,
         "paged",
-        &workflow(json!({
+        json!({
             "Some": call(&base, Some(5)),
             "All": call(&base, Some(1000)),
             "Plain": call(&base, None),
             "Count": {"type": "Compose", "inputs": "@length(body('Some')?['value'])",
                       "runAfter": {"Some": ["Succeeded"], "All": ["Succeeded"], "Plain": ["Succeeded"]}}
-        })),
-    );
-    let (outcome, _) = h.run("paged", json!({})).await;
+        }),
+    )
+    .await;
     assert_eq!(outcome.status, RunStatus::Succeeded, "{outcome:?}");
 
     // 5 wanted: pages 1 and 2 (6 items); page 2's link is kept for the caller.
     let some = h.record(&outcome, "Some").await;
-    let body = some
-        .outputs
-        .as_ref()
-        .map(|o| o["body"].clone())
-        .expect("body");
+    let body = body_of(&some);
     assert_eq!(body["value"], json!([1, 2, 3, 4, 5, 6]));
     assert_eq!(
         body["@odata.nextLink"],
@@ -149,21 +162,13 @@ async fn pagination_collects_pages_until_the_minimum_item_count() {
 
     // More than there is: every page, no link left.
     let all = h.record(&outcome, "All").await;
-    let body = all
-        .outputs
-        .as_ref()
-        .map(|o| o["body"].clone())
-        .expect("body");
+    let body = body_of(&all);
     assert_eq!(body["value"], json!([1, 2, 3, 4, 5, 6, 7, 8]));
     assert!(body.get("nextLink").is_none() && body.get("@odata.nextLink").is_none());
 
     // Without a policy: the first page as it came.
     let plain = h.record(&outcome, "Plain").await;
-    let body = plain
-        .outputs
-        .as_ref()
-        .map(|o| o["body"].clone())
-        .expect("body");
+    let body = body_of(&plain);
     assert_eq!(body["value"], json!([1, 2, 3]));
     assert_eq!(body["nextLink"], json!("/items?page=2"));
 
@@ -194,14 +199,15 @@ async fn pagination_collects_pages_until_the_minimum_item_count() {
 async fn a_failing_page_fails_the_action_with_that_response() {
     let (base, _) = server().await;
     let h = harness().await;
-    h.register(
+    let outcome = run(
+        &h,
         "broken",
-        &workflow(json!({
+        json!({
             "List": {"type": "Http", "inputs": {"method": "GET", "uri": format!("{base}/broken"), "retryPolicy": {"type": "none"}},
                      "runtimeConfiguration": {"paginationPolicy": {"minimumItemCount": 10}}}
-        })),
-    );
-    let (outcome, _) = h.run("broken", json!({})).await;
+        }),
+    )
+    .await;
     assert_eq!(outcome.status, RunStatus::Failed);
     let list = h.record(&outcome, "List").await;
     assert_eq!(list.status, ActionStatus::Failed);
@@ -234,15 +240,16 @@ async fn a_page_is_retried_under_the_retry_policy() {
             }
         }
     });
-    h.register(
+    let outcome = run(
+        &h,
         "flaky",
-        &workflow(json!({
+        json!({
             "List": {"type": "Http", "inputs": {"method": "GET", "uri": format!("{base}/flaky"),
                      "retryPolicy": {"type": "fixed", "count": 1, "interval": "PT10S"}},
                      "runtimeConfiguration": {"paginationPolicy": {"minimumItemCount": 10}}}
-        })),
-    );
-    let (outcome, _) = h.run("flaky", json!({})).await;
+        }),
+    )
+    .await;
     ticker.abort();
     assert_eq!(outcome.status, RunStatus::Succeeded, "{outcome:?}");
     let list = h.record(&outcome, "List").await;

@@ -114,7 +114,13 @@ fn database_bytes(dir: &Path) -> Vec<u8> {
             .and_then(|n| n.to_str())
             .is_some_and(|n| n.starts_with("conflux.db"))
         {
-            all.extend(std::fs::read(&path).expect("read db file"));
+            // SQLite may remove its -wal/-shm side files between the listing and
+            // the read (the last connection closing checkpoints them away).
+            match std::fs::read(&path) {
+                Ok(bytes) => all.extend(bytes),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => panic!("read {}: {e}", path.display()),
+            }
         }
     }
     assert!(!all.is_empty());
@@ -134,9 +140,48 @@ async fn interrupt_and_resume(
     sealer: Option<Arc<dyn Sealer>>,
 ) -> (usize, Vec<String>, Vec<serde_json::Value>) {
     let (base, service) = service().await;
+    let run = interrupt_and_resume_with(dir, sealer, &definition(&base), json!({"body": {}})).await;
+    assert_eq!(run.status, RunStatus::Succeeded);
+    // The API view never holds the secured sections.
+    let record = run
+        .store
+        .get_action(&run.run_id, "Get_token")
+        .await
+        .expect("read")
+        .expect("recorded");
+    assert_eq!(record.secured_sections, ["inputs", "outputs"]);
+    assert!(record.inputs.is_none() && record.outputs.is_none());
+    let used = run
+        .store
+        .get_action(&run.run_id, "Use_token")
+        .await
+        .expect("read")
+        .expect("recorded");
+    assert!(
+        used.inputs.is_none(),
+        "inputs reading secured outputs are hidden"
+    );
+    let issued = service.issued.load(Ordering::SeqCst);
+    let received = service.received.lock().expect("lock").clone();
+    (issued, received, run.journal)
+}
+
+/// A run interrupted at the Gate and resumed by a second engine.
+struct Resumed {
+    store: Arc<dyn Store>,
+    run_id: conflux_store::RunId,
+    status: RunStatus,
+    journal: Vec<serde_json::Value>,
+}
+
+async fn interrupt_and_resume_with(
+    dir: &Path,
+    sealer: Option<Arc<dyn Sealer>>,
+    doc: &serde_json::Value,
+    trigger_outputs: serde_json::Value,
+) -> Resumed {
     let path = dir.join("conflux.db");
-    let doc = definition(&base);
-    let workflow = Arc::new(conflux_definition::Workflow::from_json(&doc).expect("valid"));
+    let workflow = Arc::new(conflux_definition::Workflow::from_json(doc).expect("valid"));
     let (entered_tx, mut entered_rx) = mpsc::unbounded_channel();
     let (_release_tx, release_rx) = mpsc::unbounded_channel();
     let run_id = {
@@ -152,14 +197,13 @@ async fn interrupt_and_resume(
             .register_workflow(WorkflowRegistration::new("secure", workflow.clone()))
             .expect("register");
         let handle = engine
-            .start_run(StartRun::new("secure", "manual", json!({"body": {}})))
+            .start_run(StartRun::new("secure", "manual", trigger_outputs))
             .await
             .expect("start");
         entered_rx.recv().await.expect("the gate was reached");
         engine.shutdown().await;
         handle.run_id
     };
-    assert_eq!(service.issued.load(Ordering::SeqCst), 1);
 
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).await.expect("reopen"));
     let mut options = EngineOptions::new(store.clone());
@@ -176,26 +220,6 @@ async fn interrupt_and_resume(
     assert_eq!(engine.resume_incomplete().await.expect("resume"), 1);
     let outcome = done.recv().await.expect("the resumed run finished");
     assert_eq!(outcome.run_id, run_id);
-    assert_eq!(outcome.status, RunStatus::Succeeded, "{outcome:?}");
-
-    // The API view never holds the secured sections.
-    let record = store
-        .get_action(&run_id, "Get_token")
-        .await
-        .expect("read")
-        .expect("recorded");
-    assert_eq!(record.secured_sections, ["inputs", "outputs"]);
-    assert!(record.inputs.is_none() && record.outputs.is_none());
-    let used = store
-        .get_action(&run_id, "Use_token")
-        .await
-        .expect("read")
-        .expect("recorded");
-    assert!(
-        used.inputs.is_none(),
-        "inputs reading secured outputs are hidden"
-    );
-
     let journal = store
         .load_journal(&run_id)
         .await
@@ -203,10 +227,13 @@ async fn interrupt_and_resume(
         .into_iter()
         .map(|e| e.payload)
         .collect();
-    let issued = service.issued.load(Ordering::SeqCst);
-    let received = service.received.lock().expect("lock").clone();
     engine.shutdown().await;
-    (issued, received, journal)
+    Resumed {
+        store,
+        run_id,
+        status: outcome.status,
+        journal,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -267,4 +294,67 @@ async fn a_sealed_journal_opened_with_another_key_runs_the_action_again() {
     let (issued, received, _) = interrupt_and_resume(dir.path(), Some(refusing)).await;
     assert_eq!(issued, 2);
     assert_eq!(received, [SECRET]);
+}
+
+const TRIGGER_SECRET: &str = "pa55-from-the-caller-81d3";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secured_trigger_outputs_are_sealed_and_reach_the_resumed_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (base, service) = service().await;
+    let doc = json!({"definition": {
+        "triggers": {"manual": {"type": "Request", "kind": "Http",
+                                "runtimeConfiguration": {"secureData": {"properties": ["outputs"]}}}},
+        "actions": {
+            "Gate": {"type": "Gate", "inputs": {}},
+            "Use_password": {"type": "Http", "inputs": {"method": "POST", "uri": format!("{base}/use"),
+                             "body": "@triggerBody()?['password']"},
+                             "runAfter": {"Gate": ["Succeeded"]}}
+        }
+    }, "kind": "Stateful"});
+    let key = Arc::new(MasterKey::from_keys(&[[5u8; 32]]));
+    let run = interrupt_and_resume_with(
+        dir.path(),
+        Some(master_key_sealer(key)),
+        &doc,
+        json!({"headers": {}, "body": {"password": TRIGGER_SECRET}}),
+    )
+    .await;
+    assert_eq!(run.status, RunStatus::Succeeded);
+    assert_eq!(
+        service.received.lock().expect("lock").clone(),
+        [TRIGGER_SECRET],
+        "the resumed run read the trigger outputs from the sealed journal"
+    );
+    let record = run
+        .store
+        .get_run(&run.run_id)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert!(
+        record.trigger.get("outputs").is_none(),
+        "{:?}",
+        record.trigger
+    );
+    assert_eq!(
+        record.trigger["secureData"]["properties"],
+        json!(["outputs"])
+    );
+    let used = run
+        .store
+        .get_action(&run.run_id, "Use_password")
+        .await
+        .expect("read")
+        .expect("recorded");
+    assert!(
+        used.inputs.is_none(),
+        "inputs reading the trigger are hidden"
+    );
+    let bytes = database_bytes(dir.path());
+    assert!(
+        !contains(&bytes, TRIGGER_SECRET),
+        "the trigger's secret is on disk in plain text"
+    );
+    assert!(contains(&bytes, "Use_password"));
 }

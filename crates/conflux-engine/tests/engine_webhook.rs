@@ -16,10 +16,10 @@ use axum::routing::post;
 use axum::{Json, Router};
 use common::status;
 use conflux_engine::{
-    CallbackKey, CallbackSigner, Engine, EngineOptions, StartRun, WebhookCallbacks,
-    WorkflowRegistration,
+    CallbackKey, CallbackSigner, Engine, EngineOptions, RunHandle, RunId, RunOutcome, StartRun,
+    WebhookCallbacks, WorkflowRegistration,
 };
-use conflux_store::{ActionStatus, RunStatus, SqliteStore, Store};
+use conflux_store::{ActionRecord, ActionStatus, RunStatus, SqliteStore, Store};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
@@ -190,15 +190,20 @@ async fn start_receiver(callbacks: &Arc<WebhookCallbacks>, with_signer: bool) {
     }
 }
 
+/// An engine over `store` whose webhook actions register with `callbacks`.
+fn engine(store: Arc<dyn Store>, callbacks: &Arc<WebhookCallbacks>) -> Engine {
+    let mut options = EngineOptions::new(store);
+    options.webhooks = callbacks.clone();
+    Engine::new(options)
+}
+
 async fn setup(with_signer: bool) -> Setup {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
     let callbacks = Arc::new(WebhookCallbacks::new());
     start_receiver(&callbacks, with_signer).await;
-    let mut options = EngineOptions::new(store.clone());
-    options.webhooks = callbacks.clone();
     let (subscriber, events) = start_subscriber().await;
     Setup {
-        engine: Engine::new(options),
+        engine: engine(store.clone(), &callbacks),
         store,
         callbacks,
         subscriber,
@@ -231,11 +236,45 @@ fn webhook_action(base: &str, mode: &str, extra: Value) -> Value {
 }
 
 fn register(engine: &Engine, actions: Value) {
-    let doc = json!({"definition": {"triggers": {"manual": {"type": "Request", "kind": "Http"}}, "actions": actions}, "kind": "Stateful"});
-    let wf = Arc::new(conflux_definition::Workflow::from_json(&doc).unwrap());
+    let workflow = common::load(&common::workflow(actions));
     engine
-        .register_workflow(WorkflowRegistration::new("hooks", wf))
+        .register_workflow(WorkflowRegistration::new("hooks", workflow))
         .unwrap();
+}
+
+/// Starts a run of `hooks` as its Request trigger would.
+async fn start(engine: &Engine) -> RunHandle {
+    engine
+        .start_run(StartRun::new(
+            "hooks",
+            "manual",
+            json!({"headers": {}, "body": {}}),
+        ))
+        .await
+        .unwrap()
+}
+
+/// Starts a run of `hooks` and waits for its end.
+async fn run(engine: &Engine) -> RunOutcome {
+    start(engine).await.completion.await.unwrap()
+}
+
+async fn record(store: &Arc<dyn Store>, outcome: &RunOutcome, action: &str) -> ActionRecord {
+    store
+        .get_action(&outcome.run_id, action)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no record of {action}"))
+}
+
+/// The callback registration of the `Wait` action of a run.
+fn wait_key(run_id: &RunId) -> CallbackKey {
+    CallbackKey {
+        workflow: "hooks".into(),
+        run_id: run_id.to_string(),
+        action: "Wait".into(),
+        repetition: String::new(),
+    }
 }
 
 async fn next<T>(rx: &mut mpsc::UnboundedReceiver<T>) -> T {
@@ -243,6 +282,11 @@ async fn next<T>(rx: &mut mpsc::UnboundedReceiver<T>) -> T {
         .await
         .expect("the event arrives")
         .expect("channel open")
+}
+
+/// A text field of the next request the subscriber received.
+async fn next_text(rx: &mut mpsc::UnboundedReceiver<Value>, field: &str) -> String {
+    next(rx).await[field].as_str().unwrap().to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -255,21 +299,11 @@ async fn the_callback_completes_the_action_and_unsubscribes() {
             "After": {"type": "Compose", "inputs": "@body('Wait')", "runAfter": {"Wait": ["Succeeded"]}}
         }),
     );
-    let handle = s
-        .engine
-        .start_run(StartRun::new(
-            "hooks",
-            "manual",
-            json!({"headers": {}, "body": {}}),
-        ))
-        .await
-        .unwrap();
-    let outcome = handle.completion.await.unwrap();
+    let outcome = run(&s.engine).await;
     assert_eq!(outcome.status, RunStatus::Succeeded, "{outcome:?}");
     assert_eq!(next(&mut s.events.called_back).await, 200);
 
-    let subscribed = next(&mut s.events.subscribed).await;
-    let url = subscribed["callbackUrl"].as_str().unwrap().to_string();
+    let url = next_text(&mut s.events.subscribed, "callbackUrl").await;
     assert!(
         url.ends_with(&format!("/cb/hooks/{}/Wait?sig=s3cret", outcome.run_id)),
         "{url}"
@@ -277,19 +311,9 @@ async fn the_callback_completes_the_action_and_unsubscribes() {
     let unsubscribed = next(&mut s.events.unsubscribed).await;
     assert_eq!(unsubscribed["id"], "sub-42");
 
-    let record = s
-        .store
-        .get_action(&outcome.run_id, "After")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(record.outputs, Some(json!({"result": 42})));
-    let wait = s
-        .store
-        .get_action(&outcome.run_id, "Wait")
-        .await
-        .unwrap()
-        .unwrap();
+    let after = record(&s.store, &outcome, "After").await;
+    assert_eq!(after.outputs, Some(json!({"result": 42})));
+    let wait = record(&s.store, &outcome, "Wait").await;
     let outputs = wait.outputs.unwrap();
     assert_eq!(outputs["body"], json!({"result": 42}));
     assert!(outputs["headers"].get("authorization").is_none());
@@ -315,62 +339,42 @@ async fn the_timeout_ends_the_wait_and_unsubscribes() {
         &s.engine,
         json!({"Wait": webhook_action(&s.subscriber, "silent", json!({"limit": {"timeout": "PT1S"}}))}),
     );
-    let handle = s
-        .engine
-        .start_run(StartRun::new(
-            "hooks",
-            "manual",
-            json!({"headers": {}, "body": {}}),
-        ))
-        .await
-        .unwrap();
-    let outcome = handle.completion.await.unwrap();
+    let outcome = run(&s.engine).await;
     assert_eq!(status(&outcome, "Wait"), ActionStatus::TimedOut);
     let summary = outcome.actions.iter().find(|a| a.name == "Wait").unwrap();
     assert_eq!(summary.code.as_deref(), Some("ActionTimedOut"));
     let unsubscribed = next(&mut s.events.unsubscribed).await;
     assert_eq!(unsubscribed["id"], "sub-silent");
-    let subscribed = next(&mut s.events.subscribed).await;
-    let key = CallbackKey {
-        workflow: "hooks".into(),
-        run_id: outcome.run_id.to_string(),
-        action: "Wait".into(),
-        repetition: String::new(),
-    };
-    assert!(subscribed["callbackUrl"]
-        .as_str()
-        .unwrap()
-        .contains(outcome.run_id.as_str()));
-    assert!(!s.callbacks.is_waiting(&key));
+    let url = next_text(&mut s.events.subscribed, "callbackUrl").await;
+    assert!(url.contains(outcome.run_id.as_str()), "{url}");
+    assert!(!s.callbacks.is_waiting(&wait_key(&outcome.run_id)));
+}
+
+/// A run whose `Wait` action sent its subscribe request to a subscriber in `mode`.
+async fn subscribed_run(mode: &str) -> (Setup, RunHandle) {
+    let mut s = setup(true).await;
+    register(
+        &s.engine,
+        json!({"Wait": webhook_action(&s.subscriber, mode, json!({}))}),
+    );
+    let handle = start(&s.engine).await;
+    next(&mut s.events.subscribed).await;
+    (s, handle)
+}
+
+/// Cancels the run, which ends as Cancelled.
+async fn cancel(engine: &Engine, handle: RunHandle) {
+    engine.cancel_run("hooks", &handle.run_id).await.unwrap();
+    let outcome = handle.completion.await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Cancelled);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_the_run_unsubscribes() {
-    let mut s = setup(true).await;
-    register(
-        &s.engine,
-        json!({"Wait": webhook_action(&s.subscriber, "silent", json!({}))}),
-    );
-    let handle = s
-        .engine
-        .start_run(StartRun::new(
-            "hooks",
-            "manual",
-            json!({"headers": {}, "body": {}}),
-        ))
-        .await
-        .unwrap();
-    next(&mut s.events.subscribed).await;
-    let key = CallbackKey {
-        workflow: "hooks".into(),
-        run_id: handle.run_id.to_string(),
-        action: "Wait".into(),
-        repetition: String::new(),
-    };
+    let (mut s, handle) = subscribed_run("silent").await;
+    let key = wait_key(&handle.run_id);
     assert!(s.callbacks.is_waiting(&key));
-    s.engine.cancel_run("hooks", &handle.run_id).await.unwrap();
-    let outcome = handle.completion.await.unwrap();
-    assert_eq!(outcome.status, RunStatus::Cancelled);
+    cancel(&s.engine, handle).await;
     let unsubscribed = next(&mut s.events.unsubscribed).await;
     assert_eq!(unsubscribed["id"], "sub-silent");
     assert!(!s.callbacks.is_waiting(&key));
@@ -378,25 +382,9 @@ async fn cancelling_the_run_unsubscribes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_while_the_service_answers_still_unsubscribes() {
-    let mut s = setup(true).await;
-    register(
-        &s.engine,
-        json!({"Wait": webhook_action(&s.subscriber, "slow", json!({}))}),
-    );
-    let handle = s
-        .engine
-        .start_run(StartRun::new(
-            "hooks",
-            "manual",
-            json!({"headers": {}, "body": {}}),
-        ))
-        .await
-        .unwrap();
     // The service has the subscribe request but has not answered it yet.
-    next(&mut s.events.subscribed).await;
-    s.engine.cancel_run("hooks", &handle.run_id).await.unwrap();
-    let outcome = handle.completion.await.unwrap();
-    assert_eq!(outcome.status, RunStatus::Cancelled);
+    let (mut s, handle) = subscribed_run("slow").await;
+    cancel(&s.engine, handle).await;
     assert!(
         s.events.unsubscribed.try_recv().is_err(),
         "nothing to unsubscribe before the answer names the subscription"
@@ -414,16 +402,7 @@ async fn a_refused_subscription_fails_the_action() {
         &s.engine,
         json!({"Wait": webhook_action(&s.subscriber, "fail", json!({}))}),
     );
-    let handle = s
-        .engine
-        .start_run(StartRun::new(
-            "hooks",
-            "manual",
-            json!({"headers": {}, "body": {}}),
-        ))
-        .await
-        .unwrap();
-    let outcome = handle.completion.await.unwrap();
+    let outcome = run(&s.engine).await;
     assert_eq!(outcome.status, RunStatus::Failed);
     let summary = outcome.actions.iter().find(|a| a.name == "Wait").unwrap();
     assert_eq!(summary.status, ActionStatus::Failed);
@@ -446,39 +425,18 @@ async fn each_loop_repetition_has_its_own_callback() {
             "All": {"type": "Compose", "inputs": "@outputs('Wait')", "runAfter": {"Loop": ["Succeeded"]}}
         }),
     );
-    let handle = s
-        .engine
-        .start_run(StartRun::new(
-            "hooks",
-            "manual",
-            json!({"headers": {}, "body": {}}),
-        ))
-        .await
-        .unwrap();
-    let outcome = handle.completion.await.unwrap();
+    let outcome = run(&s.engine).await;
     assert_eq!(outcome.status, RunStatus::Succeeded, "{outcome:?}");
     let mut urls = vec![
-        next(&mut s.events.subscribed).await["callbackUrl"]
-            .as_str()
-            .unwrap()
-            .to_string(),
-        next(&mut s.events.subscribed).await["callbackUrl"]
-            .as_str()
-            .unwrap()
-            .to_string(),
+        next_text(&mut s.events.subscribed, "callbackUrl").await,
+        next_text(&mut s.events.subscribed, "callbackUrl").await,
     ];
     urls.sort();
     assert!(urls[0].contains("/Wait/000000?"), "{urls:?}");
     assert!(urls[1].contains("/Wait/000001?"), "{urls:?}");
     let mut ids = vec![
-        next(&mut s.events.unsubscribed).await["id"]
-            .as_str()
-            .unwrap()
-            .to_string(),
-        next(&mut s.events.unsubscribed).await["id"]
-            .as_str()
-            .unwrap()
-            .to_string(),
+        next_text(&mut s.events.unsubscribed, "id").await,
+        next_text(&mut s.events.unsubscribed, "id").await,
     ];
     ids.sort();
     assert_eq!(ids, vec!["sub-1", "sub-2"]);
@@ -502,22 +460,8 @@ async fn without_a_callback_host_the_action_fails_clearly() {
         &s.engine,
         json!({"Wait": webhook_action(&s.subscriber, "callback", json!({}))}),
     );
-    let handle = s
-        .engine
-        .start_run(StartRun::new(
-            "hooks",
-            "manual",
-            json!({"headers": {}, "body": {}}),
-        ))
-        .await
-        .unwrap();
-    let outcome = handle.completion.await.unwrap();
-    let wait = s
-        .store
-        .get_action(&outcome.run_id, "Wait")
-        .await
-        .unwrap()
-        .unwrap();
+    let outcome = run(&s.engine).await;
+    let wait = record(&s.store, &outcome, "Wait").await;
     assert_eq!(wait.status, ActionStatus::Failed);
     let message = wait.error.unwrap()["message"].to_string();
     assert!(message.contains("listCallbackUrl()"), "{message}");
@@ -535,9 +479,7 @@ async fn a_resumed_run_subscribes_again_with_the_same_callback_url() {
         "After": {"type": "Compose", "inputs": "@body('Wait')", "runAfter": {"Wait": ["Succeeded"]}}
     });
     let engine_over = |store: Arc<dyn Store>| {
-        let mut options = EngineOptions::new(store);
-        options.webhooks = callbacks.clone();
-        let engine = Engine::new(options);
+        let engine = engine(store, &callbacks);
         register(&engine, actions.clone());
         engine
     };
@@ -545,17 +487,10 @@ async fn a_resumed_run_subscribes_again_with_the_same_callback_url() {
     let first_url = {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).await.unwrap());
         let engine = engine_over(store);
-        engine
-            .start_run(StartRun::new(
-                "hooks",
-                "manual",
-                json!({"headers": {}, "body": {}}),
-            ))
-            .await
-            .unwrap();
-        let first = next(&mut events.subscribed).await;
+        start(&engine).await;
+        let first = next_text(&mut events.subscribed, "callbackUrl").await;
         engine.shutdown().await;
-        first["callbackUrl"].as_str().unwrap().to_string()
+        first
     };
 
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).await.unwrap());
@@ -573,11 +508,7 @@ async fn a_resumed_run_subscribes_again_with_the_same_callback_url() {
     assert_eq!(delivered.status().as_u16(), 200);
     let outcome = done.recv().await.unwrap();
     assert_eq!(outcome.status, RunStatus::Succeeded, "{outcome:?}");
-    let after = store
-        .get_action(&outcome.run_id, "After")
-        .await
-        .unwrap()
-        .unwrap();
+    let after = record(&store, &outcome, "After").await;
     assert_eq!(after.outputs, Some(json!({"after": "restart"})));
     // The shutdown kept the subscription; only the finished wait unsubscribed.
     next(&mut events.unsubscribed).await;

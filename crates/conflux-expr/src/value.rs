@@ -209,6 +209,12 @@ impl Value {
             Value::Float(f) => format_float_text(*f),
             Value::Decimal(d) => d.normalize().to_string(),
             Value::String(s) => s.to_string(),
+            // A content envelope that came in as JSON (`{"$content-type", "$content"}`)
+            // is text like the content it stands for.
+            Value::Object(o) if is_envelope(o) => match self.as_content() {
+                Some(c) => String::from_utf8_lossy(&c.data).into_owned(),
+                None => self.to_json_string(),
+            },
             Value::Array(_) | Value::Object(_) => self.to_json_string(),
             Value::Content(c) => String::from_utf8_lossy(&c.data).into_owned(),
         }
@@ -253,6 +259,13 @@ impl Value {
     pub fn from_json_str(text: &str) -> Result<Value, serde_json::Error> {
         serde_json::from_str(text)
     }
+}
+
+/// An object holding exactly `$content` and, optionally, `$content-type`.
+fn is_envelope(o: &Map) -> bool {
+    o.contains_key(CONTENT_KEY)
+        && o.len() <= 2
+        && o.keys().all(|k| k == CONTENT_KEY || k == CONTENT_TYPE_KEY)
 }
 
 /// Float text the way .NET prints a double: shortest round-trip digits, no `.0`

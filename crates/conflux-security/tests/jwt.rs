@@ -3,53 +3,25 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
+mod rsa_signer;
+
 use std::time::Duration as StdDuration;
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use conflux_security::identity::{IdentityIssuer, IdentityRef};
 use conflux_security::jwt::{self, JwkSet, JwtError};
-use ring::signature::{RsaKeyPair, RsaPublicKeyComponents, RSA_PKCS1_SHA256};
+use rsa_signer::{jwk as rsa_jwk, sign as rs256};
 use serde_json::{json, Value};
-
-/// A throw-away 2048-bit key generated for these tests only.
-const RSA_TEST_KEY: &str = include_str!("fixtures/rsa-2048-test-key.pem");
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
 }
 
-fn rsa_key() -> RsaKeyPair {
-    let body: String = RSA_TEST_KEY
-        .lines()
-        .filter(|line| !line.starts_with("-----"))
-        .collect();
-    RsaKeyPair::from_pkcs8(&STANDARD.decode(body).unwrap()).unwrap()
-}
-
-fn rsa_jwk(kid: &str) -> Value {
-    let public = RsaPublicKeyComponents::<Vec<u8>>::from(rsa_key().public());
-    json!({"kty": "RSA", "use": "sig", "kid": kid,
-           "n": URL_SAFE_NO_PAD.encode(&public.n), "e": URL_SAFE_NO_PAD.encode(&public.e)})
-}
-
-fn rs256(header: &Value, claims: &Value) -> String {
-    let signed = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    );
-    let key = rsa_key();
-    let mut signature = vec![0; key.public().modulus_len()];
-    key.sign(
-        &RSA_PKCS1_SHA256,
-        &ring::rand::SystemRandom::new(),
-        signed.as_bytes(),
-        &mut signature,
-    )
-    .unwrap();
-    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature))
+/// A key set holding the RSA test key as `k1`.
+fn rsa_keys() -> JwkSet {
+    JwkSet::from_json(&json!({"keys": [rsa_jwk("k1")]})).unwrap()
 }
 
 fn entra_claims(exp: DateTime<Utc>) -> Value {
@@ -57,29 +29,25 @@ fn entra_claims(exp: DateTime<Utc>) -> Value {
            "nbf": now().timestamp(), "exp": exp.timestamp(), "roles": ["Orders.Write"]})
 }
 
+/// An RS256 token under `header` that is valid for the next hour.
+fn valid_for_an_hour(header: Value) -> String {
+    rs256(&header, &entra_claims(now() + Duration::hours(1)))
+}
+
 #[test]
 fn rs256_tokens_verify_against_the_published_modulus() {
-    let keys = JwkSet::from_json(&json!({"keys": [rsa_jwk("k1")]})).unwrap();
-    let token = rs256(
-        &json!({"alg": "RS256", "typ": "JWT", "kid": "k1"}),
-        &entra_claims(now() + Duration::hours(1)),
-    );
+    let keys = rsa_keys();
+    let token = valid_for_an_hour(json!({"alg": "RS256", "typ": "JWT", "kid": "k1"}));
     let claims = jwt::verify(&token, &keys, now()).unwrap();
     assert_eq!(claims["aud"], "api://orders");
     assert_eq!(claims["roles"][0], "Orders.Write");
 
     // Without a kid every RSA key is tried.
-    let anonymous = rs256(
-        &json!({"alg": "RS256"}),
-        &entra_claims(now() + Duration::hours(1)),
-    );
+    let anonymous = valid_for_an_hour(json!({"alg": "RS256"}));
     assert!(jwt::verify(&anonymous, &keys, now()).is_ok());
 
     // A kid the set does not hold.
-    let other = rs256(
-        &json!({"alg": "RS256", "kid": "rotated"}),
-        &entra_claims(now() + Duration::hours(1)),
-    );
+    let other = valid_for_an_hour(json!({"alg": "RS256", "kid": "rotated"}));
     assert_eq!(
         jwt::verify(&other, &keys, now()),
         Err(JwtError::UnknownKey {
@@ -94,11 +62,8 @@ fn rs256_tokens_verify_against_the_published_modulus() {
 
 #[test]
 fn altered_claims_break_the_signature() {
-    let keys = JwkSet::from_json(&json!({"keys": [rsa_jwk("k1")]})).unwrap();
-    let token = rs256(
-        &json!({"alg": "RS256", "kid": "k1"}),
-        &entra_claims(now() + Duration::hours(1)),
-    );
+    let keys = rsa_keys();
+    let token = valid_for_an_hour(json!({"alg": "RS256", "kid": "k1"}));
     let parts: Vec<&str> = token.split('.').collect();
     let mut claims = entra_claims(now() + Duration::hours(1));
     claims["aud"] = json!("api://payments");
@@ -116,9 +81,9 @@ fn altered_claims_break_the_signature() {
 
 #[test]
 fn lifetime_is_checked_with_clock_skew() {
-    let keys = JwkSet::from_json(&json!({"keys": [rsa_jwk("k1")]})).unwrap();
+    let keys = rsa_keys();
     let header = json!({"alg": "RS256", "kid": "k1"});
-    let token = rs256(&header, &entra_claims(now() + Duration::hours(1)));
+    let token = valid_for_an_hour(header.clone());
     assert!(jwt::verify(&token, &keys, now() + Duration::seconds(3630)).is_ok());
     assert!(matches!(
         jwt::verify(&token, &keys, now() + Duration::hours(2)),
@@ -140,10 +105,7 @@ fn a_key_reserved_for_another_algorithm_is_not_used() {
     let mut jwk = rsa_jwk("k1");
     jwk["alg"] = json!("RS384");
     let keys = JwkSet::from_json(&json!({"keys": [jwk]})).unwrap();
-    let token = rs256(
-        &json!({"alg": "RS256", "kid": "k1"}),
-        &entra_claims(now() + Duration::hours(1)),
-    );
+    let token = valid_for_an_hour(json!({"alg": "RS256", "kid": "k1"}));
     assert!(matches!(
         jwt::verify(&token, &keys, now()),
         Err(JwtError::UnknownKey { .. })
@@ -159,37 +121,29 @@ fn identity_issuer_tokens_verify_against_its_jwks() {
     let identity = IdentityRef::SystemAssigned {
         app: "orders".into(),
     };
-    let token = issuer
-        .issue(
-            &identity,
-            "api://orders",
-            now(),
-            StdDuration::from_secs(600),
-        )
-        .unwrap();
+    let issue = |issuer: &IdentityIssuer| {
+        issuer
+            .issue(
+                &identity,
+                "api://orders",
+                now(),
+                StdDuration::from_secs(600),
+            )
+            .unwrap()
+    };
+    let token = issue(&issuer);
     let claims = jwt::verify(token.access_token.expose(), &keys, now()).unwrap();
     assert_eq!(claims["iss"], "https://conflux.example");
     assert_eq!(claims["aud"], "api://orders");
 
     // Another issuer's key, even with the same issuer URL, is not trusted.
-    let stranger = IdentityIssuer::generate("https://conflux.example");
-    let foreign = stranger
-        .issue(
-            &identity,
-            "api://orders",
-            now(),
-            StdDuration::from_secs(600),
-        )
-        .unwrap();
+    let foreign = issue(&IdentityIssuer::generate("https://conflux.example"));
     assert!(matches!(
         jwt::verify(foreign.access_token.expose(), &keys, now()),
         Err(JwtError::UnknownKey { .. })
     ));
     // An Ed25519 key is never used for an RS256 token and vice versa.
-    let rsa_token = rs256(
-        &json!({"alg": "RS256"}),
-        &entra_claims(now() + Duration::hours(1)),
-    );
+    let rsa_token = valid_for_an_hour(json!({"alg": "RS256"}));
     assert!(matches!(
         jwt::verify(&rsa_token, &keys, now()),
         Err(JwtError::UnknownKey { kid: None })
@@ -198,7 +152,7 @@ fn identity_issuer_tokens_verify_against_its_jwks() {
 
 #[test]
 fn errors_never_contain_the_token() {
-    let keys = JwkSet::from_json(&json!({"keys": [rsa_jwk("k1")]})).unwrap();
+    let keys = rsa_keys();
     let token = rs256(
         &json!({"alg": "RS256", "kid": "k1"}),
         &entra_claims(now() - Duration::hours(1)),

@@ -7,6 +7,12 @@
 //! name, so a blob copied onto another connection fails to open instead of
 //! handing that connection someone else's password.
 //!
+//! Connections change while the host runs: every create, replace or delete
+//! bumps a change counter ([`ConnectionStore::changes`]), and
+//! [`ConnectionStore::current`] tells a holder of an opened connection whether
+//! its copy is still the stored one, so the runtime uses a changed connection
+//! from the next call on without a restart.
+//!
 //! Master-key rotation: the operator sets `CONFLUX_MASTER_KEY=new,old`, and
 //! [`ConnectionStore::rotate`] re-wraps every blob still made with the old key.
 //! Reads keep working throughout because every loaded key decrypts.
@@ -25,7 +31,7 @@ use conflux_security::MasterKey;
 use conflux_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use tokio::sync::Mutex;
+use tokio::sync::{watch, Mutex};
 
 /// kv namespace holding one record per connection.
 pub const KV_NAMESPACE: &str = "connections";
@@ -89,6 +95,31 @@ pub struct ConnectionSpec {
     pub parameter_values: Map<String, Value>,
 }
 
+/// One stored version of a connection: two revisions are equal exactly when
+/// the stored records are. Every save seals the secrets afresh, so saving a
+/// connection again always makes a new revision.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Revision(Arc<[u8]>);
+
+impl std::fmt::Debug for Revision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The record holds sealed secrets: show its size only.
+        write!(f, "Revision({} bytes)", self.0.len())
+    }
+}
+
+/// What [`ConnectionStore::current`] found.
+#[derive(Debug)]
+pub enum Current {
+    /// The stored record is still the revision the caller knows.
+    Unchanged,
+    /// The connection's current configuration (secrets decrypted) and revision.
+    Changed {
+        config: ConnectionConfig,
+        revision: Revision,
+    },
+}
+
 /// The stored form of a connection.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -112,6 +143,8 @@ pub struct ConnectionStore {
     /// Serialises read-modify-write of records so `rotate` never overwrites a
     /// connection changed while it was re-wrapping it.
     writes: Mutex<()>,
+    /// Counts creates, replaces and deletes since the store was made.
+    changes: watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for ConnectionStore {
@@ -133,7 +166,22 @@ impl ConnectionStore {
             master_key,
             registry,
             writes: Mutex::new(()),
+            changes: watch::channel(0).0,
         }
+    }
+
+    /// Observes changes: the value counts the creates, replaces and deletes
+    /// made through this store, and is bumped after the change is stored, so
+    /// whoever reads a new value and then [`current`](Self::current) sees the
+    /// change. Cheap to read with `borrow()`; `changed()` wakes long-running
+    /// users such as trigger listeners.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    fn changed(&self) {
+        self.changes
+            .send_modify(|count| *count = count.wrapping_add(1));
     }
 
     /// The connectors connections can be made for.
@@ -224,6 +272,7 @@ impl ConnectionStore {
             reason: err.to_string(),
         })?;
         self.store.kv_put(KV_NAMESPACE, &spec.name, bytes).await?;
+        self.changed();
         tracing::info!(connection = %spec.name, connector = %record.connector_id, "Connection saved.");
         Ok(info(spec.name, record))
     }
@@ -273,6 +322,7 @@ impl ConnectionStore {
         let _guard = self.writes.lock().await;
         self.load(name).await?;
         self.store.kv_delete(KV_NAMESPACE, name).await?;
+        self.changed();
         tracing::info!(connection = %name, "Connection deleted.");
         Ok(())
     }
@@ -280,6 +330,14 @@ impl ConnectionStore {
     /// The full, decrypted configuration, for the runtime.
     pub async fn config(&self, name: &str) -> Result<ConnectionConfig, ConnectionError> {
         let record = self.load(name).await?;
+        self.open_record(name, record)
+    }
+
+    fn open_record(
+        &self,
+        name: &str,
+        record: StoredConnection,
+    ) -> Result<ConnectionConfig, ConnectionError> {
         let secrets = match &record.sealed_secrets {
             None => BTreeMap::new(),
             Some(sealed) => self.open_secrets(name, sealed)?,
@@ -289,6 +347,33 @@ impl ConnectionStore {
             connector_id: record.connector_id,
             parameters: record.parameters,
             secrets,
+        })
+    }
+
+    /// The connection as stored now, compared with the revision the caller
+    /// holds: [`Current::Unchanged`] when it is still that one (nothing is
+    /// decrypted), otherwise its decrypted configuration and new revision.
+    /// A connection that does not exist (any more) is
+    /// [`ConnectionError::NotFound`].
+    pub async fn current(
+        &self,
+        name: &str,
+        known: Option<&Revision>,
+    ) -> Result<Current, ConnectionError> {
+        check_name(name)?;
+        let Some(bytes) = self.store.kv_get(KV_NAMESPACE, name).await? else {
+            return Err(ConnectionError::NotFound {
+                name: name.to_string(),
+            });
+        };
+        if known.is_some_and(|known| *known.0 == *bytes) {
+            return Ok(Current::Unchanged);
+        }
+        let record = parse_record(name, &bytes)?;
+        let config = self.open_record(name, record)?;
+        Ok(Current::Changed {
+            config,
+            revision: Revision(bytes.into()),
         })
     }
 

@@ -9,6 +9,7 @@
 //! and the management API lives under `/runtime/webhooks/workflow/api/management/`.
 
 mod access;
+mod async_response;
 mod callback;
 pub mod connection_store;
 pub mod connections_api;
@@ -171,6 +172,7 @@ impl Host {
             token_trust,
             jwks: options.jwks,
             authorizer: OnceLock::new(),
+            async_responses: Default::default(),
         };
         Ok(Host {
             state: Arc::new(state),
@@ -302,6 +304,11 @@ fn router(state: Arc<HostState>) -> Router {
         .route(w, get(management::get_workflow))
         .route(&format!("{w}/enable"), post(management::enable_workflow))
         .route(&format!("{w}/disable"), post(management::disable_workflow))
+        .route(&format!("{w}/versions"), get(management::list_versions))
+        .route(
+            &format!("{w}/versions/{{version}}"),
+            get(management::get_version),
+        )
         .route(&format!("{w}/triggers"), get(management::list_triggers))
         .route(t, get(management::get_trigger))
         .route(&format!("{t}/run"), post(management::run_trigger))
@@ -363,6 +370,7 @@ fn router(state: Arc<HostState>) -> Router {
         .route("/api/{workflow}/triggers/{trigger}/invoke", axum::routing::any(triggers::invoke))
         .route("/api/{workflow}/triggers/{trigger}/invoke/{*relative}", axum::routing::any(triggers::invoke_relative))
         .route(&format!("{contents}/{{section}}"), get(history::content))
+        .route("/runtime/webhooks/workflow/api/responses/{workflow}/runs/{run}", get(async_response::poll))
         .route("/runtime/webhooks/workflow/api/callbacks/{workflow}/runs/{run}/actions/{action}", post(webhook::action_callback))
         .route("/runtime/webhooks/workflow/api/callbacks/{workflow}/runs/{run}/actions/{action}/repetitions/{repetition}", post(webhook::action_callback_repetition))
         .route(

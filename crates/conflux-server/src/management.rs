@@ -70,11 +70,16 @@ fn workflow_state(wf: &HostedWorkflow) -> &'static str {
 
 /// The definition with the default values of secure parameters removed.
 fn public_definition(wf: &HostedWorkflow) -> Value {
-    let mut definition = wf
-        .document
+    definition_without_secrets(&wf.document)
+}
+
+/// The `definition` of a workflow.json document without the default values
+/// of secure parameters.
+fn definition_without_secrets(document: &Value) -> Value {
+    let mut definition = document
         .get("definition")
         .cloned()
-        .unwrap_or_else(|| wf.document.clone());
+        .unwrap_or_else(|| document.clone());
     if let Some(Value::Object(params)) = definition.get_mut("parameters") {
         for (_, param) in params.iter_mut() {
             let secure = param
@@ -249,11 +254,11 @@ pub async fn list_callback_url(
             format!("workflow '{}' has no trigger '{trigger}'", wf.name),
         )
     })?;
-    if !def.type_name.eq_ignore_ascii_case("Request") {
+    if !def.type_name.eq_ignore_ascii_case("Request") && !crate::webhook::is_webhook_trigger(def) {
         return Err(ApiError::bad_request(
             "TriggerHasNoCallbackUrl",
             format!(
-                "trigger '{trigger}' is a {} trigger; only Request triggers have callback URLs",
+                "trigger '{trigger}' is a {} trigger; only Request and HttpWebhook triggers have callback URLs",
                 def.type_name
             ),
         ));
@@ -332,9 +337,11 @@ pub async fn run_trigger(
     started_reply(fire(&state, &wf, def, outputs, None).await?)
 }
 
-pub fn started_reply(fired: Fired) -> Result<Response, ApiError> {
+pub fn started_reply(mut fired: Fired) -> Result<Response, ApiError> {
     let mut headers = HeaderMap::new();
-    if let Fired::Started(runs) = &fired {
+    if let Fired::Started(runs) = &mut fired {
+        // Nobody waits here: the runs' Response actions answer no one.
+        runs.iter_mut().for_each(crate::triggers::detach_response);
         if let Some(run) = runs.first() {
             reply::insert_header(&mut headers, "x-ms-workflow-run-id", run.run_id.as_str());
         }
@@ -375,4 +382,53 @@ pub async fn cancel_run(
         .await
         .map_err(runtime_error)?;
     Ok(reply::ok_empty())
+}
+
+/// A stored definition version as a resource (a Conflux extension: Logic Apps
+/// Standard documents no versions API). The definition never carries the
+/// default values of secure parameters.
+fn version_resource(wf: &HostedWorkflow, version: &conflux_store::WorkflowVersion) -> Value {
+    json!({
+        "name": version.version_id,
+        "id": format!("/workflows/{}/versions/{}", wf.name, version.version_id),
+        "type": "workflows/versions",
+        "properties": {
+            "version": version.version_id,
+            "createdTime": version.created,
+            "definition": definition_without_secrets(&version.definition),
+        }
+    })
+}
+
+/// `GET .../workflows/{w}/versions`: the stored definition versions, newest first.
+pub async fn list_versions(
+    State(state): State<Arc<HostState>>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let wf = find_workflow(&state, &name)?;
+    let versions = state
+        .store
+        .list_workflow_versions(&WorkflowName::new(wf.name.as_str()))
+        .await?;
+    let value: Vec<Value> = versions.iter().map(|v| version_resource(&wf, v)).collect();
+    Ok(reply::ok(json!({ "value": value })))
+}
+
+/// `GET .../workflows/{w}/versions/{v}`
+pub async fn get_version(
+    State(state): State<Arc<HostState>>,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let wf = find_workflow(&state, &name)?;
+    let found = state
+        .store
+        .get_workflow_version(&WorkflowName::new(wf.name.as_str()), &version)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "WorkflowVersionNotFound",
+                format!("workflow '{}' has no version '{version}'", wf.name),
+            )
+        })?;
+    Ok(reply::ok(version_resource(&wf, &found)))
 }

@@ -142,11 +142,33 @@ fn parse_body(content_type: Option<&str>, body: &[u8]) -> Result<Option<Value>, 
                 err.column()
             ))
         }),
-        _ => Ok(Some(json!({
-            "$content-type": content_type.unwrap_or("application/octet-stream"),
-            "$content": base64::engine::general_purpose::STANDARD.encode(body),
-        }))),
+        // `text/plain` is kept in raw form (a string), as Logic Apps documents;
+        // other types become a content envelope.
+        Some(ct) if is_plain_text(ct) => match std::str::from_utf8(body) {
+            Ok(text) => Ok(Some(Value::String(text.to_string()))),
+            Err(_) => Ok(Some(envelope(ct, body))),
+        },
+        _ => Ok(Some(envelope(
+            content_type.unwrap_or("application/octet-stream"),
+            body,
+        ))),
     }
+}
+
+fn is_plain_text(content_type: &str) -> bool {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .eq_ignore_ascii_case("text/plain")
+}
+
+fn envelope(content_type: &str, body: &[u8]) -> Value {
+    json!({
+        "$content-type": content_type,
+        "$content": base64::engine::general_purpose::STANDARD.encode(body),
+    })
 }
 
 fn title_case(name: &str) -> String {
@@ -217,8 +239,10 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.0.contains("line 1"), "{}", err.0);
-        let outputs = outputs_for("text/plain", b"hi").unwrap();
-        assert_eq!(outputs["body"]["$content-type"], "text/plain");
+        let outputs = outputs_for("text/plain; charset=utf-8", b"hi").unwrap();
+        assert_eq!(outputs["body"], "hi");
+        let outputs = outputs_for("application/xml", b"hi").unwrap();
+        assert_eq!(outputs["body"]["$content-type"], "application/xml");
         assert_eq!(outputs["body"]["$content"], "aGk=");
         assert!(outputs_for("application/json", b"")
             .unwrap()

@@ -23,7 +23,9 @@ pub struct StartRequest {
 pub struct StartedRun {
     pub run_id: RunId,
     /// Present when the workflow answers through a Response action; dropped
-    /// without a message when the run ends without answering.
+    /// without a message when the run ends without answering. Dropping the
+    /// receiver tells the run nobody waits any more: a Response action that
+    /// runs later fails with `ActionResponseTimedOut`.
     pub response: Option<oneshot::Receiver<RunResponse>>,
 }
 
@@ -89,9 +91,15 @@ impl WorkflowRuntime for conflux_engine::Engine {
         .await
         .map_err(engine_error)?;
         let response = started.response.map(|engine_rx| {
-            let (tx, rx) = oneshot::channel();
+            let (mut tx, rx) = oneshot::channel();
             tokio::spawn(async move {
-                if let Ok(message) = engine_rx.await {
+                // When the host stops waiting (the caller timed out), the
+                // engine's receiver is dropped too, so a later Response fails.
+                let message = tokio::select! {
+                    message = engine_rx => message,
+                    () = tx.closed() => return,
+                };
+                if let Ok(message) = message {
                     let _ = tx.send(RunResponse {
                         status: message.status,
                         headers: message.headers,

@@ -95,6 +95,8 @@ pub struct HostState {
     /// Applies an Http polling trigger's `authentication` (the engine's Http
     /// action uses the same one); without it only Basic and Raw are supported.
     pub authorizer: OnceLock<Arc<dyn conflux_engine::RequestAuthorizer>>,
+    /// Answers of runs whose callers poll for them (asynchronous Response).
+    pub async_responses: crate::async_response::AsyncResponses,
 }
 
 impl HostState {

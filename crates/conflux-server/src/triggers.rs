@@ -207,29 +207,123 @@ async fn handle(state: &Arc<HostState>, call: Call, body: Body) -> Result<Respon
         .get("x-ms-client-tracking-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    tracing::debug!(workflow = %wf.name, trigger = %trigger.name, "Trigger called.");
-    let fired = fire(state, &wf, trigger, outputs, tracking).await?;
+    let correlation = call
+        .headers
+        .get("x-ms-correlation-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map_or_else(new_correlation_id, str::to_string);
+    tracing::debug!(workflow = %wf.name, trigger = %trigger.name, correlation = %correlation, "Trigger called.");
+    let fired = fire_keeping_responses(state, &wf, trigger, outputs, tracking.clone()).await?;
     let suppress = trigger.options.suppress_workflow_headers_on_response;
+    let mut headers = HeaderMap::new();
     match fired {
-        Fired::Skipped => Ok(reply::accepted(HeaderMap::new())),
-        Fired::Started(mut runs) => {
-            let split = trigger.split_on.is_some();
-            let first = runs.first_mut();
-            let mut headers = HeaderMap::new();
-            let Some(first) = first else {
-                return Ok(reply::accepted(headers));
-            };
+        Fired::Skipped { history } => {
             if !suppress {
-                reply::insert_header(&mut headers, "x-ms-workflow-run-id", first.run_id.as_str());
-                reply::insert_header(&mut headers, "x-ms-workflow-name", &wf.name);
+                workflow_headers(
+                    &mut headers,
+                    &WorkflowHeaders {
+                        workflow: &wf.name,
+                        history: history.as_str(),
+                        run: None,
+                        tracking: tracking.as_deref(),
+                        correlation: &correlation,
+                    },
+                );
+            }
+            Ok(reply::accepted(headers))
+        }
+        Fired::Started(mut runs) => {
+            if runs.is_empty() {
+                return Ok(reply::accepted(headers));
+            }
+            let mut first = runs.remove(0);
+            for other in &mut runs {
+                detach_response(other);
+            }
+            if !suppress {
+                workflow_headers(
+                    &mut headers,
+                    &WorkflowHeaders {
+                        workflow: &wf.name,
+                        history: first.run_id.as_str(),
+                        run: Some(first.run_id.as_str()),
+                        // The engine's default tracking id is the run id.
+                        tracking: Some(tracking.as_deref().unwrap_or(first.run_id.as_str())),
+                        correlation: &correlation,
+                    },
+                );
+            }
+            if trigger.split_on.is_some() {
+                detach_response(&mut first);
+                return Ok(reply::accepted(headers));
             }
             match first.response.take() {
-                Some(receiver) if !split => {
-                    Ok(await_response(state, receiver, headers, &first.run_id).await)
+                Some(receiver) if crate::async_response::is_asynchronous(&wf.workflow) => {
+                    state.async_responses.watch(&first.run_id, receiver);
+                    reply::insert_header(
+                        &mut headers,
+                        "location",
+                        &crate::async_response::location(state, &wf.name, &first.run_id),
+                    );
+                    reply::insert_header(
+                        &mut headers,
+                        "retry-after",
+                        crate::async_response::RETRY_AFTER_SECONDS,
+                    );
+                    Ok(reply::accepted(headers))
                 }
-                _ => Ok(reply::accepted(headers)),
+                Some(receiver) => Ok(await_response(state, receiver, headers, &first.run_id).await),
+                None => Ok(reply::accepted(headers)),
             }
         }
+    }
+}
+
+/// The `x-ms-*` headers a trigger call is answered with.
+struct WorkflowHeaders<'a> {
+    workflow: &'a str,
+    /// The trigger history entry the call made.
+    history: &'a str,
+    run: Option<&'a str>,
+    tracking: Option<&'a str>,
+    correlation: &'a str,
+}
+
+fn workflow_headers(headers: &mut HeaderMap, values: &WorkflowHeaders<'_>) {
+    reply::insert_header(headers, "x-ms-workflow-name", values.workflow);
+    reply::insert_header(headers, "x-ms-trigger-history-name", values.history);
+    if let Some(run) = values.run {
+        reply::insert_header(headers, "x-ms-workflow-run-id", run);
+    }
+    if let Some(tracking) = values.tracking {
+        reply::insert_header(headers, "x-ms-client-tracking-id", tracking);
+    }
+    reply::insert_header(headers, "x-ms-correlation-id", values.correlation);
+}
+
+/// A random id in GUID form, for calls that bring no `x-ms-correlation-id`.
+fn new_correlation_id() -> String {
+    let b = conflux_security::random_bytes::<16>();
+    let hex: String = b.iter().map(|byte| format!("{byte:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// Lets the run answer nobody: a run started without a waiting caller
+/// (a schedule, a resubmit, the management API, splitOn) keeps its Response
+/// action succeeding, as before anyone waited.
+pub fn detach_response(run: &mut StartedRun) {
+    if let Some(receiver) = run.response.take() {
+        tokio::spawn(async move {
+            let _ = receiver.await;
+        });
     }
 }
 
@@ -274,32 +368,14 @@ pub(crate) async fn read_body(
 async fn await_response(
     state: &HostState,
     receiver: tokio::sync::oneshot::Receiver<RunResponse>,
-    mut headers: HeaderMap,
+    headers: HeaderMap,
     run_id: &RunId,
 ) -> Response {
     let run_headers = headers.clone();
+    // On a timeout the receiver is dropped here: the run learns nobody waits
+    // any more, and a Response action that runs later fails.
     let outcome = match tokio::time::timeout(state.config.response_timeout, receiver).await {
-        Ok(Ok(response)) => {
-            for (name, value) in &response.headers {
-                reply::insert_header(&mut headers, name, value);
-            }
-            let body = match response.body {
-                ResponseBody::Empty => Vec::new(),
-                ResponseBody::Json(value) => {
-                    default_content_type(&mut headers, "application/json; charset=utf-8");
-                    serde_json::to_vec(&value).unwrap_or_default()
-                }
-                ResponseBody::Text(text) => {
-                    default_content_type(&mut headers, "text/plain; charset=utf-8");
-                    text.into_bytes()
-                }
-                ResponseBody::Binary { content_type, bytes } => {
-                    default_content_type(&mut headers, &content_type);
-                    bytes
-                }
-            };
-            return reply::passthrough(response.status, headers, body);
-        }
+        Ok(Ok(response)) => return render_response(response, headers),
         Ok(Err(_)) => ApiError::new(
             ErrorKind::NoResponse,
             "NoResponse",
@@ -320,6 +396,32 @@ async fn await_response(
     response
 }
 
+/// A Response action's answer on the wire, after the host's own `headers`.
+pub(crate) fn render_response(response: RunResponse, mut headers: HeaderMap) -> Response {
+    for (name, value) in &response.headers {
+        reply::insert_header(&mut headers, name, value);
+    }
+    let body = match response.body {
+        ResponseBody::Empty => Vec::new(),
+        ResponseBody::Json(value) => {
+            default_content_type(&mut headers, "application/json; charset=utf-8");
+            serde_json::to_vec(&value).unwrap_or_default()
+        }
+        ResponseBody::Text(text) => {
+            default_content_type(&mut headers, "text/plain; charset=utf-8");
+            text.into_bytes()
+        }
+        ResponseBody::Binary {
+            content_type,
+            bytes,
+        } => {
+            default_content_type(&mut headers, &content_type);
+            bytes
+        }
+    };
+    reply::passthrough(response.status, headers, body)
+}
+
 fn default_content_type(headers: &mut HeaderMap, content_type: &str) {
     if !headers.contains_key(axum::http::header::CONTENT_TYPE) {
         reply::insert_header(headers, "content-type", content_type);
@@ -329,15 +431,31 @@ fn default_content_type(headers: &mut HeaderMap, content_type: &str) {
 /// What firing a trigger did.
 pub enum Fired {
     /// A condition was false: a Skipped history entry, no run.
-    Skipped,
+    Skipped { history: RunId },
     /// One run, or one per splitOn item.
     Started(Vec<StartedRun>),
 }
 
-/// Applies conditions and splitOn, then starts the run(s). The engine
-/// records the trigger history of each run it starts; a skipped attempt is
-/// recorded here.
+/// Applies conditions and splitOn, then starts the run(s), recording a
+/// trigger history entry for each run and for a skipped attempt. Nobody
+/// waits for the runs' responses.
 pub async fn fire(
+    state: &HostState,
+    wf: &HostedWorkflow,
+    trigger: &TriggerDefinition,
+    outputs: Value,
+    client_tracking_id: Option<String>,
+) -> Result<Fired, ApiError> {
+    let mut fired = fire_keeping_responses(state, wf, trigger, outputs, client_tracking_id).await?;
+    if let Fired::Started(runs) = &mut fired {
+        runs.iter_mut().for_each(detach_response);
+    }
+    Ok(fired)
+}
+
+/// [`fire`], leaving each run's response receiver to the caller: dropping
+/// one tells the run that nobody waits for its response.
+async fn fire_keeping_responses(
     state: &HostState,
     wf: &HostedWorkflow,
     trigger: &TriggerDefinition,
@@ -362,11 +480,12 @@ pub async fn fire(
         })?;
         let holds = value.as_bool().unwrap_or(false);
         if !holds {
+            let history = RunId::generate(now);
             let mut batch = WriteBatch::new();
             batch.record_trigger_history(TriggerHistoryRecord {
                 workflow: WorkflowName::new(wf.name.as_str()),
                 trigger: trigger.name.clone(),
-                id: RunId::generate(now),
+                id: history.clone(),
                 status: ActionStatus::Skipped,
                 code: Some("TriggerConditionNotMet".into()),
                 error: None,
@@ -382,7 +501,7 @@ pub async fn fire(
                 },
             });
             state.store.commit(batch).await?;
-            return Ok(Fired::Skipped);
+            return Ok(Fired::Skipped { history });
         }
     }
     let items = match &trigger.split_on {
@@ -413,21 +532,23 @@ pub async fn fire(
     let mut runs = Vec::with_capacity(items.len());
     for item in items {
         let item_outputs = item.clone();
+        // The trigger's `correlation.clientTrackingId` (the designer's custom
+        // tracking id) names the run; otherwise the caller's header does.
+        let tracking =
+            defined_tracking_id(wf, trigger, &item, &host).or(client_tracking_id.clone());
         let started = state
             .runtime
             .start_run(StartRequest {
                 workflow: wf.name.clone(),
                 trigger_name: trigger.name.clone(),
                 trigger_outputs: item,
-                client_tracking_id: client_tracking_id.clone(),
+                client_tracking_id: tracking,
             })
             .await
             .map_err(runtime_error)?;
-        // Stateless runs keep no history, so neither does their trigger.
-        if wf.kind == conflux_definition::WorkflowKind::Stateless {
-            runs.push(started);
-            continue;
-        }
+        // Stateless runs are recorded too. Their run is stored only when it
+        // fails, so the entry's run link may name a run that is not kept;
+        // retention deletes such entries by age (see the store's purge).
         let mut batch = WriteBatch::new();
         batch.record_trigger_history(TriggerHistoryRecord {
             workflow: WorkflowName::new(wf.name.as_str()),
@@ -471,6 +592,30 @@ pub fn runtime_error(err: RuntimeError) -> ApiError {
 }
 
 /// The run state visible to trigger conditions and splitOn.
+/// `correlation.clientTrackingId` of a trigger, evaluated over one run's trigger outputs.
+fn defined_tracking_id(
+    wf: &HostedWorkflow,
+    trigger: &TriggerDefinition,
+    outputs: &Value,
+    base: &TriggerHost<'_>,
+) -> Option<String> {
+    let text = trigger
+        .raw
+        .get("correlation")?
+        .get("clientTrackingId")?
+        .as_str()?;
+    let host = TriggerHost {
+        trigger: conflux_expr::Value::from(
+            json!({"name": trigger.name, "outputs": outputs, "startTime": base.now, "status": "Succeeded"}),
+        ),
+        parameters: &wf.parameters,
+        settings: base.settings,
+        now: base.now,
+    };
+    let id = conflux_expr::eval_str(text, &host).ok()?.to_text();
+    (!id.is_empty()).then_some(id)
+}
+
 struct TriggerHost<'a> {
     trigger: conflux_expr::Value,
     parameters: &'a HashMap<String, Value>,

@@ -7,7 +7,7 @@ mod connections_support;
 
 use std::sync::Arc;
 
-use conflux_server::connection_store::{ConnectionError, ConnectionStore, KV_NAMESPACE};
+use conflux_server::connection_store::{ConnectionError, ConnectionStore, Current, KV_NAMESPACE};
 use conflux_server::MasterKey;
 use conflux_store::{SqliteStore, Store};
 use connections_support::{vault, VAULT_ID};
@@ -241,4 +241,58 @@ async fn rotation_rewraps_so_the_new_key_alone_opens_everything() {
     }
     let err = connections(&store, &[a]).config("one").await.unwrap_err();
     assert!(err.to_string().contains("CONFLUX_MASTER_KEY"), "{err}");
+}
+
+#[tokio::test]
+async fn current_tells_whether_a_held_revision_is_still_the_stored_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite(&dir).await;
+    let conns = connections(&store, &[key(3)]);
+    let changes = conns.changes();
+    let before = *changes.borrow();
+
+    let err = conns.current("vault", None).await.unwrap_err();
+    assert!(matches!(err, ConnectionError::NotFound { .. }), "{err}");
+
+    let body = params(json!({"endpoint": "https://v1", "apiKey": "good-1"}));
+    conns.put("vault", VAULT_ID, body).await.unwrap();
+    assert_ne!(*changes.borrow(), before, "a save is a change");
+    let Current::Changed { config, revision } = conns.current("vault", None).await.unwrap() else {
+        panic!("nothing was held, so the stored one is new");
+    };
+    assert_eq!(config.secret("apiKey").unwrap().expose(), "good-1");
+    assert!(matches!(
+        conns.current("vault", Some(&revision)).await.unwrap(),
+        Current::Unchanged
+    ));
+    // The revision's debug form never shows the record (it holds sealed secrets).
+    assert!(!format!("{revision:?}").contains("v1"));
+
+    // A replacement, even one keeping the secret, is a new revision.
+    let seen = *changes.borrow();
+    let body = params(json!({"endpoint": "https://v2"}));
+    conns.put("vault", VAULT_ID, body).await.unwrap();
+    assert_ne!(*changes.borrow(), seen);
+    let Current::Changed {
+        config,
+        revision: second,
+    } = conns.current("vault", Some(&revision)).await.unwrap()
+    else {
+        panic!("the replaced connection still looked current");
+    };
+    assert_ne!(second, revision);
+    assert_eq!(config.parameters["endpoint"], "https://v2");
+    assert_eq!(config.secret("apiKey").unwrap().expose(), "good-1");
+
+    let seen = *changes.borrow();
+    conns.delete("vault").await.unwrap();
+    assert_ne!(*changes.borrow(), seen, "a delete is a change");
+    let err = conns.current("vault", Some(&second)).await.unwrap_err();
+    assert!(matches!(err, ConnectionError::NotFound { .. }), "{err}");
+
+    // A refused save changes nothing.
+    let seen = *changes.borrow();
+    let bad = params(json!({"endpoint": "https://v3"}));
+    assert!(conns.put("vault", VAULT_ID, bad).await.is_err());
+    assert_eq!(*changes.borrow(), seen);
 }

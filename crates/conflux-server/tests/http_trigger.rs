@@ -116,75 +116,13 @@ fn at(text: &str) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-async fn host(
-    store: Arc<dyn Store>,
-    clock: Arc<ManualClock>,
-    trigger: Value,
-) -> (BoundHost, mpsc::UnboundedReceiver<StartRequest>) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let runtime = Arc::new(RecordingRuntime {
-        store: store.clone(),
-        started: tx,
-    });
-    (host_with(store, clock, trigger, runtime, None).await, rx)
+async fn memory_store() -> Arc<dyn Store> {
+    Arc::new(SqliteStore::open_in_memory().await.unwrap())
 }
 
-async fn host_with(
-    store: Arc<dyn Store>,
-    clock: Arc<ManualClock>,
-    trigger: Value,
-    runtime: Arc<dyn WorkflowRuntime>,
-    authorizer: Option<Arc<dyn RequestAuthorizer>>,
-) -> BoundHost {
-    host_of_kind(
-        store,
-        clock,
-        trigger,
-        runtime,
-        authorizer,
-        WorkflowKind::Stateful,
-    )
-    .await
-}
-
-async fn host_of_kind(
-    store: Arc<dyn Store>,
-    clock: Arc<ManualClock>,
-    trigger: Value,
-    runtime: Arc<dyn WorkflowRuntime>,
-    authorizer: Option<Arc<dyn RequestAuthorizer>>,
-    kind: WorkflowKind,
-) -> BoundHost {
-    let doc = json!({"definition": {
-        "triggers": {"poll": trigger},
-        "actions": {"Tick": {"type": "Compose", "inputs": 1}}
-    }});
-    let workflow = Arc::new(Workflow::from_json(&doc).unwrap());
-    let mut host = Host::start(HostOptions {
-        runtime,
-        store,
-        master_key: Arc::new(MasterKey::from_keys(&[[7; 32]])),
-        workflows: vec![WorkflowSpec {
-            name: "poller".into(),
-            kind,
-            document: doc,
-            workflow,
-            parameters: HashMap::new(),
-        }],
-        app_settings: HashMap::new(),
-        host_json: json!({}),
-        admin_key: Some(conflux_server::Secret::new("k")),
-        config: HostConfig::default(),
-        clock: clock.clone(),
-        connections: None,
-        jwks: None,
-    })
-    .await
-    .unwrap();
-    if let Some(authorizer) = authorizer {
-        host = host.with_request_authorizer(authorizer);
-    }
-    host.bind("127.0.0.1:0".parse().unwrap()).await.unwrap()
+/// A manual clock a minute before the test trigger's first poll.
+fn new_clock() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(at("2030-01-01T00:00:00Z")))
 }
 
 fn http_trigger(uri: String) -> Value {
@@ -200,69 +138,202 @@ fn http_trigger(uri: String) -> Value {
     })
 }
 
-async fn stored(store: &dyn Store) -> Value {
-    store
-        .get_trigger_state(&WorkflowName::new("poller"), "poll")
-        .await
-        .unwrap()
-        .unwrap()
+fn with_retry_policy(mut trigger: Value, policy: Value) -> Value {
+    trigger["inputs"]["retryPolicy"] = policy;
+    trigger
 }
 
-async fn histories(store: &dyn Store) -> Vec<conflux_store::TriggerHistoryRecord> {
-    store
-        .list_trigger_histories(
-            &WorkflowName::new("poller"),
-            "poll",
-            &HistoryQuery::default(),
+/// The workflow `poller` with `trigger` as its trigger `poll`, and what the
+/// host runs it with.
+struct HostSpec {
+    trigger: Value,
+    runtime: Arc<dyn WorkflowRuntime>,
+    authorizer: Option<Arc<dyn RequestAuthorizer>>,
+    kind: WorkflowKind,
+}
+
+impl HostSpec {
+    fn new(trigger: Value, runtime: Arc<dyn WorkflowRuntime>) -> HostSpec {
+        HostSpec {
+            trigger,
+            runtime,
+            authorizer: None,
+            kind: WorkflowKind::Stateful,
+        }
+    }
+}
+
+/// A bound host whose trigger schedulers run.
+struct Polling {
+    bound: BoundHost,
+    schedulers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Polling {
+    /// Stops the schedulers, then the host, as a shutdown does.
+    async fn stop(self) {
+        for s in self.schedulers {
+            s.abort();
+            let _ = s.await;
+        }
+        drop(self.bound);
+    }
+}
+
+/// What a test polls with: the endpoint, a store and a clock.
+struct Rig {
+    base: String,
+    /// `(path and query, Authorization)` of each request the endpoint received.
+    seen: mpsc::UnboundedReceiver<(String, Option<String>)>,
+    store: Arc<dyn Store>,
+    clock: Arc<ManualClock>,
+}
+
+async fn rig() -> Rig {
+    let (base, seen) = endpoint().await;
+    Rig {
+        base,
+        seen,
+        store: memory_store().await,
+        clock: new_clock(),
+    }
+}
+
+impl Rig {
+    /// The test trigger polling `path` of the endpoint.
+    fn trigger(&self, path: &str) -> Value {
+        http_trigger(format!("{}{path}", self.base))
+    }
+
+    /// A runtime over the rig's store that reports each start on the channel.
+    fn recording(&self) -> (Arc<RecordingRuntime>, mpsc::UnboundedReceiver<StartRequest>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let runtime = Arc::new(RecordingRuntime {
+            store: self.store.clone(),
+            started: tx,
+        });
+        (runtime, rx)
+    }
+
+    /// Starts the host with a recording runtime (see [`Rig::start_with`]).
+    async fn start(&self, trigger: Value) -> (Polling, mpsc::UnboundedReceiver<StartRequest>) {
+        let (runtime, started) = self.recording();
+        (
+            self.start_with(HostSpec::new(trigger, runtime)).await,
+            started,
         )
+    }
+
+    /// Starts the host and its schedulers; returns once the trigger waits
+    /// for its next poll.
+    async fn start_with(&self, spec: HostSpec) -> Polling {
+        let doc = json!({"definition": {
+            "triggers": {"poll": spec.trigger},
+            "actions": {"Tick": {"type": "Compose", "inputs": 1}}
+        }});
+        let workflow = Arc::new(Workflow::from_json(&doc).unwrap());
+        let mut host = Host::start(HostOptions {
+            runtime: spec.runtime,
+            store: self.store.clone(),
+            master_key: Arc::new(MasterKey::from_keys(&[[7; 32]])),
+            workflows: vec![WorkflowSpec {
+                name: "poller".into(),
+                kind: spec.kind,
+                document: doc,
+                workflow,
+                parameters: HashMap::new(),
+            }],
+            app_settings: HashMap::new(),
+            host_json: json!({}),
+            admin_key: Some(conflux_server::Secret::new("k")),
+            config: HostConfig::default(),
+            clock: self.clock.clone(),
+            connections: None,
+            jwks: None,
+        })
         .await
-        .unwrap()
-        .items
+        .unwrap();
+        if let Some(authorizer) = spec.authorizer {
+            host = host.with_request_authorizer(authorizer);
+        }
+        let bound = host.bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let schedulers = bound.start_schedulers();
+        self.clock.wait_for_sleepers(1).await;
+        Polling { bound, schedulers }
+    }
+
+    /// Moves the clock on by `secs` and returns the request that caused.
+    async fn poll_after(&mut self, secs: u64) -> (String, Option<String>) {
+        self.clock.advance(Duration::from_secs(secs));
+        self.seen.recv().await.unwrap()
+    }
+
+    /// The trigger's stored state (`nextPoll`, `pollUrl`).
+    async fn stored(&self) -> Value {
+        self.store
+            .get_trigger_state(&WorkflowName::new("poller"), "poll")
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    async fn histories(&self) -> Vec<conflux_store::TriggerHistoryRecord> {
+        self.store
+            .list_trigger_histories(
+                &WorkflowName::new("poller"),
+                "poll",
+                &HistoryQuery::default(),
+            )
+            .await
+            .unwrap()
+            .items
+    }
+
+    /// Histories oldest first (ids are time-ordered by the manual clock's time).
+    async fn histories_in_order(&self) -> Vec<conflux_store::TriggerHistoryRecord> {
+        let mut all = self.histories().await;
+        all.sort_by_key(|h| h.start_time);
+        all
+    }
+
+    /// The only history entry, which has `status`.
+    async fn one_history(&self, status: ActionStatus) -> conflux_store::TriggerHistoryRecord {
+        let mut entries = self.histories().await;
+        assert_eq!(entries.len(), 1, "{entries:?}");
+        assert_eq!(entries[0].status, status);
+        entries.remove(0)
+    }
 }
 
 #[tokio::test]
 async fn polls_until_200_then_follows_location_across_a_restart() {
-    let (base, mut seen) = endpoint().await;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
-    let clock = Arc::new(ManualClock::new(at("2030-01-01T00:00:00Z")));
-    let trigger = http_trigger(format!("{base}/poll"));
-    let (bound, mut started) = host(store.clone(), clock.clone(), trigger.clone()).await;
-    let schedulers = bound.start_schedulers();
-    clock.wait_for_sleepers(1).await;
-    assert_eq!(
-        stored(store.as_ref()).await["nextPoll"],
-        "2030-01-01T00:01:00Z"
-    );
+    let mut rig = rig().await;
+    let trigger = rig.trigger("/poll");
+    let (host, mut started) = rig.start(trigger.clone()).await;
+    assert_eq!(rig.stored().await["nextPoll"], "2030-01-01T00:01:00Z");
 
     // 00:01 — 202: nothing fires, the next poll is the next occurrence.
-    clock.advance(Duration::from_secs(60));
-    let (path, auth) = seen.recv().await.unwrap();
+    let (path, auth) = rig.poll_after(60).await;
     assert_eq!(path, "/poll?q=1");
     assert_eq!(auth.as_deref(), Some("Basic dTpw"));
-    clock.wait_for_sleepers(1).await;
+    rig.clock.wait_for_sleepers(1).await;
     assert!(started.try_recv().is_err(), "202 must not start a run");
-    assert_eq!(
-        stored(store.as_ref()).await["nextPoll"],
-        "2030-01-01T00:02:00Z"
-    );
-    let skipped = histories(store.as_ref()).await;
-    assert_eq!(skipped.len(), 1);
-    assert_eq!(skipped[0].status, ActionStatus::Skipped);
-    assert!(!skipped[0].fired);
+    assert_eq!(rig.stored().await["nextPoll"], "2030-01-01T00:02:00Z");
+    let skipped = rig.one_history(ActionStatus::Skipped).await;
+    assert!(!skipped.fired);
 
     // 00:02 — 200 with a body and a Location: one run with the response as outputs.
-    clock.advance(Duration::from_secs(60));
-    assert_eq!(seen.recv().await.unwrap().0, "/poll?q=1");
+    assert_eq!(rig.poll_after(60).await.0, "/poll?q=1");
     let run = started.recv().await.unwrap();
     assert_eq!(run.trigger_name, "poll");
     assert_eq!(run.trigger_outputs["statusCode"], 200);
     assert_eq!(run.trigger_outputs["body"], json!({"n": 1}));
     assert_eq!(run.trigger_outputs["headers"]["location"], "/next");
-    clock.wait_for_sleepers(1).await;
-    let state = stored(store.as_ref()).await;
+    rig.clock.wait_for_sleepers(1).await;
+    let state = rig.stored().await;
     assert_eq!(state["nextPoll"], "2030-01-01T00:03:00Z");
-    assert_eq!(state["pollUrl"], format!("{base}/next"));
-    let fired = histories(store.as_ref()).await;
+    assert_eq!(state["pollUrl"], format!("{}/next", rig.base));
+    let fired = rig.histories().await;
     assert_eq!(fired.len(), 2);
     // The recording runtime's run ids use the real clock, so order is not asserted.
     let fired: Vec<_> = fired.iter().filter(|h| h.fired).collect();
@@ -270,24 +341,17 @@ async fn polls_until_200_then_follows_location_across_a_restart() {
     assert_eq!(fired[0].status, ActionStatus::Succeeded);
 
     // The host restarts; the Location URL and the poll time survive.
-    for s in schedulers {
-        s.abort();
-        let _ = s.await;
-    }
-    drop(bound);
+    host.stop().await;
     drop(started);
-    let (bound, mut started) = host(store.clone(), clock.clone(), trigger).await;
-    let _schedulers = bound.start_schedulers();
-    clock.wait_for_sleepers(1).await;
+    let (_host, mut started) = rig.start(trigger).await;
     assert!(started.try_recv().is_err(), "a restart alone polls nothing");
 
     // 00:03 — the Location URL answers 200 with Retry-After: 10.
-    clock.advance(Duration::from_secs(60));
-    assert_eq!(seen.recv().await.unwrap().0, "/next");
+    assert_eq!(rig.poll_after(60).await.0, "/next");
     let run = started.recv().await.unwrap();
     assert_eq!(run.trigger_outputs["body"], json!({"n": 2}));
-    clock.wait_for_sleepers(1).await;
-    let state = stored(store.as_ref()).await;
+    rig.clock.wait_for_sleepers(1).await;
+    let state = rig.stored().await;
     assert_eq!(state["nextPoll"], "2030-01-01T00:03:10Z");
     assert_eq!(
         state["pollUrl"],
@@ -295,133 +359,79 @@ async fn polls_until_200_then_follows_location_across_a_restart() {
         "no Location: back to the original URL"
     );
     assert!(started.try_recv().is_err(), "exactly one run per 200");
-    assert!(seen.try_recv().is_err(), "exactly one poll per occurrence");
+    assert!(
+        rig.seen.try_recv().is_err(),
+        "exactly one poll per occurrence"
+    );
 }
 
 #[tokio::test]
 async fn a_false_condition_is_skipped_without_a_run() {
-    let (base, mut seen) = endpoint().await;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
-    let clock = Arc::new(ManualClock::new(at("2030-01-01T00:00:00Z")));
-    let mut trigger = http_trigger(format!("{base}/status"));
+    let mut rig = rig().await;
+    let mut trigger = rig.trigger("/status");
     trigger["conditions"] = json!([{"expression": "@equals(triggerBody()?['ready'], true)"}]);
-    let (bound, mut started) = host(store.clone(), clock.clone(), trigger).await;
-    let _schedulers = bound.start_schedulers();
-    clock.wait_for_sleepers(1).await;
+    let (_host, mut started) = rig.start(trigger).await;
 
-    clock.advance(Duration::from_secs(60));
-    assert_eq!(seen.recv().await.unwrap().0, "/status?q=1");
-    clock.wait_for_sleepers(1).await;
+    assert_eq!(rig.poll_after(60).await.0, "/status?q=1");
+    rig.clock.wait_for_sleepers(1).await;
     assert!(
         started.try_recv().is_err(),
         "a false condition starts no run"
     );
-    let entries = histories(store.as_ref()).await;
-    assert_eq!(entries.len(), 1);
-    assert_eq!(entries[0].status, ActionStatus::Skipped);
-    assert_eq!(entries[0].code.as_deref(), Some("TriggerConditionNotMet"));
-    assert!(!entries[0].fired);
+    let entry = rig.one_history(ActionStatus::Skipped).await;
+    assert_eq!(entry.code.as_deref(), Some("TriggerConditionNotMet"));
+    assert!(!entry.fired);
     assert_eq!(
-        entries[0].outputs.as_ref().unwrap()["body"],
+        entry.outputs.as_ref().unwrap()["body"],
         json!({"ready": false})
     );
 }
 
 #[tokio::test]
 async fn errors_never_fire_and_a_status_condition_replaces_the_200_rule() {
-    let (base, mut seen) = endpoint().await;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
-    let clock = Arc::new(ManualClock::new(at("2030-01-01T00:00:00Z")));
+    let mut rig = rig().await;
     // Retry policy `none`: one poll, then the next occurrence.
-    let (bound, mut started) = host(
-        store.clone(),
-        clock.clone(),
-        with_retry_policy(
-            http_trigger(format!("{base}/broken")),
-            json!({"type": "none"}),
-        ),
-    )
-    .await;
-    let schedulers = bound.start_schedulers();
-    clock.wait_for_sleepers(1).await;
-    clock.advance(Duration::from_secs(60));
-    assert_eq!(seen.recv().await.unwrap().0, "/broken?q=1");
-    clock.wait_for_sleepers(1).await;
+    let trigger = with_retry_policy(rig.trigger("/broken"), json!({"type": "none"}));
+    let (host, mut started) = rig.start(trigger).await;
+    assert_eq!(rig.poll_after(60).await.0, "/broken?q=1");
+    rig.clock.wait_for_sleepers(1).await;
     assert!(started.try_recv().is_err(), "a 500 starts no run");
-    let entries = histories(store.as_ref()).await;
-    assert_eq!(entries.len(), 1);
-    assert_eq!(entries[0].status, ActionStatus::Failed);
-    assert_eq!(
-        stored(store.as_ref()).await["nextPoll"],
-        "2030-01-01T00:02:00Z"
-    );
-    for s in schedulers {
-        s.abort();
-        let _ = s.await;
-    }
-    drop(bound);
+    rig.one_history(ActionStatus::Failed).await;
+    assert_eq!(rig.stored().await["nextPoll"], "2030-01-01T00:02:00Z");
+    host.stop().await;
 
     // Same store, now a trigger whose condition accepts 201.
-    let mut trigger = http_trigger(format!("{base}/created"));
+    let mut trigger = rig.trigger("/created");
     trigger["conditions"] = json!([{"expression": "@equals(triggerOutputs()['statusCode'], 201)"}]);
-    let (bound, mut started) = host(store.clone(), clock.clone(), trigger).await;
-    let _schedulers = bound.start_schedulers();
-    clock.wait_for_sleepers(1).await;
-    clock.advance(Duration::from_secs(60));
-    assert_eq!(seen.recv().await.unwrap().0, "/created?q=1");
+    let (_host, mut started) = rig.start(trigger).await;
+    assert_eq!(rig.poll_after(60).await.0, "/created?q=1");
     let run = started.recv().await.unwrap();
     assert_eq!(run.trigger_outputs["statusCode"], 201);
     assert_eq!(run.trigger_outputs["body"], json!({"id": 7}));
 }
 
-/// Histories oldest first (ids are time-ordered by the manual clock's time).
-async fn histories_in_order(store: &dyn Store) -> Vec<conflux_store::TriggerHistoryRecord> {
-    let mut all = histories(store).await;
-    all.sort_by_key(|h| h.start_time);
-    all
-}
-
-fn with_retry_policy(mut trigger: Value, policy: Value) -> Value {
-    trigger["inputs"]["retryPolicy"] = policy;
-    trigger
-}
-
 #[tokio::test]
 async fn a_503_is_retried_after_its_retry_after_under_the_default_policy() {
-    let (base, mut seen) = endpoint().await;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
-    let clock = Arc::new(ManualClock::new(at("2030-01-01T00:00:00Z")));
-    let (bound, mut started) = host(
-        store.clone(),
-        clock.clone(),
-        http_trigger(format!("{base}/flaky")),
-    )
-    .await;
-    let _schedulers = bound.start_schedulers();
-    clock.wait_for_sleepers(1).await;
+    let mut rig = rig().await;
+    let (_host, mut started) = rig.start(rig.trigger("/flaky")).await;
 
-    clock.advance(Duration::from_secs(60));
-    assert_eq!(seen.recv().await.unwrap().0, "/flaky?q=1");
+    assert_eq!(rig.poll_after(60).await.0, "/flaky?q=1");
     // The trigger now waits for the retry, not for the next occurrence.
-    clock.wait_for_sleepers(1).await;
+    rig.clock.wait_for_sleepers(1).await;
     assert!(started.try_recv().is_err(), "a 503 starts no run");
     assert_eq!(
-        stored(store.as_ref()).await["nextPoll"],
+        rig.stored().await["nextPoll"],
         "2030-01-01T00:01:00Z",
         "the poll is still in progress"
     );
-    assert!(histories(store.as_ref()).await.is_empty());
+    assert!(rig.histories().await.is_empty());
 
-    clock.advance(Duration::from_secs(7));
-    assert_eq!(seen.recv().await.unwrap().0, "/flaky?q=1");
+    assert_eq!(rig.poll_after(7).await.0, "/flaky?q=1");
     let run = started.recv().await.unwrap();
     assert_eq!(run.trigger_outputs["body"], json!({"ok": true}));
-    clock.wait_for_sleepers(1).await;
-    assert_eq!(
-        stored(store.as_ref()).await["nextPoll"],
-        "2030-01-01T00:02:00Z"
-    );
-    let entries = histories(store.as_ref()).await;
+    rig.clock.wait_for_sleepers(1).await;
+    assert_eq!(rig.stored().await["nextPoll"], "2030-01-01T00:02:00Z");
+    let entries = rig.histories().await;
     assert_eq!(
         entries.len(),
         1,
@@ -433,40 +443,32 @@ async fn a_503_is_retried_after_its_retry_after_under_the_default_policy() {
         at("2030-01-01T00:01:07Z"),
         "the retry waited exactly the Retry-After"
     );
-    assert!(seen.try_recv().is_err());
+    assert!(rig.seen.try_recv().is_err());
 }
 
 #[tokio::test]
 async fn a_fixed_policy_retries_a_500_then_fails_and_a_404_is_not_retried() {
-    let (base, mut seen) = endpoint().await;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
-    let clock = Arc::new(ManualClock::new(at("2030-01-01T00:00:00Z")));
+    let mut rig = rig().await;
     let trigger = with_retry_policy(
-        http_trigger(format!("{base}/broken")),
+        rig.trigger("/broken"),
         json!({"type": "fixed", "count": 2, "interval": "PT5S"}),
     );
-    let (bound, mut started) = host(store.clone(), clock.clone(), trigger).await;
-    let schedulers = bound.start_schedulers();
-    clock.wait_for_sleepers(1).await;
+    let (host, mut started) = rig.start(trigger).await;
 
-    clock.advance(Duration::from_secs(60));
-    assert_eq!(seen.recv().await.unwrap().0, "/broken?q=1");
+    assert_eq!(rig.poll_after(60).await.0, "/broken?q=1");
     for _ in 0..2 {
-        clock.wait_for_sleepers(1).await;
-        assert!(histories(store.as_ref()).await.is_empty(), "still retrying");
-        clock.advance(Duration::from_secs(5));
-        assert_eq!(seen.recv().await.unwrap().0, "/broken?q=1");
+        rig.clock.wait_for_sleepers(1).await;
+        assert!(rig.histories().await.is_empty(), "still retrying");
+        assert_eq!(rig.poll_after(5).await.0, "/broken?q=1");
     }
-    clock.wait_for_sleepers(1).await;
+    rig.clock.wait_for_sleepers(1).await;
     assert_eq!(
-        stored(store.as_ref()).await["nextPoll"],
+        rig.stored().await["nextPoll"],
         "2030-01-01T00:02:00Z",
         "after the last retry the trigger waits for the next occurrence"
     );
-    let entries = histories(store.as_ref()).await;
-    assert_eq!(entries.len(), 1);
-    assert_eq!(entries[0].status, ActionStatus::Failed);
-    let message = entries[0].error.as_ref().unwrap()["message"]
+    let entry = rig.one_history(ActionStatus::Failed).await;
+    let message = entry.error.as_ref().unwrap()["message"]
         .as_str()
         .unwrap()
         .to_string();
@@ -474,94 +476,54 @@ async fn a_fixed_policy_retries_a_500_then_fails_and_a_404_is_not_retried() {
         message.contains("500") && message.contains("3 attempts"),
         "{message}"
     );
-    assert!(seen.try_recv().is_err(), "count 2 means three polls in all");
+    assert!(
+        rig.seen.try_recv().is_err(),
+        "count 2 means three polls in all"
+    );
     assert!(started.try_recv().is_err());
-    for s in schedulers {
-        s.abort();
-        let _ = s.await;
-    }
-    drop(bound);
+    host.stop().await;
 
     // 404 is not transient: no retry under the default policy.
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
-    let (bound, _started) = host(
-        store.clone(),
-        clock.clone(),
-        http_trigger(format!("{base}/missing")),
-    )
-    .await;
-    let _schedulers = bound.start_schedulers();
-    clock.wait_for_sleepers(1).await;
-    let next = stored(store.as_ref()).await["nextPoll"].clone();
+    rig.store = memory_store().await;
+    let (_host, _started) = rig.start(rig.trigger("/missing")).await;
+    let next = rig.stored().await["nextPoll"].clone();
     assert_eq!(next, "2030-01-01T00:02:00Z");
-    clock.advance(Duration::from_secs(60));
-    assert_eq!(seen.recv().await.unwrap().0, "/missing?q=1");
-    clock.wait_for_sleepers(1).await;
+    assert_eq!(rig.poll_after(60).await.0, "/missing?q=1");
+    rig.clock.wait_for_sleepers(1).await;
     assert_eq!(
-        stored(store.as_ref()).await["nextPoll"],
+        rig.stored().await["nextPoll"],
         "2030-01-01T00:03:00Z",
         "a 404 goes straight to the next occurrence"
     );
-    let entries = histories(store.as_ref()).await;
-    assert_eq!(entries.len(), 1);
-    assert_eq!(entries[0].status, ActionStatus::Failed);
-    assert_eq!(entries[0].outputs.as_ref().unwrap()["statusCode"], 404);
+    let entry = rig.one_history(ActionStatus::Failed).await;
+    assert_eq!(entry.outputs.as_ref().unwrap()["statusCode"], 404);
 }
 
 #[tokio::test]
 async fn a_202_with_location_and_a_short_retry_after_polls_the_location_soon() {
-    let (base, mut seen) = endpoint().await;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
-    let clock = Arc::new(ManualClock::new(at("2030-01-01T00:00:00Z")));
-    let (bound, mut started) = host(
-        store.clone(),
-        clock.clone(),
-        http_trigger(format!("{base}/job")),
-    )
-    .await;
-    let schedulers = bound.start_schedulers();
-    clock.wait_for_sleepers(1).await;
+    let mut rig = rig().await;
+    let (host, mut started) = rig.start(rig.trigger("/job")).await;
 
-    clock.advance(Duration::from_secs(60));
-    assert_eq!(seen.recv().await.unwrap().0, "/job?q=1");
-    clock.wait_for_sleepers(1).await;
-    let state = stored(store.as_ref()).await;
+    assert_eq!(rig.poll_after(60).await.0, "/job?q=1");
+    rig.clock.wait_for_sleepers(1).await;
+    let state = rig.stored().await;
     assert_eq!(state["nextPoll"], "2030-01-01T00:01:05Z");
-    assert_eq!(state["pollUrl"], format!("{base}/job/status"));
+    assert_eq!(state["pollUrl"], format!("{}/job/status", rig.base));
     assert!(started.try_recv().is_err(), "202 starts no run");
 
-    clock.advance(Duration::from_secs(5));
-    assert_eq!(seen.recv().await.unwrap().0, "/job/status");
+    assert_eq!(rig.poll_after(5).await.0, "/job/status");
     let run = started.recv().await.unwrap();
     assert_eq!(run.trigger_outputs["body"], json!({"done": true}));
-    clock.wait_for_sleepers(1).await;
-    assert_eq!(
-        stored(store.as_ref()).await["nextPoll"],
-        "2030-01-01T00:02:00Z"
-    );
-    for s in schedulers {
-        s.abort();
-        let _ = s.await;
-    }
-    drop(bound);
+    rig.clock.wait_for_sleepers(1).await;
+    assert_eq!(rig.stored().await["nextPoll"], "2030-01-01T00:02:00Z");
+    host.stop().await;
 
     // A Retry-After longer than the recurrence does not delay the next poll.
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
-    let (bound, _started) = host(
-        store.clone(),
-        clock.clone(),
-        http_trigger(format!("{base}/slow")),
-    )
-    .await;
-    let _schedulers = bound.start_schedulers();
-    clock.wait_for_sleepers(1).await;
-    clock.advance(Duration::from_secs(55));
-    assert_eq!(seen.recv().await.unwrap().0, "/slow?q=1");
-    clock.wait_for_sleepers(1).await;
-    assert_eq!(
-        stored(store.as_ref()).await["nextPoll"],
-        "2030-01-01T00:03:00Z"
-    );
+    rig.store = memory_store().await;
+    let (_host, _started) = rig.start(rig.trigger("/slow")).await;
+    assert_eq!(rig.poll_after(55).await.0, "/slow?q=1");
+    rig.clock.wait_for_sleepers(1).await;
+    assert_eq!(rig.stored().await["nextPoll"], "2030-01-01T00:03:00Z");
 }
 
 /// Refuses the first start as the engine does when the waiting-runs queue is
@@ -591,57 +553,44 @@ impl WorkflowRuntime for FullOnce {
 
 #[tokio::test]
 async fn a_full_queue_skips_the_poll_without_consuming_the_answer() {
-    let (base, mut seen) = endpoint().await;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
-    let clock = Arc::new(ManualClock::new(at("2030-01-01T00:00:00Z")));
+    let mut rig = rig().await;
     let (tx, mut started) = mpsc::unbounded_channel();
     let runtime = Arc::new(FullOnce {
         refused: AtomicUsize::new(0),
         inner: RecordingRuntime {
-            store: store.clone(),
+            store: rig.store.clone(),
             started: tx,
         },
     });
-    let bound = host_with(
-        store.clone(),
-        clock.clone(),
-        http_trigger(format!("{base}/items")),
-        runtime,
-        None,
-    )
-    .await;
-    let _schedulers = bound.start_schedulers();
-    clock.wait_for_sleepers(1).await;
+    let _host = rig
+        .start_with(HostSpec::new(rig.trigger("/items"), runtime))
+        .await;
 
     // 00:01 — data, but the workflow cannot take a run: nothing is consumed.
-    clock.advance(Duration::from_secs(60));
-    assert_eq!(seen.recv().await.unwrap().0, "/items?q=1");
-    clock.wait_for_sleepers(1).await;
+    assert_eq!(rig.poll_after(60).await.0, "/items?q=1");
+    rig.clock.wait_for_sleepers(1).await;
     assert!(started.try_recv().is_err());
-    let state = stored(store.as_ref()).await;
+    let state = rig.stored().await;
     assert_eq!(state["nextPoll"], "2030-01-01T00:02:00Z");
     assert_eq!(
         state["pollUrl"],
         Value::Null,
         "the Location is not followed"
     );
-    let entries = histories(store.as_ref()).await;
-    assert_eq!(entries.len(), 1);
-    assert_eq!(entries[0].status, ActionStatus::Skipped);
-    assert_eq!(entries[0].code.as_deref(), Some("TooManyWaitingRuns"));
-    assert!(!entries[0].fired);
+    let entry = rig.one_history(ActionStatus::Skipped).await;
+    assert_eq!(entry.code.as_deref(), Some("TooManyWaitingRuns"));
+    assert!(!entry.fired);
 
     // 00:02 — the same data again, and now it starts a run.
-    clock.advance(Duration::from_secs(60));
-    assert_eq!(seen.recv().await.unwrap().0, "/items?q=1");
+    assert_eq!(rig.poll_after(60).await.0, "/items?q=1");
     let run = started.recv().await.unwrap();
     assert_eq!(run.trigger_outputs["body"], json!({"item": 1}));
-    clock.wait_for_sleepers(1).await;
+    rig.clock.wait_for_sleepers(1).await;
     assert_eq!(
-        stored(store.as_ref()).await["pollUrl"],
-        format!("{base}/items/after")
+        rig.stored().await["pollUrl"],
+        format!("{}/items/after", rig.base)
     );
-    let entries = histories_in_order(store.as_ref()).await;
+    let entries = rig.histories_in_order().await;
     assert_eq!(entries.len(), 2);
     assert!(entries[1].fired);
 }
@@ -669,9 +618,7 @@ impl RequestAuthorizer for ConnectorAuthorizer {
 
 #[tokio::test]
 async fn oauth_and_api_key_authentication_go_through_the_request_authorizer() {
-    let (base, mut seen) = endpoint().await;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
-    let clock = Arc::new(ManualClock::new(at("2030-01-01T00:00:00Z")));
+    let mut rig = rig().await;
     let factory: conflux_connectors::auth::ClientFactory = Arc::new(reqwest::Client::builder);
     let authenticator = conflux_connectors::auth::Authenticator::new(
         factory,
@@ -679,118 +626,57 @@ async fn oauth_and_api_key_authentication_go_through_the_request_authorizer() {
     )
     .unwrap();
     let authorizer: Arc<dyn RequestAuthorizer> = Arc::new(ConnectorAuthorizer(authenticator));
-    let mut trigger = http_trigger(format!("{base}/data"));
+    let mut trigger = rig.trigger("/data");
     trigger["inputs"]["authentication"] = json!({
-        "type": "ActiveDirectoryOAuth", "authority": base, "tenant": "tenant-1",
+        "type": "ActiveDirectoryOAuth", "authority": rig.base, "tenant": "tenant-1",
         "audience": "https://api.example", "clientId": "client", "secret": "s3cret"
     });
-    let (tx, mut started) = mpsc::unbounded_channel();
-    let runtime = Arc::new(RecordingRuntime {
-        store: store.clone(),
-        started: tx,
-    });
-    let bound = host_with(
-        store.clone(),
-        clock.clone(),
-        trigger,
-        runtime,
-        Some(authorizer.clone()),
-    )
-    .await;
-    let schedulers = bound.start_schedulers();
-    clock.wait_for_sleepers(1).await;
-    clock.advance(Duration::from_secs(60));
-    assert_eq!(seen.recv().await.unwrap().0, "/tenant-1/oauth2/token");
-    let (path, auth) = seen.recv().await.unwrap();
+    let (runtime, mut started) = rig.recording();
+    let mut spec = HostSpec::new(trigger, runtime);
+    spec.authorizer = Some(authorizer.clone());
+    let host = rig.start_with(spec).await;
+    assert_eq!(rig.poll_after(60).await.0, "/tenant-1/oauth2/token");
+    let (path, auth) = rig.seen.recv().await.unwrap();
     assert_eq!(path, "/data?q=1");
     assert_eq!(auth.as_deref(), Some("Bearer token-from-endpoint"));
     let run = started.recv().await.unwrap();
     assert_eq!(run.trigger_outputs["body"], json!({"ready": false}));
-    for s in schedulers {
-        s.abort();
-        let _ = s.await;
-    }
-    drop(bound);
+    host.stop().await;
 
     // An API key in the query string.
-    let clock = Arc::new(ManualClock::new(at("2030-01-01T00:00:00Z")));
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
-    let mut trigger = http_trigger(format!("{base}/data"));
+    rig.clock = new_clock();
+    rig.store = memory_store().await;
+    let mut trigger = rig.trigger("/data");
     trigger["inputs"]["authentication"] =
         json!({"type": "ApiKey", "name": "code", "in": "query", "value": "k-1"});
-    let (tx, _started) = mpsc::unbounded_channel();
-    let runtime = Arc::new(RecordingRuntime {
-        store: store.clone(),
-        started: tx,
-    });
-    let bound = host_with(
-        store.clone(),
-        clock.clone(),
-        trigger.clone(),
-        runtime,
-        Some(authorizer),
-    )
-    .await;
-    let schedulers = bound.start_schedulers();
-    clock.wait_for_sleepers(1).await;
-    clock.advance(Duration::from_secs(60));
-    let (path, _) = seen.recv().await.unwrap();
-    assert_eq!(path, "/data?q=1&code=k-1");
-    for s in schedulers {
-        s.abort();
-        let _ = s.await;
-    }
-    drop(bound);
+    let (runtime, _started) = rig.recording();
+    let mut spec = HostSpec::new(trigger.clone(), runtime);
+    spec.authorizer = Some(authorizer);
+    let host = rig.start_with(spec).await;
+    assert_eq!(rig.poll_after(60).await.0, "/data?q=1&code=k-1");
+    host.stop().await;
 
     // Without the authenticator such a type is refused, never sent without credentials.
-    let clock = Arc::new(ManualClock::new(at("2030-01-01T00:00:00Z")));
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
-    let (tx, _started) = mpsc::unbounded_channel();
-    let runtime = Arc::new(RecordingRuntime {
-        store: store.clone(),
-        started: tx,
-    });
-    let bound = host_with(store.clone(), clock.clone(), trigger, runtime, None).await;
-    let _schedulers = bound.start_schedulers();
-    clock.wait_for_sleeps_started(1).await;
-    clock.advance(Duration::from_secs(60));
+    rig.clock = new_clock();
+    rig.store = memory_store().await;
+    let (runtime, _started) = rig.recording();
+    let _host = rig.start_with(HostSpec::new(trigger, runtime)).await;
+    rig.clock.advance(Duration::from_secs(60));
     // The second sleep begins once the failed poll is recorded.
-    clock.wait_for_sleeps_started(2).await;
-    let entries = histories(store.as_ref()).await;
-    assert_eq!(entries.len(), 1);
-    assert_eq!(entries[0].status, ActionStatus::Failed);
-    assert_eq!(
-        entries[0].code.as_deref(),
-        Some("UnsupportedAuthentication")
-    );
-    assert!(seen.try_recv().is_err(), "nothing was sent");
+    rig.clock.wait_for_sleeps_started(2).await;
+    let entry = rig.one_history(ActionStatus::Failed).await;
+    assert_eq!(entry.code.as_deref(), Some("UnsupportedAuthentication"));
+    assert!(rig.seen.try_recv().is_err(), "nothing was sent");
 }
 
 #[tokio::test]
 async fn a_stateless_workflow_keeps_the_history_of_polls_that_start_no_run() {
-    let (base, mut seen) = endpoint().await;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
-    let clock = Arc::new(ManualClock::new(at("2030-01-01T00:00:00Z")));
-    let (tx, _started) = mpsc::unbounded_channel();
-    let runtime = Arc::new(RecordingRuntime {
-        store: store.clone(),
-        started: tx,
-    });
-    let bound = host_of_kind(
-        store.clone(),
-        clock.clone(),
-        http_trigger(format!("{base}/missing")),
-        runtime,
-        None,
-        WorkflowKind::Stateless,
-    )
-    .await;
-    let _schedulers = bound.start_schedulers();
-    clock.wait_for_sleepers(1).await;
-    clock.advance(Duration::from_secs(60));
-    assert_eq!(seen.recv().await.unwrap().0, "/missing?q=1");
-    clock.wait_for_sleepers(1).await;
-    let entries = histories(store.as_ref()).await;
-    assert_eq!(entries.len(), 1);
-    assert_eq!(entries[0].status, ActionStatus::Failed);
+    let mut rig = rig().await;
+    let (runtime, _started) = rig.recording();
+    let mut spec = HostSpec::new(rig.trigger("/missing"), runtime);
+    spec.kind = WorkflowKind::Stateless;
+    let _host = rig.start_with(spec).await;
+    assert_eq!(rig.poll_after(60).await.0, "/missing?q=1");
+    rig.clock.wait_for_sleepers(1).await;
+    rig.one_history(ActionStatus::Failed).await;
 }

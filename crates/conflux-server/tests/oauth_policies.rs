@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use conflux_definition::{Workflow, WorkflowKind};
@@ -20,18 +20,18 @@ use conflux_server::{
     BoundHost, Host, HostConfig, HostOptions, MasterKey, StartRequest, WorkflowSpec,
 };
 use conflux_store::{SqliteStore, Store};
-use ring::signature::{RsaKeyPair, RsaPublicKeyComponents, RSA_PKCS1_SHA256};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 mod trigger_support;
 use trigger_support::RecordingRuntime;
 
+/// Signs RS256 tokens with the security crate's throw-away test key.
+#[path = "../../conflux-security/tests/rsa_signer/mod.rs"]
+mod rsa_signer;
+
 const ISSUER: &str = "https://conflux.test";
 const ENTRA: &str = "https://sts.windows.net/tenant/";
-/// A throw-away 2048-bit key generated for the security crate's tests.
-const RSA_TEST_KEY: &str =
-    include_str!("../../conflux-security/tests/fixtures/rsa-2048-test-key.pem");
 
 struct Fixture {
     /// `(workflow, signed callback URL)`.
@@ -131,6 +131,30 @@ async fn fixture(workflows: Vec<(&str, Value)>, settings: HashMap<String, String
     }
 }
 
+/// A token of the app `caller` from `issuer`.
+fn issue(issuer: &IdentityIssuer, audience: &str, issued: DateTime<Utc>, ttl: Duration) -> String {
+    let caller = IdentityRef::SystemAssigned {
+        app: "caller".into(),
+    };
+    let token = issuer.issue(&caller, audience, issued, ttl).unwrap();
+    token.access_token.expose().to_string()
+}
+
+/// The host with one workflow, `orders`, under `access`.
+async fn orders(access: &Value, settings: HashMap<String, String>) -> Fixture {
+    fixture(vec![("orders", workflow_doc(access, None))], settings).await
+}
+
+/// App settings that name the trusted external key set.
+fn trusted_jwks(location: String) -> HashMap<String, String> {
+    HashMap::from([("CONFLUX_TRUSTED_JWKS_URL".to_string(), location)])
+}
+
+/// A policy trusting tokens of the external provider.
+fn entra_policy() -> Value {
+    policies(json!({"entra": {"type": "AAD", "claims": [{"name": "iss", "value": ENTRA}]}}))
+}
+
 fn policies(policies: Value) -> Value {
     json!({"triggers": {"openAuthenticationPolicies": {"policies": policies}}})
 }
@@ -150,19 +174,12 @@ impl Fixture {
     }
 
     fn token_at(&self, audience: &str, issued: DateTime<Utc>, ttl: Duration) -> String {
-        self.issuer
-            .issue(
-                &IdentityRef::SystemAssigned {
-                    app: "caller".into(),
-                },
-                audience,
-                issued,
-                ttl,
-            )
-            .unwrap()
-            .access_token
-            .expose()
-            .to_string()
+        issue(&self.issuer, audience, issued, ttl)
+    }
+
+    /// A token of the external provider, signed with the RSA test key as `kid`.
+    fn external_token(&self, kid: &str, iss: &str) -> String {
+        rs256(kid, &entra_claims(self.clock.now(), iss))
     }
 
     fn invoke_url(&self, workflow: &str) -> String {
@@ -222,38 +239,14 @@ impl Fixture {
     }
 }
 
-fn rsa_key() -> RsaKeyPair {
-    let body: String = RSA_TEST_KEY
-        .lines()
-        .filter(|line| !line.starts_with("-----"))
-        .collect();
-    RsaKeyPair::from_pkcs8(&STANDARD.decode(body).unwrap()).unwrap()
-}
-
+/// A key set with the RSA test key as `kid`.
 fn rsa_jwks(kid: &str) -> Value {
-    let public = RsaPublicKeyComponents::<Vec<u8>>::from(rsa_key().public());
-    json!({"keys": [{"kty": "RSA", "use": "sig", "kid": kid,
-                     "n": URL_SAFE_NO_PAD.encode(&public.n), "e": URL_SAFE_NO_PAD.encode(&public.e)}]})
+    json!({"keys": [rsa_signer::jwk(kid)]})
 }
 
 /// An RS256 token as an external identity provider would sign it.
 fn rs256(kid: &str, claims: &Value) -> String {
-    let header = json!({"alg": "RS256", "typ": "JWT", "kid": kid});
-    let signed = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    );
-    let key = rsa_key();
-    let mut signature = vec![0; key.public().modulus_len()];
-    key.sign(
-        &RSA_PKCS1_SHA256,
-        &ring::rand::SystemRandom::new(),
-        signed.as_bytes(),
-        &mut signature,
-    )
-    .unwrap();
-    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature))
+    rsa_signer::sign(&json!({"alg": "RS256", "typ": "JWT", "kid": kid}), claims)
 }
 
 fn entra_claims(now: DateTime<Utc>, iss: &str) -> Value {
@@ -296,11 +289,7 @@ async fn key_server(document: Value) -> KeyServer {
 
 #[tokio::test]
 async fn a_token_matching_a_policy_starts_a_run_and_a_wrong_audience_does_not() {
-    let mut f = fixture(
-        vec![("orders", workflow_doc(&orders_policy(), None))],
-        HashMap::new(),
-    )
-    .await;
+    let mut f = orders(&orders_policy(), HashMap::new()).await;
     let url = f.invoke_url("orders");
 
     let run = f.accepted(&url, Some(&f.token("api://orders"))).await;
@@ -334,11 +323,7 @@ async fn a_token_matching_a_policy_starts_a_run_and_a_wrong_audience_does_not() 
 
 #[tokio::test]
 async fn expired_and_not_yet_valid_tokens_are_refused() {
-    let mut f = fixture(
-        vec![("orders", workflow_doc(&orders_policy(), None))],
-        HashMap::new(),
-    )
-    .await;
+    let mut f = orders(&orders_policy(), HashMap::new()).await;
     let url = f.invoke_url("orders");
     let now = f.clock.now();
     let expired = f.token_at(
@@ -364,29 +349,20 @@ async fn expired_and_not_yet_valid_tokens_are_refused() {
 
 #[tokio::test]
 async fn tokens_with_bad_signatures_are_refused() {
-    let mut f = fixture(
-        vec![("orders", workflow_doc(&orders_policy(), None))],
-        HashMap::new(),
-    )
-    .await;
+    let mut f = orders(&orders_policy(), HashMap::new()).await;
     let url = f.invoke_url("orders");
 
     // Same issuer URL, another key: the key is not trusted.
-    let stranger = IdentityIssuer::generate(ISSUER);
-    let foreign = stranger
-        .issue(
-            &IdentityRef::SystemAssigned {
-                app: "caller".into(),
-            },
-            "api://orders",
-            f.clock.now(),
-            Duration::from_secs(3600),
-        )
-        .unwrap();
+    let foreign = issue(
+        &IdentityIssuer::generate(ISSUER),
+        "api://orders",
+        f.clock.now(),
+        Duration::from_secs(3600),
+    );
     let message = f
         .refused(
             &url,
-            Some(foreign.access_token.expose()),
+            Some(&foreign),
             401,
             "InvalidAuthenticationTokenSignature",
         )
@@ -431,11 +407,7 @@ async fn a_token_matching_the_second_of_two_policies_passes() {
             {"name": "Audience", "value": "api://internal"}
         ]}
     }));
-    let mut f = fixture(
-        vec![("orders", workflow_doc(&access, None))],
-        HashMap::new(),
-    )
-    .await;
+    let mut f = orders(&access, HashMap::new()).await;
     let url = f.invoke_url("orders");
     f.accepted(&url, Some(&f.token("api://internal"))).await;
     let message = f
@@ -493,11 +465,7 @@ async fn sas_still_works_alongside_and_both_schemes_at_once_are_refused() {
 async fn with_sas_disabled_only_tokens_are_accepted() {
     let mut access = orders_policy();
     access["triggers"]["sasAuthenticationPolicy"] = json!({"state": "Disabled"});
-    let mut f = fixture(
-        vec![("orders", workflow_doc(&access, None))],
-        HashMap::new(),
-    )
-    .await;
+    let mut f = orders(&access, HashMap::new()).await;
     let sas = f.sas_url("orders");
     let message = f
         .refused(&sas, None, 401, "SasAuthenticationDisabled")
@@ -532,8 +500,7 @@ async fn an_external_rs256_key_set_is_fetched_once_and_refreshed_for_new_keys() 
             {"name": "roles", "value": "Orders.Write"}
         ]}
     }));
-    let settings = HashMap::from([("CONFLUX_TRUSTED_JWKS_URL".to_string(), keys.url.clone())]);
-    let mut f = fixture(vec![("orders", workflow_doc(&access, None))], settings).await;
+    let mut f = orders(&access, trusted_jwks(keys.url.clone())).await;
     let url = f.invoke_url("orders");
     assert_eq!(
         keys.fetches.load(Ordering::SeqCst),
@@ -541,16 +508,8 @@ async fn an_external_rs256_key_set_is_fetched_once_and_refreshed_for_new_keys() 
         "fetched when first needed"
     );
 
-    f.accepted(
-        &url,
-        Some(&rs256("k1", &entra_claims(f.clock.now(), ENTRA))),
-    )
-    .await;
-    f.accepted(
-        &url,
-        Some(&rs256("k1", &entra_claims(f.clock.now(), ENTRA))),
-    )
-    .await;
+    f.accepted(&url, Some(&f.external_token("k1", ENTRA))).await;
+    f.accepted(&url, Some(&f.external_token("k1", ENTRA))).await;
     assert_eq!(
         keys.fetches.load(Ordering::SeqCst),
         1,
@@ -558,7 +517,7 @@ async fn an_external_rs256_key_set_is_fetched_once_and_refreshed_for_new_keys() 
     );
 
     // An external key may not vouch for the host's own issuer.
-    let impostor = rs256("k1", &entra_claims(f.clock.now(), ISSUER));
+    let impostor = f.external_token("k1", ISSUER);
     f.refused(
         &url,
         Some(&impostor),
@@ -570,7 +529,7 @@ async fn an_external_rs256_key_set_is_fetched_once_and_refreshed_for_new_keys() 
     // Key rollover: the provider now publishes the key as `k2`. Right after
     // a fetch the unknown key does not fetch again...
     *keys.document.lock().unwrap() = rsa_jwks("k2");
-    let rolled = rs256("k2", &entra_claims(f.clock.now(), ENTRA));
+    let rolled = f.external_token("k2", ENTRA);
     f.refused(
         &url,
         Some(&rolled),
@@ -584,7 +543,7 @@ async fn an_external_rs256_key_set_is_fetched_once_and_refreshed_for_new_keys() 
     f.accepted(&url, Some(&rolled)).await;
     assert_eq!(keys.fetches.load(Ordering::SeqCst), 2);
     // The old kid is gone from the provider's set.
-    let old = rs256("k1", &entra_claims(f.clock.now(), ENTRA));
+    let old = f.external_token("k1", ENTRA);
     f.refused(&url, Some(&old), 401, "InvalidAuthenticationTokenSignature")
         .await;
 
@@ -602,11 +561,8 @@ async fn an_unreachable_key_set_is_reported_as_unavailable() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead = format!("http://{}/keys", listener.local_addr().unwrap());
     drop(listener);
-    let access =
-        policies(json!({"entra": {"type": "AAD", "claims": [{"name": "iss", "value": ENTRA}]}}));
-    let settings = HashMap::from([("CONFLUX_TRUSTED_JWKS_URL".to_string(), dead)]);
-    let mut f = fixture(vec![("orders", workflow_doc(&access, None))], settings).await;
-    let token = rs256("k1", &entra_claims(f.clock.now(), ENTRA));
+    let mut f = orders(&entra_policy(), trusted_jwks(dead)).await;
+    let token = f.external_token("k1", ENTRA);
     let message = f
         .refused(
             &f.invoke_url("orders"),
@@ -623,14 +579,8 @@ async fn a_key_set_file_is_read_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("jwks.json");
     std::fs::write(&path, rsa_jwks("file-key").to_string()).unwrap();
-    let access =
-        policies(json!({"entra": {"type": "AAD", "claims": [{"name": "iss", "value": ENTRA}]}}));
-    let settings = HashMap::from([(
-        "CONFLUX_TRUSTED_JWKS_URL".to_string(),
-        path.display().to_string(),
-    )]);
-    let mut f = fixture(vec![("orders", workflow_doc(&access, None))], settings).await;
-    let token = rs256("file-key", &entra_claims(f.clock.now(), ENTRA));
+    let mut f = orders(&entra_policy(), trusted_jwks(path.display().to_string())).await;
+    let token = f.external_token("file-key", ENTRA);
     f.accepted(&f.invoke_url("orders"), Some(&token)).await;
 }
 
@@ -659,10 +609,7 @@ async fn invalid_policies_and_key_sets_stop_the_start() {
         "{err}"
     );
 
-    let settings = HashMap::from([(
-        "CONFLUX_TRUSTED_JWKS_URL".to_string(),
-        "/nonexistent/jwks.json".to_string(),
-    )]);
+    let settings = trusted_jwks("/nonexistent/jwks.json".to_string());
     let err = Host::start(options(store, tx, vec![], &issuer, settings, clock))
         .await
         .err()

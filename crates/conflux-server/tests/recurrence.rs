@@ -120,9 +120,11 @@ async fn one_run_per_occurrence_and_restarts_neither_lose_nor_repeat() {
 
     // The host goes down for five and a half minutes: the occurrences due at
     // 00:02..00:06 are missed and, as in Logic Apps, not processed; the
-    // series continues with 00:07.
+    // series continues with 00:07. (The old schedulers are gone before the
+    // clock moves: an aborted task is dropped only when awaited.)
     for s in schedulers {
         s.abort();
+        let _ = s.await;
     }
     drop(bound);
     drop(started);

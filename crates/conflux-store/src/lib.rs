@@ -199,6 +199,13 @@ pub trait Store: Send + Sync + 'static {
         version_id: &str,
     ) -> Result<Option<WorkflowVersion>, StoreError>;
 
+    /// Every stored version of `workflow`, newest first (by when each was
+    /// first stored; ties by descending version id).
+    async fn list_workflow_versions(
+        &self,
+        workflow: &WorkflowName,
+    ) -> Result<Vec<WorkflowVersion>, StoreError>;
+
     /// The value stored under `(ns, key)`.
     async fn kv_get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
 

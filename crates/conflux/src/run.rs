@@ -89,11 +89,16 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .cloned()
         .unwrap_or_else(|| "manual".into());
     // Parameters and app settings of the project, when it loads.
-    let mut registration = WorkflowRegistration::new(name.clone(), Arc::new(workflow));
+    let mut registration =
+        WorkflowRegistration::new(name.clone(), Arc::new(workflow)).with_document(doc);
     registration.stateless = registration.workflow.kind == WorkflowKind::Stateless;
     let mut executors = Vec::new();
     if let Ok(project) = Project::load(&dir) {
-        registration.run_timeout = project.run_timeout();
+        // Runtime.Backend.FlowRunTimeout bounds stateful runs; stateless runs
+        // keep the engine's stateless limit.
+        if !registration.stateless {
+            registration.run_timeout = project.run_timeout();
+        }
         for (k, p) in &project.parameters {
             registration.parameters.insert(k.clone(), p.value.clone());
         }

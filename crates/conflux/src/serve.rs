@@ -106,15 +106,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             }
         });
     }
-    let mut managed = Vec::new();
-    for info in connections.list().await? {
-        match connections.config(&info.name).await {
-            Ok(config) => managed.push(config),
-            Err(err) => eprintln!("warning: connection '{}' is not usable: {err}", info.name),
-        }
-    }
-    let (connector_host, wiring_problems) =
-        ConnectorHost::from_project_with(&project, conflux_connectors::all(), managed);
+    // API-created connections are live: changes count from the next action.
+    let (connector_host, wiring_problems) = ConnectorHost::from_project_with_store(
+        &project,
+        conflux_connectors::all(),
+        connections.clone(),
+    )
+    .await;
     for problem in &wiring_problems {
         eprintln!("warning: {problem}");
     }
@@ -165,7 +163,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     for project_workflow in &project.workflows {
         if let Some(problem) = wiring_problems
             .iter()
-            .find(|p| p.in_workflow_file(&project_workflow.name))
+            .find(|p| p.blocks_workflow(&project_workflow.name))
         {
             eprintln!(
                 "warning: workflow '{}' is not served: {problem}",
@@ -184,7 +182,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             }
         };
         let mut registration =
-            WorkflowRegistration::new(project_workflow.name.clone(), workflow.clone());
+            WorkflowRegistration::new(project_workflow.name.clone(), workflow.clone())
+                .with_document(project_workflow.document.clone());
         registration.parameters = parameters.clone();
         registration.app_settings = app_settings.clone();
         if let Err(err) = engine.register_workflow(registration) {
@@ -247,6 +246,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         say!("admin key (shown once; use it as `Authorization: Bearer <key>` for the management API): {}", key.expose());
     }
     let bound = host.bind(args.listen).await?;
+    // Each served definition is a version in the store; runs resume with theirs.
+    engine.record_versions().await?;
     let resumed = engine.resume_incomplete().await?;
     if resumed > 0 {
         say!("resumed {resumed} incomplete run(s)");

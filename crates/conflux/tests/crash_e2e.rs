@@ -8,205 +8,33 @@
 
 #![allow(clippy::unwrap_used)] // test helpers panic on purpose: a failed step is a failed test
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::extract::State;
 use axum::routing::post;
 use axum::Json;
 use serde_json::{json, Value};
+use support::{project, request_workflow, run_id_of, serve, Patience, Server, PATIENCE};
 use tokio::sync::watch;
 
-const ADMIN_KEY: &str = "crash-test-admin-key-0123456789";
-/// How long a test waits for something that should happen; only a limit for
-/// a hung test, never a measurement.
-const PATIENCE: Duration = Duration::from_secs(90);
-
-// ---------------------------------------------------------------------------
-// The server process
-
-/// A `conflux serve` process on a data folder the test owns.
-struct Server {
-    child: Child,
-    base: String,
-    /// Callback URL per workflow name (Request triggers only).
-    callbacks: BTreeMap<String, String>,
-    /// Lines printed before `listening on` (e.g. `resumed 1 incomplete run(s)`).
-    preamble: Vec<String>,
-    log: PathBuf,
-    client: reqwest::Client,
+/// `conflux serve project` on the test's data folder, logging to `logs`.
+fn start(project: &Path, data: &Path, logs: &Path) -> Server {
+    serve(project).data(data).logs(logs).start()
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `conflux serve project --data data`; returns once it listens (and,
-/// for a restart, once incomplete runs were handed back to the engine).
-/// `request_triggers` is how many callback URLs to read.
-fn start(project: &Path, data: &Path, logs: &Path, request_triggers: usize) -> Server {
-    let n = std::fs::read_dir(logs).unwrap().count();
-    let log = logs.join(format!("serve-{n}.log"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_conflux"))
-        .arg("serve")
-        .arg(project)
-        .args(["--listen", "127.0.0.1:0", "--data"])
-        .arg(data)
-        .env("CONFLUX_ADMIN_KEY", ADMIN_KEY)
-        .env("CONFLUX_LOG", "info")
-        .env_remove("CONFLUX_MASTER_KEY")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("the conflux binary starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut base = None;
-    let mut preamble = Vec::new();
-    let mut callbacks = BTreeMap::new();
-    while base.is_none() || callbacks.len() < request_triggers {
-        let Some(line) = lines.next() else {
-            panic!(
-                "conflux serve ended before listening:\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        };
-        let line = line.unwrap();
-        if let Some(addr) = line.strip_prefix("listening on ") {
-            base = Some(addr.trim().to_string());
-        } else if base.is_none() {
-            preamble.push(line);
-        } else if let Some((head, url)) = line.trim().split_once(": ") {
-            // `  POST workflow/trigger: url`
-            let name = head.split_whitespace().nth(1).unwrap();
-            let workflow = name.split('/').next().unwrap().to_string();
-            callbacks.insert(workflow, url.split_whitespace().next().unwrap().into());
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    Server {
-        child,
-        base: base.unwrap(),
-        callbacks,
-        preamble,
-        log,
-        client: reqwest::Client::new(),
-    }
-}
-
-impl Server {
-    /// SIGKILL: the process gets no chance to flush, acknowledge or close anything.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        let status = self.child.wait().unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::process::ExitStatusExt as _;
-            assert_eq!(status.signal(), Some(9), "ended by SIGKILL: {status}");
-        }
-        assert!(!status.success(), "the server was killed, not stopped");
-    }
-
-    fn log(&self) -> PathBuf {
-        self.log.clone()
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let url = format!(
-            "{}/runtime/webhooks/workflow/api/management/{path}",
-            self.base
-        );
-        let response = self
-            .client
-            .get(url)
-            .bearer_auth(ADMIN_KEY)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 200, "GET {path}");
-        response.json().await.unwrap()
-    }
-
-    /// Every run of a workflow as `(run id, status)`, following `nextLink`.
-    async fn runs(&self, workflow: &str) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        let mut page = self.get(&format!("workflows/{workflow}/runs")).await;
-        loop {
-            for run in page["value"].as_array().unwrap() {
-                out.push((
-                    run["name"].as_str().unwrap().to_string(),
-                    run["properties"]["status"].as_str().unwrap().to_string(),
-                ));
-            }
-            let Some(next) = page["nextLink"].as_str() else {
-                break;
-            };
-            let response = self
-                .client
-                .get(next)
-                .bearer_auth(ADMIN_KEY)
-                .send()
-                .await
-                .unwrap();
-            page = response.json().await.unwrap();
-        }
-        out
-    }
-
-    /// The action records of a run: `name -> record`, failing on a name listed twice.
-    async fn actions(&self, workflow: &str, run: &str) -> BTreeMap<String, Value> {
-        let list = self
-            .get(&format!("workflows/{workflow}/runs/{run}/actions"))
-            .await;
-        let mut out = BTreeMap::new();
-        for action in list["value"].as_array().unwrap() {
-            let name = action["name"].as_str().unwrap().to_string();
-            assert!(
-                out.insert(name.clone(), action.clone()).is_none(),
-                "action {name} of run {run} is listed twice: {list}"
-            );
-        }
-        out
-    }
+/// The restarted server handed `runs` incomplete runs back to the engine.
+fn assert_resumed(server: &Server, runs: usize) {
+    let line = format!("resumed {runs} incomplete run(s)");
+    assert!(server.preamble.contains(&line), "{:?}", server.preamble);
 }
 
 fn status(action: Option<&Value>) -> &str {
     action
         .and_then(|a| a["properties"]["status"].as_str())
         .unwrap_or("(no record)")
-}
-
-/// Waiting for something that should happen: [`Patience::tick`] sleeps a
-/// little, or panics with what was awaited (and the server log) once
-/// [`PATIENCE`] ran out.
-struct Patience {
-    what: &'static str,
-    log: PathBuf,
-    deadline: tokio::time::Instant,
-}
-
-impl Patience {
-    fn new(what: &'static str, log: PathBuf) -> Patience {
-        Patience {
-            what,
-            log,
-            deadline: tokio::time::Instant::now() + PATIENCE,
-        }
-    }
-
-    async fn tick(&self) {
-        if tokio::time::Instant::now() > self.deadline {
-            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            panic!("gave up waiting for {}\nserver log:\n{log}", self.what);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -245,6 +73,13 @@ impl Peer {
         self.holds.lock().unwrap().len()
     }
 
+    /// Waits until `n` requests reached `/hold`.
+    async fn wait_for_holds(&self, n: usize, patience: Patience) {
+        while self.holds() != n {
+            patience.tick().await;
+        }
+    }
+
     /// How many recorded calls have `field == value`.
     fn count(&self, field: &str, value: &str) -> usize {
         self.calls().iter().filter(|c| c[field] == value).count()
@@ -261,11 +96,6 @@ async fn hold(State(peer): State<Peer>, Json(body): Json<Value>) -> Json<Value> 
     let mut released = peer.release.subscribe();
     let _ = released.wait_for(|r| *r).await;
     Json(json!({"released": true}))
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
 }
 
 fn http_post(url: String, body: Value, after: Option<&str>) -> Value {
@@ -286,54 +116,37 @@ fn http_post(url: String, body: Value, after: Option<&str>) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stateful_run_killed_mid_flight_resumes_and_nothing_runs_or_records_twice() {
     let (peer, peer_url) = Peer::start().await;
-    let project = tempfile::tempdir().unwrap();
+    let run_name = "@{workflow()?['run']?['name']}";
+    let workflow = request_workflow(
+        json!({
+            "Step_one": http_post(format!("{peer_url}/record"), json!({"step": "one", "run": run_name}), None),
+            "Pause": {
+                "type": "Wait",
+                "inputs": {"interval": {"count": 1, "unit": "Second"}},
+                "runAfter": {"Step_one": ["Succeeded"]}
+            },
+            "Hold": http_post(format!("{peer_url}/hold"), json!({"run": run_name}), Some("Pause")),
+            "Step_two": http_post(format!("{peer_url}/record"), json!({"step": "two", "run": run_name}), Some("Hold")),
+            "Done": {
+                "type": "Compose",
+                "inputs": "@body('Step_two')",
+                "runAfter": {"Step_two": ["Succeeded"]}
+            }
+        }),
+        json!({}),
+    );
+    let project = project(&[("durable", workflow)]);
     let data = tempfile::tempdir().unwrap();
     let logs = tempfile::tempdir().unwrap();
-    let run_name = "@{workflow()?['run']?['name']}";
-    let workflow = json!({
-        "definition": {
-            "triggers": {"manual": {"type": "Request", "kind": "Http", "inputs": {"method": "POST"}}},
-            "actions": {
-                "Step_one": http_post(format!("{peer_url}/record"), json!({"step": "one", "run": run_name}), None),
-                "Pause": {
-                    "type": "Wait",
-                    "inputs": {"interval": {"count": 1, "unit": "Second"}},
-                    "runAfter": {"Step_one": ["Succeeded"]}
-                },
-                "Hold": http_post(format!("{peer_url}/hold"), json!({"run": run_name}), Some("Pause")),
-                "Step_two": http_post(format!("{peer_url}/record"), json!({"step": "two", "run": run_name}), Some("Hold")),
-                "Done": {
-                    "type": "Compose",
-                    "inputs": "@body('Step_two')",
-                    "runAfter": {"Step_two": ["Succeeded"]}
-                }
-            }
-        },
-        "kind": "Stateful"
-    });
-    write(&project.path().join("host.json"), "{}");
-    write(
-        &project.path().join("durable/workflow.json"),
-        &workflow.to_string(),
-    );
 
-    let server = start(project.path(), data.path(), logs.path(), 1);
-    let response = server
-        .client
-        .post(&server.callbacks["durable"])
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
+    let server = start(project.path(), data.path(), logs.path());
+    let response = server.call(&server.url("durable"), json!({})).await;
     assert_eq!(response.status().as_u16(), 202, "no Response action: 202");
-    let run_id = response.headers()["x-ms-workflow-run-id"]
-        .to_str()
-        .unwrap()
-        .to_string();
+    let run_id = run_id_of(&response);
 
     // The run is inside Hold: Step_one and Pause are recorded as Succeeded,
     // Hold as Running, and the peer holds its request.
-    let patience = Patience::new("the run to be held in the Hold action", server.log());
+    let patience = server.patience("the run to be held in the Hold action");
     let before = loop {
         let actions = server.actions("durable", &run_id).await;
         if peer.holds() == 1
@@ -350,31 +163,17 @@ async fn a_stateful_run_killed_mid_flight_resumes_and_nothing_runs_or_records_tw
     server.kill();
 
     // A new process on the same data folder resumes the run on its own.
-    let server = start(project.path(), data.path(), logs.path(), 1);
-    assert!(
-        server
-            .preamble
-            .iter()
-            .any(|l| l == "resumed 1 incomplete run(s)"),
-        "{:?}",
-        server.preamble
-    );
+    let server = start(project.path(), data.path(), logs.path());
+    assert_resumed(&server, 1);
     // Hold was in flight when the process died, so it is sent again.
-    let patience = Patience::new("Hold to be sent again", server.log());
-    while peer.holds() != 2 {
-        patience.tick().await;
-    }
+    peer.wait_for_holds(2, server.patience("Hold to be sent again"))
+        .await;
     peer.release.send_replace(true);
-    let patience = Patience::new("the resumed run to end", server.log());
-    loop {
-        let runs = server.runs("durable").await;
-        if runs.iter().all(|(_, s)| s != "Running" && s != "Waiting") {
-            break;
-        }
-        patience.tick().await;
-    }
-
-    let runs = server.runs("durable").await;
+    let runs = server
+        .wait_for_runs("durable", "the resumed run to end", |runs| {
+            runs.iter().all(|(_, s)| s != "Running" && s != "Waiting")
+        })
+        .await;
     assert_eq!(
         runs,
         vec![(run_id.clone(), "Succeeded".to_string())],
@@ -411,16 +210,7 @@ async fn a_stateful_run_killed_mid_flight_resumes_and_nothing_runs_or_records_tw
     let outputs_link = after["Done"]["properties"]["outputsLink"]["uri"]
         .as_str()
         .unwrap();
-    let done: Value = server
-        .client
-        .get(outputs_link)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(done, json!({"recorded": true}));
+    assert_eq!(server.fetch(outputs_link).await, json!({"recorded": true}));
 }
 
 // ---------------------------------------------------------------------------
@@ -523,6 +313,20 @@ impl TestQueue {
         (queue.message_count(), queue.consumer_count())
     }
 
+    /// Reads [`TestQueue::counts`] until `done` holds for them.
+    async fn wait_for(&self, patience: Patience, done: impl Fn((u32, u32)) -> bool) {
+        while !done(self.counts().await) {
+            patience.tick().await;
+        }
+    }
+
+    /// Waits until the server's trigger consumes the queue.
+    async fn wait_for_consumer(&self, server: &Server) {
+        let patience = server.patience("the trigger to consume the queue");
+        self.wait_for(patience, |(_, consumers)| consumers == 1)
+            .await;
+    }
+
     async fn delete(self) {
         self.channel
             .queue_delete(&self.name, lapin::options::QueueDeleteOptions::default())
@@ -562,21 +366,6 @@ fn queue_project(
     runtime: Value,
     actions: Value,
 ) -> tempfile::TempDir {
-    let project = tempfile::tempdir().unwrap();
-    write(
-        &project.path().join("local.settings.json"),
-        &json!({"IsEncrypted": false, "Values": {"RABBIT_URL": amqp_url()}}).to_string(),
-    );
-    write(
-        &project.path().join("connections.json"),
-        &json!({"serviceProviderConnections": {"rabbit": {
-            "parameterValues": {"connectionString": "@appsetting('RABBIT_URL')"},
-            "serviceProvider": {"id": "/serviceProviders/amqp"},
-            "displayName": "RabbitMQ"
-        }}})
-        .to_string(),
-    );
-    write(&project.path().join("host.json"), "{}");
     let workflow = json!({
         "definition": {
             "triggers": {"on_message": {
@@ -595,10 +384,23 @@ fn queue_project(
         },
         "kind": "Stateful"
     });
-    write(
-        &project.path().join("orders/workflow.json"),
-        &workflow.to_string(),
-    );
+    let project = project(&[("orders", workflow)]);
+    let settings = json!({"IsEncrypted": false, "Values": {"RABBIT_URL": amqp_url()}});
+    std::fs::write(
+        project.path().join("local.settings.json"),
+        settings.to_string(),
+    )
+    .unwrap();
+    let connections = json!({"serviceProviderConnections": {"rabbit": {
+        "parameterValues": {"connectionString": "@appsetting('RABBIT_URL')"},
+        "serviceProvider": {"id": "/serviceProviders/amqp"},
+        "displayName": "RabbitMQ"
+    }}});
+    std::fs::write(
+        project.path().join("connections.json"),
+        connections.to_string(),
+    )
+    .unwrap();
     project
 }
 
@@ -610,6 +412,41 @@ fn record_body() -> Value {
         "redelivered": "@triggerOutputs()?['properties']?['redelivered']",
         "run": "@{workflow()?['run']?['name']}"
     })
+}
+
+/// Once every message of `ids` has a finished run and the queue is
+/// drained: one run per message, and one call to the peer per message, made
+/// by a listed run. Returns those calls in the order of `ids`.
+async fn one_run_per_message(
+    server: &Server,
+    queue: &TestQueue,
+    peer: &Peer,
+    ids: &[String],
+) -> Vec<Value> {
+    server
+        .wait_for_runs("orders", "a finished run for every message", |runs| {
+            runs.len() >= ids.len() && runs.iter().all(|(_, s)| s == "Succeeded")
+        })
+        .await;
+    queue
+        .wait_for(server.patience("the queue to be drained"), |(ready, _)| {
+            ready == 0
+        })
+        .await;
+
+    let runs = server.runs("orders").await;
+    assert_eq!(runs.len(), ids.len(), "one run per message: {runs:?}");
+    let calls = peer.calls();
+    assert_eq!(calls.len(), ids.len(), "{calls:?}");
+    ids.iter()
+        .map(|id| {
+            let of_id: Vec<&Value> = calls.iter().filter(|c| c["id"] == id.as_str()).collect();
+            assert_eq!(of_id.len(), 1, "one run for {id}: {calls:?}");
+            let run = of_id[0]["run"].as_str().unwrap();
+            assert!(runs.iter().any(|(r, _)| r == run), "{run} is listed");
+            of_id[0].clone()
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -627,41 +464,34 @@ async fn queue_messages_received_but_not_yet_runs_when_killed_are_redelivered_on
     );
     let data = tempfile::tempdir().unwrap();
     let logs = tempfile::tempdir().unwrap();
+    let ids: Vec<String> = (0..4).map(|i| format!("m-{i}")).collect();
 
-    let server = start(project.path(), data.path(), logs.path(), 0);
+    let server = start(project.path(), data.path(), logs.path());
     // The trigger works: a first message becomes a finished run.
-    let patience = Patience::new("the trigger to consume the queue", server.log());
-    while queue.counts().await.1 != 1 {
-        patience.tick().await;
-    }
-    queue.publish("m-0").await;
-    let patience = Patience::new("the run of m-0 to succeed", server.log());
-    loop {
-        let runs = server.runs("orders").await;
-        if runs.len() == 1 && runs[0].1 == "Succeeded" {
-            break;
-        }
-        patience.tick().await;
-    }
+    queue.wait_for_consumer(&server).await;
+    queue.publish(&ids[0]).await;
+    server
+        .wait_for_runs("orders", "the run of m-0 to succeed", |runs| {
+            runs.len() == 1 && runs[0].1 == "Succeeded"
+        })
+        .await;
 
     // No run can be created now: the server receives the next messages but
     // cannot write their runs, so it cannot acknowledge them either. (The
     // store's writes wait for the lock and time out; the trigger then hands
     // the message back, and the broker delivers it again.)
     let lock = WriteLock::take(&data.path().join("conflux.db"));
-    let held = ["m-1", "m-2", "m-3"];
-    for id in held {
+    for id in &ids[1..] {
         queue.publish(id).await;
     }
     // None ready means all three are out to the server, which (prefetch 3)
     // also means m-0 was acknowledged.
-    let patience = Patience::new(
-        "the server to take the messages off the queue",
-        server.log(),
-    );
-    while queue.counts().await.0 != 0 {
-        patience.tick().await;
-    }
+    queue
+        .wait_for(
+            server.patience("the server to take the messages off the queue"),
+            |(ready, _)| ready == 0,
+        )
+        .await;
     assert_eq!(
         server.runs("orders").await.len(),
         1,
@@ -671,35 +501,15 @@ async fn queue_messages_received_but_not_yet_runs_when_killed_are_redelivered_on
     server.kill();
     lock.release();
     // The killed process's connection is gone, so the broker has the messages back.
-    let patience = Patience::new("the broker to requeue the messages", killed_log);
-    while queue.counts().await != (3, 0) {
-        patience.tick().await;
-    }
+    queue
+        .wait_for(
+            Patience::new("the broker to requeue the messages", killed_log),
+            |counts| counts == (3, 0),
+        )
+        .await;
 
-    let server = start(project.path(), data.path(), logs.path(), 0);
-    let patience = Patience::new("a run for every message", server.log());
-    loop {
-        let runs = server.runs("orders").await;
-        if runs.len() >= 4 && runs.iter().all(|(_, s)| s == "Succeeded") {
-            break;
-        }
-        patience.tick().await;
-    }
-    let patience = Patience::new("the queue to be drained", server.log());
-    while queue.counts().await.0 != 0 {
-        patience.tick().await;
-    }
-
-    let runs = server.runs("orders").await;
-    assert_eq!(runs.len(), 4, "one run per message: {runs:?}");
-    let calls = peer.calls();
-    assert_eq!(calls.len(), 4, "{calls:?}");
-    for id in std::iter::once("m-0").chain(held) {
-        let of_id: Vec<&Value> = calls.iter().filter(|c| c["id"] == id).collect();
-        assert_eq!(of_id.len(), 1, "one run for {id}: {calls:?}");
-        let run = of_id[0]["run"].as_str().unwrap();
-        assert!(runs.iter().any(|(r, _)| r == run), "{run} is listed");
-    }
+    let server = start(project.path(), data.path(), logs.path());
+    let calls = one_run_per_message(&server, &queue, &peer, &ids).await;
     // The broker marks what it had handed out before: the killed process had
     // received m-1..m-3, and no run came of that.
     for call in &calls {
@@ -730,80 +540,47 @@ async fn running_waiting_and_refused_queue_runs_all_survive_a_kill_exactly_once(
     let data = tempfile::tempdir().unwrap();
     let logs = tempfile::tempdir().unwrap();
 
-    let server = start(project.path(), data.path(), logs.path(), 0);
-    let patience = Patience::new("the trigger to consume the queue", server.log());
-    while queue.counts().await.1 != 1 {
-        patience.tick().await;
-    }
+    let server = start(project.path(), data.path(), logs.path());
+    queue.wait_for_consumer(&server).await;
     let ids: Vec<String> = (0..12).map(|i| format!("m-{i}")).collect();
     for id in &ids {
         queue.publish(id).await;
     }
-    let patience = Patience::new("1 running and 10 waiting runs", server.log());
-    loop {
-        let runs = server.runs("orders").await;
-        let running = runs.iter().filter(|(_, s)| s == "Running").count();
-        let waiting = runs.iter().filter(|(_, s)| s == "Waiting").count();
-        if peer.holds() == 1 && running == 1 && waiting == 10 && runs.len() == 11 {
-            break;
-        }
-        patience.tick().await;
-    }
+    server
+        .wait_for_runs("orders", "1 running and 10 waiting runs", |runs| {
+            let running = runs.iter().filter(|(_, s)| s == "Running").count();
+            let waiting = runs.iter().filter(|(_, s)| s == "Waiting").count();
+            peer.holds() == 1 && running == 1 && waiting == 10 && runs.len() == 11
+        })
+        .await;
     // The twelfth message is out to the server (not ready in the queue) but
     // has no run and cannot be acknowledged; with prefetch 1 that also means
     // the eleven before it were acknowledged.
-    let patience = Patience::new("the refused message to be out to the server", server.log());
-    while queue.counts().await.0 != 0 {
-        patience.tick().await;
-    }
+    queue
+        .wait_for(
+            server.patience("the refused message to be out to the server"),
+            |(ready, _)| ready == 0,
+        )
+        .await;
     assert_eq!(server.runs("orders").await.len(), 11);
     let first = peer.holds.lock().unwrap()[0]["id"].clone();
     server.kill();
 
-    let server = start(project.path(), data.path(), logs.path(), 0);
-    assert!(
-        server
-            .preamble
-            .iter()
-            .any(|l| l == "resumed 11 incomplete run(s)"),
-        "{:?}",
-        server.preamble
-    );
+    let server = start(project.path(), data.path(), logs.path());
+    assert_resumed(&server, 11);
     // The run that was executing goes on first: its Hold, in flight at the
     // kill, is sent again.
-    let patience = Patience::new("the running run to send Hold again", server.log());
-    while peer.holds() != 2 {
-        patience.tick().await;
-    }
+    peer.wait_for_holds(2, server.patience("the running run to send Hold again"))
+        .await;
     assert_eq!(peer.holds.lock().unwrap()[1]["id"], first);
     peer.release.send_replace(true);
-    let patience = Patience::new("a finished run for every message", server.log());
-    loop {
-        let runs = server.runs("orders").await;
-        if runs.len() >= 12 && runs.iter().all(|(_, s)| s == "Succeeded") {
-            break;
-        }
-        patience.tick().await;
-    }
-    let patience = Patience::new("the queue to be drained", server.log());
-    while queue.counts().await.0 != 0 {
-        patience.tick().await;
-    }
-
-    let runs = server.runs("orders").await;
-    assert_eq!(runs.len(), 12, "one run per message: {runs:?}");
-    let calls = peer.calls();
-    assert_eq!(calls.len(), 12, "{calls:?}");
-    let mut redelivered = Vec::new();
-    for id in &ids {
-        let of_id: Vec<&Value> = calls.iter().filter(|c| c["id"] == id.as_str()).collect();
-        assert_eq!(of_id.len(), 1, "one run for {id}: {calls:?}");
-        let run = of_id[0]["run"].as_str().unwrap();
-        assert!(runs.iter().any(|(r, _)| r == run), "{run} is listed");
-        if of_id[0]["redelivered"] == true {
-            redelivered.push(id.clone());
-        }
-    }
+    let calls = one_run_per_message(&server, &queue, &peer, &ids).await;
+    let redelivered: Vec<&String> = ids
+        .iter()
+        .zip(&calls)
+        .filter(|(_, call)| call["redelivered"] == true)
+        .map(|(id, _)| id)
+        .collect();
     // Only the refused message came from the broker twice; the runs created
     // before the kill (running or waiting) were acknowledged and resumed.
     assert_eq!(first, "m-0");

@@ -29,7 +29,7 @@ fn from_array(
 ) -> Result<std::sync::Arc<Vec<Value>>, Box<Outcome>> {
     match from.eval(host) {
         Ok(Value::Array(a)) => Ok(a),
-        Ok(Value::Null) => Ok(std::sync::Arc::new(Vec::new())),
+        // `null` is refused like any other non-array (Logic Apps: "is of type 'Null'").
         Ok(other) => Err(Box::new(Outcome::failed(
             "InvalidTemplate",
             &format!(

@@ -115,15 +115,16 @@ pub(crate) async fn run(ctx: &Arc<RunCtx>, def: &ActionDefinition, inputs: Value
     let outputs = outputs_value(response);
     let mut o = Outcome::ok(recorded_inputs, Some(outputs));
     o.retry_history = retry.history;
+    // The action's code is the name of the final status (`OK`, `Created`, `NotFound`).
+    let code = status_code_name(status);
     if status >= 400 {
-        let code = status_code_name(status);
         o.status = ActionStatus::Failed;
         o.error = Some(error_value(
             &code,
             &format!("The server responded with status {status}."),
         ));
-        o.code = Some(code);
     }
+    o.code = Some(code);
     o
 }
 

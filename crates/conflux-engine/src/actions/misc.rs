@@ -168,7 +168,15 @@ pub(super) fn response(def: &ActionDefinition, host: &Host<'_>, inputs: &Compile
         Some(Value::Object(h)) => h.iter().map(|(k, v)| (k.clone(), v.to_text())).collect(),
         _ => Vec::new(),
     };
-    let body = v.get("body").unwrap_or(Value::Null);
+    let body = match v.get("body") {
+        // A content envelope that arrived as JSON (a trigger or HTTP body that was
+        // not JSON) goes out as that content, with its own content type.
+        Some(b @ Value::Object(_)) => match b.as_content() {
+            Some(c) => Value::content(c.into_owned()),
+            None => b,
+        },
+        other => other.unwrap_or(Value::Null),
+    };
     let sender = lock(&host.run.response_tx).take();
     let Some(sender) = sender else {
         return Outcome::failed(
@@ -177,17 +185,28 @@ pub(super) fn response(def: &ActionDefinition, host: &Host<'_>, inputs: &Compile
         )
         .with_inputs(Some(v));
     };
-    *lock(&host.run.response_sent) = Some(serde_json::json!({
+    let sent = serde_json::json!({
         "statusCode": status,
         "headers": headers.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect::<serde_json::Map<_, _>>(),
         "body": body.to_json(),
-    }));
-    // The caller may have gone away; the run goes on regardless.
-    let _ = sender.send(ResponseMessage {
-        status,
-        headers,
-        body,
     });
+    // The receiver is gone when the caller stopped waiting (its wait timed
+    // out and it was already answered with an error): nobody gets this answer.
+    if sender
+        .send(ResponseMessage {
+            status,
+            headers,
+            body,
+        })
+        .is_err()
+    {
+        return Outcome::failed(
+            "ActionResponseTimedOut",
+            "Nobody waits for this response any more: the caller's request timed out and was already answered (or whoever started the run stopped waiting).",
+        )
+        .with_inputs(Some(v));
+    }
+    *lock(&host.run.response_sent) = Some(sent);
     Outcome::ok(Some(v), None)
 }
 
@@ -293,8 +312,12 @@ pub(super) async fn call_workflow(
         }
     };
     let Some(rx) = handle.response else {
-        // A child without Response: the action succeeds with empty outputs once started.
-        return Outcome::ok(Some(inputs), None);
+        // A child without Response: its trigger accepts the call the way an HTTP
+        // caller sees it (202, no body), and the action succeeds once the run started.
+        let mut out = Map::new();
+        out.insert("statusCode".into(), Value::Int(202));
+        out.insert("headers".into(), Value::object(Map::new()));
+        return Outcome::ok(Some(inputs), Some(Value::object(out)));
     };
     match rx.await {
         Ok(resp) => {
@@ -307,11 +330,13 @@ pub(super) async fn call_workflow(
             out.insert("headers".into(), Value::object(headers));
             out.insert("body".into(), resp.body);
             let mut o = Outcome::ok(Some(inputs), Some(Value::object(out)));
+            // Named like the Http action's codes (`OK`, `InternalServerError`).
+            let code = super::http::status_code_name(resp.status);
+            o.code = Some(code.clone());
             if resp.status >= 400 {
                 o.status = conflux_store::ActionStatus::Failed;
-                o.code = Some(resp.status.to_string());
                 o.error = Some(error_value(
-                    &resp.status.to_string(),
+                    &code,
                     &format!(
                         "The workflow '{name}' responded with status {}.",
                         resp.status

@@ -423,6 +423,16 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn list_workflow_versions(
+        &self,
+        workflow: &WorkflowName,
+    ) -> Result<Vec<WorkflowVersion>, StoreError> {
+        let workflow = workflow.clone();
+        self.reads
+            .run(move |conn| read::list_workflow_versions(conn, &workflow))
+            .await
+    }
+
     async fn kv_get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let (ns, key) = (ns.to_owned(), key.to_owned());
         self.reads

@@ -334,6 +334,21 @@ pub(crate) fn get_workflow_version(
     .pop())
 }
 
+pub(crate) fn list_workflow_versions(
+    conn: &Connection,
+    workflow: &WorkflowName,
+) -> Result<Vec<WorkflowVersion>, StoreError> {
+    let sql = "SELECT workflow, version_id, definition, created FROM workflow_versions WHERE workflow = ?1 ORDER BY created DESC, version_id DESC";
+    let op = format!("list versions of workflow {workflow}");
+    collect(
+        conn,
+        &op,
+        sql,
+        params![workflow.as_str()],
+        decode_workflow_version,
+    )
+}
+
 pub(crate) fn kv_get(
     conn: &Connection,
     ns: &str,

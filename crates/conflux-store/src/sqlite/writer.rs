@@ -291,8 +291,11 @@ impl Writer {
             )
             .map_err(op)?;
         if deleted == 0 {
+            // Entries without a run (skipped attempts) and entries whose run
+            // is not kept (stateless runs are stored only when they fail) go
+            // by age; an entry whose run is still stored goes with its run.
             tx.execute(
-                "DELETE FROM trigger_histories WHERE run_id IS NULL AND start_time < ?1",
+                "DELETE FROM trigger_histories WHERE start_time < ?1 AND (run_id IS NULL OR NOT EXISTS (SELECT 1 FROM runs WHERE runs.run_id = trigger_histories.run_id))",
                 params![cutoff],
             )
             .map_err(op)?;

@@ -38,6 +38,7 @@ macro_rules! storage_suite {
         $crate::storage_suite!(@cases $harness;
             run_lifecycle, checked_transitions, journal_append_is_idempotent_and_ordered,
             runs_page_newest_first_with_status_filter, repetitions_and_summaries, trigger_histories_page_newest_first,
+            workflow_versions_dedupe_and_list_newest_first,
             trigger_state_set_and_reset, kv_namespaces, purge_removes_old_finished_runs, purge_returns_space,
             concurrent_commits_are_durable_and_grouped,
             refused_batch_does_not_spoil_its_group,

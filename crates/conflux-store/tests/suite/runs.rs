@@ -419,3 +419,50 @@ pub async fn secured_sections_never_stored(h: &dyn Harness) {
     assert_eq!(stored.outputs, Some(json!({"token": "abc"})));
     assert_eq!(stored.secured_sections, ["inputs"]);
 }
+
+pub async fn workflow_versions_dedupe_and_list_newest_first(h: &dyn Harness) {
+    let store = h.open().await.store;
+    let first_doc = json!({"definition": {"actions": {"A": {"type": "Compose", "inputs": 1}}}});
+    let second_doc = json!({"definition": {"actions": {"A": {"type": "Compose", "inputs": 2}}}});
+    let first = WorkflowVersion::new(wf("orders"), first_doc.clone(), t0());
+    let second = WorkflowVersion::new(wf("orders"), second_doc, t0() + Duration::minutes(5));
+    assert_ne!(first.version_id, second.version_id);
+
+    // The same document stored again later keeps its id and first creation time.
+    let again = WorkflowVersion::new(wf("orders"), first_doc.clone(), t0() + Duration::hours(1));
+    assert_eq!(again.version_id, first.version_id);
+    // The same document under another workflow is that workflow's own version.
+    let other = WorkflowVersion::new(wf("billing"), first_doc, t0() + Duration::minutes(1));
+    commit_one(&store, |b| {
+        b.put_workflow_version(first.clone())
+            .put_workflow_version(other.clone());
+    })
+    .await
+    .unwrap();
+    store.put_workflow_version(second.clone()).await.unwrap();
+    store.put_workflow_version(again).await.unwrap();
+
+    let listed = store.list_workflow_versions(&wf("orders")).await.unwrap();
+    assert_eq!(
+        listed,
+        vec![second.clone(), first.clone()],
+        "newest first, deduplicated"
+    );
+    assert_eq!(
+        store.list_workflow_versions(&wf("billing")).await.unwrap(),
+        vec![other]
+    );
+    assert!(store
+        .list_workflow_versions(&wf("nothing"))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .get_workflow_version(&wf("orders"), &first.version_id)
+            .await
+            .unwrap()
+            .map(|v| v.created),
+        Some(t0())
+    );
+}
