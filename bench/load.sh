@@ -5,6 +5,9 @@
 #
 #   bench/load.sh            (DURATION=10s CONNECTIONS=64 THREADS=2 by default)
 #
+# CARGO_TARGET_DIR picks the build directory (default `target`); CONFLUX_BIN
+# runs an already built `conflux` binary instead of building one.
+#
 # Needs `wrk` (Debian package `wrk`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,8 +21,14 @@ export CONFLUX_ADMIN_KEY=bench-admin-key
 MGMT="http://$CONFLUX_ADDR/runtime/webhooks/workflow/api/management"
 
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
-cargo build --release -q -p conflux
-cargo build --release -q -p conflux-server --example echo_server
+TARGET=${CARGO_TARGET_DIR:-target}
+ECHO_BIN=$TARGET/release/examples/echo_server
+if [ -z "${CONFLUX_BIN:-}" ]; then
+  cargo build --release -q -p conflux
+  cargo build --release -q -p conflux-server --example echo_server
+  CONFLUX_BIN=$TARGET/release/conflux
+fi
+[ -x "$ECHO_BIN" ] || cargo build --release -q -p conflux-server --example echo_server
 
 data=$(mktemp -d)
 pids=()
@@ -33,7 +42,7 @@ wait_for() { # url
 
 echo "== start-up"
 start=$(date +%s%N)
-target/release/conflux serve examples/bench --listen "$CONFLUX_ADDR" --data "$data/store" >"$data/serve.log" 2>&1 &
+"$CONFLUX_BIN" serve examples/bench --listen "$CONFLUX_ADDR" --data "$data/store" >"$data/serve.log" 2>&1 &
 pids+=($!); conflux_pid=$!
 wait_for "$MGMT/workflows"
 end=$(date +%s%N)
@@ -41,7 +50,7 @@ echo "start-up to first served request: $(( (end - start) / 1000000 )) ms"
 sleep 1
 echo "idle RSS: $(awk '/VmRSS/ {print $2, $3}' /proc/$conflux_pid/status)"
 
-target/release/examples/echo_server "$ECHO_ADDR" >/dev/null 2>&1 &
+"$ECHO_BIN" "$ECHO_ADDR" >/dev/null 2>&1 &
 pids+=($!)
 wait_for "http://$ECHO_ADDR/"
 

@@ -13,9 +13,7 @@
 //! where `<address>` is `channel`, `list`, `queue`, `topic` or `subject`.
 
 use base64::Engine as _;
-use conflux_connector_api::{
-    ConfigProblem, ConnectionConfig, ConnectorError, ParameterDescriptor, ParameterKind, Secret,
-};
+use conflux_connector_api::{ConfigProblem, ConnectionConfig, ConnectorError, ParamReader, Secret};
 use serde_json::{Map, Value};
 
 /// Where problems with a broker's connection string are reported.
@@ -134,23 +132,7 @@ pub(crate) fn with_connection_string(connection_string: &str) -> ConnectionConfi
     config
 }
 
-/// A parameter descriptor; secure strings are secret.
-pub(crate) const fn param(
-    name: &'static str,
-    display_name: &'static str,
-    description: &'static str,
-    kind: ParameterKind,
-    required: bool,
-) -> ParameterDescriptor {
-    ParameterDescriptor {
-        name,
-        display_name,
-        description,
-        kind,
-        required,
-        secret: matches!(kind, ParameterKind::SecureString),
-    }
-}
+pub(crate) use crate::param;
 
 /// Turns input problems into one invalid-input error that lists them all.
 pub(crate) fn problems_to_error(problems: Vec<ConfigProblem>) -> ConnectorError {
@@ -251,6 +233,21 @@ pub(crate) fn encode_body(value: &Value) -> Result<(Vec<u8>, &'static str), Stri
         }
         other => Ok((other.to_string().into_bytes(), "application/json")),
     }
+}
+
+/// The required input `name` encoded by [`encode_body`]: its bytes and the
+/// content type it implies. A missing or unencodable value is reported on `r`.
+pub(crate) fn required_body(
+    r: &mut ParamReader<'_>,
+    name: &str,
+) -> Option<(Vec<u8>, &'static str)> {
+    let Some(value) = r.raw(name) else {
+        r.problem(name, "is required but missing");
+        return None;
+    };
+    encode_body(value)
+        .map_err(|message| r.problem(name, message))
+        .ok()
 }
 
 /// Builds a trigger event in the shared shape.

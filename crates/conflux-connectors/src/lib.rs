@@ -14,7 +14,9 @@
 
 use std::sync::Arc;
 
-use conflux_connector_api::{ConfigProblem, Connector, ConnectorError};
+use conflux_connector_api::{
+    ConfigProblem, Connector, ConnectorError, ParameterDescriptor, ParameterKind,
+};
 
 #[cfg(feature = "amqp")]
 pub mod amqp;
@@ -67,6 +69,26 @@ pub fn find(service_provider_id: &str) -> Option<Arc<dyn Connector>> {
     all()
         .into_iter()
         .find(|c| c.descriptor().id.eq_ignore_ascii_case(service_provider_id))
+}
+
+/// A parameter descriptor, as every connector describes its parameters;
+/// secure strings are secret.
+#[allow(dead_code)] // unused when no connector feature is enabled
+pub(crate) const fn param(
+    name: &'static str,
+    display_name: &'static str,
+    description: &'static str,
+    kind: ParameterKind,
+    required: bool,
+) -> ParameterDescriptor {
+    ParameterDescriptor {
+        name,
+        display_name,
+        description,
+        kind,
+        required,
+        secret: matches!(kind, ParameterKind::SecureString),
+    }
 }
 
 /// Folds input problems into one invalid-input error, for operations invoked

@@ -143,25 +143,8 @@ impl Loader {
         path: &str,
     ) {
         let n = run_after.len();
-        let mut indegree: Vec<usize> = run_after.iter().map(Vec::len).collect();
-        let mut succ = vec![Vec::new(); n];
-        for (i, ra) in run_after.iter().enumerate() {
-            for r in ra {
-                succ[r.index].push(i);
-            }
-        }
-        let mut queue: Vec<usize> = (0..n).filter(|&i| indegree[i] == 0).collect();
-        let mut done = 0;
-        while let Some(i) = queue.pop() {
-            done += 1;
-            for &s in &succ[i] {
-                indegree[s] -= 1;
-                if indegree[s] == 0 {
-                    queue.push(s);
-                }
-            }
-        }
-        if done < n {
+        let (order, indegree) = run_after_order(run_after);
+        if order.len() < n {
             let names: Vec<&str> = (0..n)
                 .filter(|&i| indegree[i] > 0)
                 .map(|i| actions[i].name.as_str())
@@ -782,6 +765,15 @@ fn status_mask(statuses: &[RunAfterStatus]) -> u8 {
 /// Indexes in an order where every action comes after those it runs after;
 /// `None` when runAfter has a cycle.
 fn topological_order(run_after: &[Vec<RunAfter>]) -> Option<Vec<usize>> {
+    let (order, _) = run_after_order(run_after);
+    (order.len() == run_after.len()).then_some(order)
+}
+
+/// Orders actions so that each comes after those it runs after (Kahn's
+/// algorithm), as far as runAfter allows. Also returns, per action, how many
+/// of its runAfter entries were never reached: non-zero exactly for the
+/// actions left out of the order, those on or behind a cycle.
+fn run_after_order(run_after: &[Vec<RunAfter>]) -> (Vec<usize>, Vec<usize>) {
     let n = run_after.len();
     let mut indegree: Vec<usize> = run_after.iter().map(Vec::len).collect();
     let mut succ = vec![Vec::new(); n];
@@ -801,7 +793,7 @@ fn topological_order(run_after: &[Vec<RunAfter>]) -> Option<Vec<usize>> {
             }
         }
     }
-    (order.len() == n).then_some(order)
+    (order, indegree)
 }
 
 /// Paths of the Response actions `def` is or holds in its Scope, If and Switch

@@ -439,6 +439,9 @@ pub struct Workflow {
     pub all_actions: HashMap<String, Arc<ActionDefinition>>,
     /// Whether the definition contains a Response action.
     pub has_response: bool,
+    /// Lower-cased names passed as a literal to `result(...)` anywhere in the
+    /// definition: only those loops keep every iteration's records for it.
+    pub result_targets: std::collections::HashSet<String>,
 }
 
 impl std::fmt::Debug for ActionDefinition {

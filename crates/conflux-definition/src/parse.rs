@@ -187,7 +187,26 @@ pub(crate) fn load(doc: &Json) -> Result<Workflow, DefinitionError> {
         static_results,
         all_actions: l.all,
         has_response: l.has_response,
+        result_targets: result_targets(doc),
     })
+}
+
+/// Names given as a quoted literal to `result(...)`, lower-cased (a textual
+/// scan of the whole document, so conditions and loop expressions count too).
+fn result_targets(doc: &Json) -> std::collections::HashSet<String> {
+    let text = doc.to_string().to_ascii_lowercase();
+    let mut out = std::collections::HashSet::new();
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("result(") {
+        rest = &rest[at + "result(".len()..];
+        let arg = rest.trim_start();
+        if let Some(name) = arg.strip_prefix('\'') {
+            if let Some(end) = name.find('\'') {
+                out.insert(name[..end].to_string());
+            }
+        }
+    }
+    out
 }
 
 /// Unknown action types, found by walking the raw document (used when the model

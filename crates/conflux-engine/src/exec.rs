@@ -20,7 +20,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
 
 use crate::actions::{self, Outcome};
-use crate::state::{ActionResult, Frame, Host, RunCtx, Stop};
+use crate::state::{lock, ActionResult, Frame, Host, RunCtx, Stop};
 
 /// Most items a Foreach accepts (§9).
 const MAX_FOREACH_ITEMS: usize = 100_000;
@@ -570,27 +570,40 @@ async fn run_foreach(
             ),
         );
     }
+    // Each iteration's records are kept only when `result('<this loop>')` is
+    // used somewhere; otherwise only the statuses are folded, so a loop of
+    // 100,000 items does not hold 100,000 iterations' records in memory.
+    let keep_records = ctx
+        .workflow
+        .result_targets
+        .contains(&def.name.to_ascii_lowercase());
     let iterations = futures::stream::iter(0..count)
         .map(|i| {
             let item = items[i].clone();
             async move {
                 let iframe = Frame::iteration(frame, &def.name, item, i as u32);
                 let results = run_map(ctx, actions_map, &iframe).await;
-                aggregate(actions_map, &results)
+                let status = aggregate(actions_map, &results);
+                (i, status, if keep_records { results } else { Vec::new() })
             }
         })
         .buffer_unordered(parallel);
-    let statuses: Vec<ActionStatus> = iterations.collect().await;
-    let status = statuses
-        .iter()
-        .copied()
-        .fold(ActionStatus::Succeeded, |acc, s| {
-            if severity(s) > severity(acc) {
-                s
-            } else {
-                acc
-            }
-        });
+    let mut status = ActionStatus::Succeeded;
+    let mut kept: Vec<(usize, Vec<Arc<ActionResult>>)> = Vec::new();
+    futures::pin_mut!(iterations);
+    while let Some((i, s, results)) = iterations.next().await {
+        if severity(s) > severity(status) {
+            status = s;
+        }
+        if keep_records {
+            kept.push((i, results));
+        }
+    }
+    if keep_records {
+        kept.sort_by_key(|(i, _)| *i);
+        let records = kept.into_iter().flat_map(|(_, r)| r).collect();
+        lock(&frame.loop_results).insert(def.name.clone(), records);
+    }
     let mut o = container_outcome(status, None);
     o.iteration_count = Some(count as u32);
     o
@@ -607,6 +620,13 @@ async fn run_until(
     let timeout = def.limit.timeout.unwrap_or(DEFAULT_UNTIL_TIMEOUT);
     let deadline =
         ctx.clock.now() + chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::MAX);
+    let keep_records = ctx
+        .workflow
+        .result_targets
+        .contains(&def.name.to_ascii_lowercase());
+    if keep_records {
+        lock(&frame.loop_results).insert(def.name.clone(), Vec::new());
+    }
     let mut index: u32 = 0;
     let mut last;
     loop {
@@ -614,6 +634,12 @@ async fn run_until(
         let results = run_map(ctx, actions_map, &iframe).await;
         // Until takes the status of its last iteration only.
         last = aggregate(actions_map, &results);
+        if keep_records {
+            lock(&frame.loop_results)
+                .entry(def.name.clone())
+                .or_default()
+                .extend(results);
+        }
         index += 1;
         if ctx.stop_reason().is_some() {
             break;

@@ -712,12 +712,19 @@ struct RunSeed {
 fn new_run_ctx(shared: &Arc<EngineShared>, reg: &Registered, seed: RunSeed) -> Arc<RunCtx> {
     let (stop_tx, _) = watch::channel(None);
     let name = reg.reg.name.clone();
-    let workflow_value = Value::from(serde_json::json!({
-        "id": format!("/workflows/{name}"),
-        "name": name,
-        "type": "workflows",
-        "run": {"id": format!("/workflows/{name}/runs/{}", seed.run_id), "name": seed.run_id.as_str(), "type": "workflows/runs"},
-    }));
+    let mut run = Map::with_capacity(3);
+    run.insert(
+        "id".into(),
+        Value::string(format!("/workflows/{name}/runs/{}", seed.run_id)),
+    );
+    run.insert("name".into(), Value::string(seed.run_id.as_str()));
+    run.insert("type".into(), Value::string("workflows/runs"));
+    let mut workflow_value = Map::with_capacity(4);
+    workflow_value.insert("id".into(), Value::string(format!("/workflows/{name}")));
+    workflow_value.insert("name".into(), Value::string(name.as_str()));
+    workflow_value.insert("type".into(), Value::string("workflows"));
+    workflow_value.insert("run".into(), Value::object(run));
+    let workflow_value = Value::object(workflow_value);
     let limit = reg.reg.run_timeout.unwrap_or(if reg.reg.stateless {
         shared.stateless_run_timeout
     } else {
@@ -786,19 +793,24 @@ pub(crate) async fn start_run_shared(
         .client_tracking_id
         .clone()
         .unwrap_or_else(|| run_id.to_string());
-    let trigger_json = serde_json::json!({
-        "name": req.trigger_name,
-        "outputs": req.trigger_outputs,
-        "startTime": fmt_time(now),
-        "endTime": fmt_time(now),
-        "status": "Succeeded",
-        "code": "OK",
-        "clientTrackingId": tracking,
-    });
     let trigger_secured = trigger_outputs_secured(&reg.reg.workflow, &req.trigger_name);
-    let recorder = if reg.reg.stateless {
-        Recorder::deferred(Some(shared.store.clone()))
+    let (recorder, trigger_record) = if reg.reg.stateless {
+        // Nothing is stored unless the run fails: the record is built as an
+        // expression value straight away.
+        let outputs = Value::from(req.trigger_outputs);
+        let record = trigger_record_value(&req.trigger_name, outputs, now, &tracking);
+        (Recorder::deferred(Some(shared.store.clone())), record)
     } else {
+        let time = serde_json::Value::String(fmt_time(now));
+        let mut trigger_json = serde_json::Map::with_capacity(7);
+        trigger_json.insert("name".into(), req.trigger_name.as_str().into());
+        trigger_json.insert("outputs".into(), req.trigger_outputs);
+        trigger_json.insert("startTime".into(), time.clone());
+        trigger_json.insert("endTime".into(), time);
+        trigger_json.insert("status".into(), "Succeeded".into());
+        trigger_json.insert("code".into(), "OK".into());
+        trigger_json.insert("clientTrackingId".into(), tracking.as_str().into());
+        let trigger_json = serde_json::Value::Object(trigger_json);
         let mut record = RunRecord::new(
             run_id.clone(),
             WorkflowName::new(reg.reg.name.as_str()),
@@ -825,7 +837,7 @@ pub(crate) async fn start_run_shared(
             persist::run_started(
                 &run_id,
                 &trigger_json,
-                &req.trigger_outputs,
+                &trigger_json["outputs"],
                 &tracking,
                 trigger_secured,
                 shared.sealer.as_deref(),
@@ -841,14 +853,14 @@ pub(crate) async fn start_run_shared(
         if new_version.is_some() {
             reg.version_stored.store(true, Ordering::SeqCst);
         }
-        recorder
+        (recorder, Value::from(&trigger_json))
     };
     let ctx = new_run_ctx(
         shared,
         &reg,
         RunSeed {
             run_id: run_id.clone(),
-            trigger_record: Value::from(&trigger_json),
+            trigger_record,
             client_tracking_id: Some(tracking),
             recorder,
             replay: HashMap::new(),
@@ -881,6 +893,20 @@ pub(crate) async fn start_run_shared(
         response,
         completion: done_rx,
     })
+}
+
+/// What `trigger()` returns in a run: the trigger's outputs and how it fired.
+fn trigger_record_value(name: &str, outputs: Value, now: DateTime<Utc>, tracking: &str) -> Value {
+    let time = Value::string(fmt_time(now));
+    let mut m = Map::with_capacity(7);
+    m.insert("name".into(), Value::string(name));
+    m.insert("outputs".into(), outputs);
+    m.insert("startTime".into(), time.clone());
+    m.insert("endTime".into(), time);
+    m.insert("status".into(), Value::string("Succeeded"));
+    m.insert("code".into(), Value::string("OK"));
+    m.insert("clientTrackingId".into(), Value::string(tracking));
+    Value::object(m)
 }
 
 /// Ends a run whose definition version cannot run: `Failed` with code
@@ -988,7 +1014,9 @@ fn spawn_run(
         }
         if let Some(o) = outcome {
             // Nobody may be listening; that is fine.
-            let _ = shared2.completions.send(o.clone());
+            if shared2.completions.receiver_count() > 0 {
+                let _ = shared2.completions.send(o.clone());
+            }
             let _ = done.send(o);
         }
     });

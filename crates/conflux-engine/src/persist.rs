@@ -32,6 +32,14 @@ use tokio::sync::watch;
 use crate::state::{fmt_time, lock, ActionResult, Frame, RunCtx};
 use crate::{ActionSummary, Sealer};
 
+/// Uncommitted steps a stateful run may run ahead of the store.
+const MAX_BACKLOG: u64 = 2_048;
+
+/// Loop repetitions a run keeps in memory: in its outcome's action summaries
+/// and, for a stateless run, in the history it writes if it fails. (A stateful
+/// run's store has every repetition.)
+const MAX_KEPT_REPETITIONS: usize = 1_000;
+
 /// A result kept by a stateless run: the result, its repetition and loop indexes.
 type DeferredRecord = (Arc<ActionResult>, Vec<u32>, Vec<(String, u32)>);
 
@@ -124,12 +132,16 @@ pub(crate) enum Recorder {
     Durable {
         journal: Arc<RunJournal>,
         seq: AtomicU64,
+        /// Loop repetitions seen (see [`Recorder::keeps`]).
+        repetitions: std::sync::atomic::AtomicUsize,
         summaries: Mutex<Vec<ActionSummary>>,
     },
     /// Stateless: kept in memory; written only if the run fails.
     Deferred {
         store: Option<Arc<dyn Store>>,
         records: Mutex<Vec<DeferredRecord>>,
+        /// Loop repetitions seen, kept or not.
+        repetitions: std::sync::atomic::AtomicUsize,
         summaries: Mutex<Vec<ActionSummary>>,
     },
 }
@@ -167,6 +179,7 @@ impl Recorder {
         Recorder::Durable {
             journal: RunJournal::new(store, run_id),
             seq: AtomicU64::new(next_seq),
+            repetitions: std::sync::atomic::AtomicUsize::new(0),
             summaries: Mutex::new(Vec::new()),
         }
     }
@@ -175,6 +188,7 @@ impl Recorder {
         Recorder::Deferred {
             store,
             records: Mutex::new(Vec::new()),
+            repetitions: std::sync::atomic::AtomicUsize::new(0),
             summaries: Mutex::new(Vec::new()),
         }
     }
@@ -198,6 +212,18 @@ impl Recorder {
     pub async fn flush(&self) {
         if let Recorder::Durable { journal, .. } = self {
             journal.flush().await;
+        }
+    }
+
+    /// Queues a step; waits only when more than [`MAX_BACKLOG`] steps are
+    /// still uncommitted, so a run that outpaces the store (a Foreach over
+    /// 100,000 items) holds a bounded backlog in memory instead of all of it.
+    pub async fn enqueue_bounded(&self, batch: WriteBatch) {
+        if let Recorder::Durable { journal, .. } = self {
+            let ticket = journal.enqueue(batch);
+            if ticket > MAX_BACKLOG {
+                journal.wait(ticket - MAX_BACKLOG).await;
+            }
         }
     }
 
@@ -297,9 +323,14 @@ impl Recorder {
             start: r.start,
             end: r.end,
         };
+        // What the run holds in memory stays bounded: the in-memory summaries
+        // (and a stateless run's records) keep the first repetitions, not all.
+        let keep = self.keeps(frame);
         match self {
             Recorder::Durable { summaries, .. } => {
-                lock(summaries).push(summary);
+                if keep {
+                    lock(summaries).push(summary);
+                }
                 let mut batch = WriteBatch::new();
                 batch.append_event(self.event(
                     &ctx.run_id,
@@ -312,19 +343,30 @@ impl Recorder {
                     &frame.loop_indexes,
                     r,
                 ));
-                self.enqueue(batch);
+                self.enqueue_bounded(batch).await;
             }
             Recorder::Deferred {
                 records, summaries, ..
             } => {
-                lock(summaries).push(summary);
-                lock(records).push((
-                    r.clone(),
-                    frame.repetition.clone(),
-                    frame.loop_indexes.clone(),
-                ));
+                if keep {
+                    lock(summaries).push(summary);
+                    lock(records).push((
+                        r.clone(),
+                        frame.repetition.clone(),
+                        frame.loop_indexes.clone(),
+                    ));
+                }
             }
         }
+    }
+
+    /// Whether the in-memory summaries (and a stateless run's records) take
+    /// this result: always outside loops, and for the first
+    /// [`MAX_KEPT_REPETITIONS`] loop repetitions of the run.
+    fn keeps(&self, frame: &Frame) -> bool {
+        let (Recorder::Durable { repetitions, .. } | Recorder::Deferred { repetitions, .. }) = self;
+        frame.repetition.is_empty()
+            || repetitions.fetch_add(1, Ordering::Relaxed) < MAX_KEPT_REPETITIONS
     }
 
     /// For stateless runs: the records to write if the run failed.

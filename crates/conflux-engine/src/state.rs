@@ -114,6 +114,10 @@ pub(crate) struct Frame {
     pub repetition: Vec<u32>,
     pub loop_indexes: Vec<(String, u32)>,
     pub results: Mutex<HashMap<String, Arc<ActionResult>>>,
+    /// By loop name: the records of the top-level actions of every finished
+    /// iteration of a Foreach or Until run in this frame, in iteration order
+    /// (what `result('loop')` returns).
+    pub loop_results: Mutex<HashMap<String, Vec<Arc<ActionResult>>>>,
 }
 
 impl Frame {
@@ -126,6 +130,7 @@ impl Frame {
             repetition: Vec::new(),
             loop_indexes: Vec::new(),
             results: Mutex::new(HashMap::new()),
+            loop_results: Mutex::new(HashMap::new()),
         })
     }
 
@@ -142,6 +147,7 @@ impl Frame {
             repetition,
             loop_indexes,
             results: Mutex::new(HashMap::new()),
+            loop_results: Mutex::new(HashMap::new()),
         })
     }
 
@@ -387,6 +393,13 @@ impl EvalHost for Host<'_> {
             return Err(EvalError::new(format!(
                 "'{scope_name}' is not a Scope, If, Switch, Foreach or Until action"
             )));
+        }
+        let mut f = Some(self.frame);
+        while let Some(frame) = f {
+            if let Some(records) = lock(&frame.loop_results).get(def.name.as_str()) {
+                return Ok(Value::array(records.iter().map(|r| r.record()).collect()));
+            }
+            f = frame.parent.as_ref();
         }
         let mut out = Vec::new();
         for map in containers {

@@ -353,8 +353,19 @@ impl From<serde_json::Value> for Value {
 }
 
 impl From<&serde_json::Value> for Value {
+    /// Converts in place, without copying the JSON first.
     fn from(j: &serde_json::Value) -> Self {
-        Value::from(j.clone())
+        use serde_json::Value as J;
+        match j {
+            J::Null => Value::Null,
+            J::Bool(b) => Value::Bool(*b),
+            J::Number(n) => number_value(n),
+            J::String(s) => Value::String(s.as_str().into()),
+            J::Array(a) => Value::array(a.iter().map(Value::from).collect()),
+            J::Object(o) => {
+                Value::object(o.iter().map(|(k, v)| (k.clone(), Value::from(v))).collect())
+            }
+        }
     }
 }
 
@@ -481,6 +492,21 @@ mod tests {
     fn floats_keep_their_fraction_in_json() {
         assert_eq!(Value::Float(3.0).to_json_string(), "3.0");
         assert_eq!(Value::Int(3).to_json_string(), "3");
+    }
+
+    #[test]
+    fn borrowed_and_owned_json_convert_alike() {
+        let json = serde_json::json!({
+            "z": [1, 2.5, -3, null, true, "text"],
+            "a": {"nested": {"$content-type": "text/plain", "$content": "aGk="}},
+            "big": 18446744073709551615u64,
+        });
+        let borrowed = Value::from(&json);
+        assert_eq!(borrowed, Value::from(json.clone()));
+        assert_eq!(borrowed.get("big"), Some(Value::Float(u64::MAX as f64)));
+        assert_eq!(borrowed.get("z").unwrap().to_json(), json["z"]);
+        let keys: Vec<&String> = borrowed.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["z", "a", "big"]);
     }
 
     #[test]

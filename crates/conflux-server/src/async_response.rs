@@ -23,7 +23,6 @@ use base64::Engine as _;
 use conflux_security::{KeyType, SasRequest, SAS_VERSION};
 use conflux_store::RunId;
 use serde_json::Value;
-use tokio::sync::oneshot;
 
 use crate::callback::{encode, QueryParams, API_VERSION};
 use crate::reply::{self, ApiError, ErrorKind};
@@ -90,7 +89,7 @@ pub struct AsyncResponses {
 
 impl AsyncResponses {
     /// Keeps the answer of `run` for pollers.
-    pub fn watch(&self, run: &RunId, receiver: oneshot::Receiver<RunResponse>) {
+    pub fn watch(&self, run: &RunId, receiver: crate::runtime::ResponseReceiver) {
         {
             let mut entries = lock(&self.entries);
             entries.retain(|_, entry| match entry {

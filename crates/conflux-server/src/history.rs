@@ -386,6 +386,7 @@ pub async fn list_histories(
             .get("$skiptoken")
             .map(|t| ContinuationToken::new(t.as_str())),
     };
+    state.history_writes.settled().await;
     let page = state
         .store
         .list_trigger_histories(&WorkflowName::new(wf.name.as_str()), &trigger, &query)
@@ -397,12 +398,17 @@ pub async fn list_histories(
         .collect();
     let mut body = json!({ "value": value });
     if let Some(next) = page.next {
-        body["nextLink"] = json!(format!(
+        let mut link = format!(
             "{}{MANAGEMENT}/workflows/{}/triggers/{trigger}/histories?$skiptoken={}",
             state.base_url(),
             wf.name,
             crate::callback::encode(next.as_str())
-        ));
+        );
+        // The next page keeps the page size asked for.
+        if let Some(top) = query.top {
+            link.push_str(&format!("&$top={top}"));
+        }
+        body["nextLink"] = json!(link);
     }
     Ok(reply::ok(body))
 }
@@ -413,6 +419,7 @@ async fn load_history(
     trigger: &str,
     id: &str,
 ) -> Result<TriggerHistoryRecord, ApiError> {
+    state.history_writes.settled().await;
     state
         .store
         .get_trigger_history(

@@ -23,14 +23,14 @@ use conflux_store::{ActionStatus, RunId, TriggerHistoryRecord, WorkflowName, Wri
 use serde_json::{json, Map, Value};
 
 use crate::recurrence::{
-    already_fired, first_occurrence, parse_time, tracking_id, Missed, Recurrence,
+    already_fired, first_occurrence, parse_time, recurring_triggers, stored_state, tracking_id,
+    Missed, Recurrence,
 };
 use crate::reply::ErrorKind;
 use crate::state::{HostState, HostedWorkflow};
 
 /// Starts a polling task for every Http trigger that has a recurrence.
 pub fn spawn_all(state: Arc<HostState>) -> Vec<tokio::task::JoinHandle<()>> {
-    let mut handles = Vec::new();
     // A hung endpoint must not stall its trigger: the outbound limit of Logic Apps
     // Standard bounds every poll.
     let client = reqwest::Client::builder()
@@ -38,34 +38,18 @@ pub fn spawn_all(state: Arc<HostState>) -> Vec<tokio::task::JoinHandle<()>> {
         .connect_timeout(std::time::Duration::from_secs(30))
         .build()
         .unwrap_or_default();
-    for wf in &state.workflows {
-        for (name, trigger) in &wf.workflow.triggers {
-            if !trigger.type_name.eq_ignore_ascii_case("Http") {
-                continue;
-            }
-            let Some(raw) = trigger
-                .recurrence
-                .as_ref()
-                .or_else(|| trigger.raw.get("recurrence"))
-            else {
-                tracing::warn!(workflow = %wf.name, trigger = %name, "Http trigger has no recurrence object; it will not poll.");
-                continue;
-            };
-            match Recurrence::parse(raw) {
-                Ok(recurrence) => handles.push(tokio::spawn(poll_loop(
-                    state.clone(),
-                    wf.clone(),
-                    name.clone(),
-                    recurrence,
-                    client.clone(),
-                ))),
-                Err(err) => {
-                    tracing::warn!(workflow = %wf.name, trigger = %name, error = %err, "Http trigger recurrence is invalid; it will not poll.")
-                }
-            }
-        }
-    }
-    handles
+    recurring_triggers(&state, "Http", "poll")
+        .into_iter()
+        .map(|(wf, name, recurrence)| {
+            tokio::spawn(poll_loop(
+                state.clone(),
+                wf,
+                name,
+                recurrence,
+                client.clone(),
+            ))
+        })
+        .collect()
 }
 
 /// One answer from the polled endpoint.
@@ -144,13 +128,7 @@ async fn poll_loop(
     client: reqwest::Client,
 ) {
     let workflow = WorkflowName::new(wf.name.as_str());
-    let stored = state
-        .store
-        .get_trigger_state(&workflow, &trigger)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or(Value::Null);
+    let stored = stored_state(&state, &workflow, &trigger).await;
     let now = state.clock.now();
     let anchor = parse_time(&stored, "anchor").unwrap_or(now);
     let mut poll_url = stored

@@ -46,7 +46,8 @@ pub use conflux_engine::{Clock, SystemClock};
 pub use conflux_security::{MasterKey, Secret};
 pub use reply::{ApiError, ErrorKind};
 pub use runtime::{
-    ResponseBody, RunResponse, RuntimeError, StartRequest, StartedRun, WorkflowRuntime,
+    ResponseBody, ResponseReceiver, RunResponse, RuntimeError, StartRequest, StartedRun,
+    WorkflowRuntime,
 };
 pub use state::HostConfig;
 
@@ -173,6 +174,7 @@ impl Host {
             jwks: options.jwks,
             authorizer: OnceLock::new(),
             async_responses: Default::default(),
+            history_writes: Default::default(),
         };
         Ok(Host {
             state: Arc::new(state),
@@ -290,6 +292,7 @@ impl BoundHost {
         )
         .with_graceful_shutdown(shutdown)
         .await;
+        self.state.history_writes.settled().await;
         self.state.runtime.shutdown().await;
         result.map_err(ServerError::Serve)
     }

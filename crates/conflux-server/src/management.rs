@@ -10,6 +10,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use conflux_definition::TriggerDefinition;
 use conflux_security::KeyType;
 use conflux_store::WorkflowName;
 use serde_json::{json, Map, Value};
@@ -56,6 +57,16 @@ pub fn find_workflow(state: &HostState, name: &str) -> Result<Arc<HostedWorkflow
         ApiError::not_found(
             "WorkflowNotFound",
             format!("workflow '{name}' does not exist in this project"),
+        )
+    })
+}
+
+/// The trigger `name` of `wf`, or 404 `TriggerNotFound`.
+fn find_trigger<'a>(wf: &'a HostedWorkflow, name: &str) -> Result<&'a TriggerDefinition, ApiError> {
+    wf.trigger_named(name).ok_or_else(|| {
+        ApiError::not_found(
+            "TriggerNotFound",
+            format!("workflow '{}' has no trigger '{name}'", wf.name),
         )
     })
 }
@@ -184,12 +195,7 @@ async fn trigger_resource(
     wf: &HostedWorkflow,
     name: &str,
 ) -> Result<Value, ApiError> {
-    let trigger = wf.trigger_named(name).ok_or_else(|| {
-        ApiError::not_found(
-            "TriggerNotFound",
-            format!("workflow '{}' has no trigger '{name}'", wf.name),
-        )
-    })?;
+    let trigger = find_trigger(wf, name)?;
     let mut properties = json!({
         "state": workflow_state(wf),
         "type": trigger.type_name,
@@ -248,12 +254,7 @@ pub async fn list_callback_url(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let wf = find_workflow(&state, &name)?;
-    let def = wf.trigger_named(&trigger).ok_or_else(|| {
-        ApiError::not_found(
-            "TriggerNotFound",
-            format!("workflow '{}' has no trigger '{trigger}'", wf.name),
-        )
-    })?;
+    let def = find_trigger(&wf, &trigger)?;
     if !def.type_name.eq_ignore_ascii_case("Request") && !crate::webhook::is_webhook_trigger(def) {
         return Err(ApiError::bad_request(
             "TriggerHasNoCallbackUrl",
@@ -304,12 +305,7 @@ pub async fn run_trigger(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let wf = find_workflow(&state, &name)?;
-    let def = wf.trigger_named(&trigger).ok_or_else(|| {
-        ApiError::not_found(
-            "TriggerNotFound",
-            format!("workflow '{}' has no trigger '{trigger}'", wf.name),
-        )
-    })?;
+    let def = find_trigger(&wf, &trigger)?;
     if !wf.is_enabled() {
         return Err(ApiError::new(
             crate::reply::ErrorKind::Conflict,

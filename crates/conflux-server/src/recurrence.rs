@@ -401,12 +401,18 @@ fn to_utc(zone: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
     }
 }
 
-/// Starts a scheduler for every Recurrence trigger.
-pub fn spawn_all(state: Arc<HostState>) -> Vec<tokio::task::JoinHandle<()>> {
-    let mut handles = Vec::new();
+/// Every trigger of type `type_name` (`Recurrence`, or `Http` that polls)
+/// with its parsed recurrence. A trigger without a valid recurrence is
+/// logged (it will not `act`: fire, poll) and left out.
+pub(crate) fn recurring_triggers(
+    state: &HostState,
+    type_name: &str,
+    act: &str,
+) -> Vec<(Arc<HostedWorkflow>, String, Recurrence)> {
+    let mut out = Vec::new();
     for wf in &state.workflows {
         for (name, trigger) in &wf.workflow.triggers {
-            if !trigger.type_name.eq_ignore_ascii_case("Recurrence") {
+            if !trigger.type_name.eq_ignore_ascii_case(type_name) {
                 continue;
             }
             let Some(raw) = trigger
@@ -414,25 +420,26 @@ pub fn spawn_all(state: Arc<HostState>) -> Vec<tokio::task::JoinHandle<()>> {
                 .as_ref()
                 .or_else(|| trigger.raw.get("recurrence"))
             else {
-                tracing::warn!(workflow = %wf.name, trigger = %name, "Recurrence trigger has no recurrence object; it will not fire.");
+                tracing::warn!(workflow = %wf.name, trigger = %name, "{type_name} trigger has no recurrence object; it will not {act}.");
                 continue;
             };
             match Recurrence::parse(raw) {
-                Ok(recurrence) => {
-                    handles.push(tokio::spawn(schedule(
-                        state.clone(),
-                        wf.clone(),
-                        name.clone(),
-                        recurrence,
-                    )));
-                }
+                Ok(recurrence) => out.push((wf.clone(), name.clone(), recurrence)),
                 Err(err) => {
-                    tracing::warn!(workflow = %wf.name, trigger = %name, error = %err, "Recurrence trigger is invalid; it will not fire.")
+                    tracing::warn!(workflow = %wf.name, trigger = %name, error = %err, "{type_name} trigger has an invalid recurrence; it will not {act}.")
                 }
             }
         }
     }
-    handles
+    out
+}
+
+/// Starts a scheduler for every Recurrence trigger.
+pub fn spawn_all(state: Arc<HostState>) -> Vec<tokio::task::JoinHandle<()>> {
+    recurring_triggers(&state, "Recurrence", "fire")
+        .into_iter()
+        .map(|(wf, name, recurrence)| tokio::spawn(schedule(state.clone(), wf, name, recurrence)))
+        .collect()
 }
 
 pub(crate) fn tracking_id(trigger: &str, at: DateTime<Utc>) -> String {
@@ -450,6 +457,22 @@ pub(crate) fn parse_time(state: &Value, field: &str) -> Option<DateTime<Utc>> {
         .map(|d| d.with_timezone(&Utc))
 }
 
+/// What a scheduler stored for its trigger; null when nothing was stored or
+/// the store cannot be read (the schedule then starts afresh).
+pub(crate) async fn stored_state(
+    state: &HostState,
+    workflow: &WorkflowName,
+    trigger: &str,
+) -> Value {
+    state
+        .store
+        .get_trigger_state(workflow, trigger)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(Value::Null)
+}
+
 async fn schedule(
     state: Arc<HostState>,
     wf: Arc<HostedWorkflow>,
@@ -457,13 +480,7 @@ async fn schedule(
     recurrence: Recurrence,
 ) {
     let workflow = WorkflowName::new(wf.name.as_str());
-    let stored = state
-        .store
-        .get_trigger_state(&workflow, &trigger)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or(Value::Null);
+    let stored = stored_state(&state, &workflow, &trigger).await;
     let now = state.clock.now();
     let anchor = parse_time(&stored, "anchor").unwrap_or(now);
     let mut next = first_occurrence(

@@ -83,14 +83,15 @@ pub fn trigger_outputs(request: OutputsRequest<'_>) -> Result<Value, BodyError> 
             continue;
         }
         let Ok(value) = value.to_str() else { continue };
-        let key = title_case(name.as_str());
-        match headers.get_mut(&key) {
-            Some(Value::String(existing)) => {
-                existing.push_str(", ");
-                existing.push_str(value);
+        match headers.entry(title_case(name.as_str())) {
+            serde_json::map::Entry::Occupied(mut entry) => {
+                if let Value::String(existing) = entry.get_mut() {
+                    existing.push_str(", ");
+                    existing.push_str(value);
+                }
             }
-            _ => {
-                headers.insert(key, Value::String(value.to_string()));
+            serde_json::map::Entry::Vacant(entry) => {
+                entry.insert(Value::String(value.to_string()));
             }
         }
     }
@@ -171,23 +172,37 @@ fn envelope(content_type: &str, body: &[u8]) -> Value {
     })
 }
 
+/// `content-type` → `Content-Type`: the first letter of every `-`-separated part upper-cased.
 fn title_case(name: &str) -> String {
-    name.split('-')
-        .map(|part| {
-            let mut chars = part.chars();
-            match chars.next() {
-                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
-                None => String::new(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("-")
+    let mut out = String::with_capacity(name.len());
+    let mut part_start = true;
+    for c in name.chars() {
+        out.push(if part_start {
+            c.to_ascii_uppercase()
+        } else {
+            c
+        });
+        part_start = c == '-';
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+
+    #[test]
+    fn header_names_are_title_cased_part_by_part() {
+        assert_eq!(title_case("content-type"), "Content-Type");
+        assert_eq!(
+            title_case("x-ms-client-tracking-id"),
+            "X-Ms-Client-Tracking-Id"
+        );
+        assert_eq!(title_case("host"), "Host");
+        assert_eq!(title_case("a--b-"), "A--B-");
+        assert_eq!(title_case(""), "");
+    }
 
     #[test]
     fn templates_capture_parameters() {

@@ -3,6 +3,10 @@
 //! Handlers talk to a [`WorkflowRuntime`]; `conflux serve` passes the real
 //! engine (see the `impl` at the end of this file) and tests pass a fake.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use async_trait::async_trait;
 use conflux_store::RunId;
 use serde_json::Value;
@@ -26,7 +30,44 @@ pub struct StartedRun {
     /// without a message when the run ends without answering. Dropping the
     /// receiver tells the run nobody waits any more: a Response action that
     /// runs later fails with `ActionResponseTimedOut`.
-    pub response: Option<oneshot::Receiver<RunResponse>>,
+    pub response: Option<ResponseReceiver>,
+}
+
+/// The answer of a run's Response action: a future that resolves with the
+/// answer, or with an error when the run ended without answering. Dropping
+/// it tells the run that nobody waits any more.
+#[derive(Debug)]
+pub struct ResponseReceiver(Receiver);
+
+#[derive(Debug)]
+enum Receiver {
+    Direct(oneshot::Receiver<RunResponse>),
+    /// The engine's own channel, read in place: the answer is converted when
+    /// it arrives, so no task stands between the run and the caller.
+    Engine(oneshot::Receiver<conflux_engine::ResponseMessage>),
+}
+
+impl From<oneshot::Receiver<RunResponse>> for ResponseReceiver {
+    fn from(receiver: oneshot::Receiver<RunResponse>) -> ResponseReceiver {
+        ResponseReceiver(Receiver::Direct(receiver))
+    }
+}
+
+impl Future for ResponseReceiver {
+    type Output = Result<RunResponse, oneshot::error::RecvError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.0 {
+            Receiver::Direct(receiver) => Pin::new(receiver).poll(cx),
+            Receiver::Engine(receiver) => Pin::new(receiver).poll(cx).map(|message| {
+                message.map(|message| RunResponse {
+                    status: message.status,
+                    headers: message.headers,
+                    body: response_body(message.body),
+                })
+            }),
+        }
+    }
 }
 
 /// What a Response action sends back to the caller.
@@ -90,25 +131,11 @@ impl WorkflowRuntime for conflux_engine::Engine {
         )
         .await
         .map_err(engine_error)?;
-        let response = started.response.map(|engine_rx| {
-            let (mut tx, rx) = oneshot::channel();
-            tokio::spawn(async move {
-                // When the host stops waiting (the caller timed out), the
-                // engine's receiver is dropped too, so a later Response fails.
-                let message = tokio::select! {
-                    message = engine_rx => message,
-                    () = tx.closed() => return,
-                };
-                if let Ok(message) = message {
-                    let _ = tx.send(RunResponse {
-                        status: message.status,
-                        headers: message.headers,
-                        body: response_body(&message.body),
-                    });
-                }
-            });
-            rx
-        });
+        // When the host stops waiting (the caller timed out), it drops this
+        // receiver, which is the engine's own: a later Response fails.
+        let response = started
+            .response
+            .map(|receiver| ResponseReceiver(Receiver::Engine(receiver)));
         Ok(StartedRun {
             run_id: started.run_id,
             response,
@@ -139,15 +166,18 @@ fn engine_error(err: conflux_engine::EngineError) -> RuntimeError {
     }
 }
 
-fn response_body(value: &conflux_engine::ExprValue) -> ResponseBody {
+fn response_body(value: conflux_engine::ExprValue) -> ResponseBody {
     use conflux_engine::ExprValue;
     match value {
         ExprValue::Null => ResponseBody::Empty,
         ExprValue::String(text) => ResponseBody::Text(text.to_string()),
-        ExprValue::Content(content) => ResponseBody::Binary {
-            content_type: content.content_type.clone(),
-            bytes: content.data.clone(),
-        },
+        ExprValue::Content(content) => {
+            let content = std::sync::Arc::unwrap_or_clone(content);
+            ResponseBody::Binary {
+                content_type: content.content_type,
+                bytes: content.data,
+            }
+        }
         other => ResponseBody::Json(other.to_json()),
     }
 }

@@ -97,6 +97,8 @@ pub struct HostState {
     pub authorizer: OnceLock<Arc<dyn conflux_engine::RequestAuthorizer>>,
     /// Answers of runs whose callers poll for them (asynchronous Response).
     pub async_responses: crate::async_response::AsyncResponses,
+    /// Trigger history entries of stateless calls, written behind the answer.
+    pub history_writes: crate::triggers::HistoryWrites,
 }
 
 impl HostState {

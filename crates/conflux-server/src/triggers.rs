@@ -18,7 +18,9 @@ use serde_json::{json, Value};
 use crate::callback::QueryParams;
 use crate::reply::{self, ApiError, ErrorKind};
 use crate::request::{trigger_outputs, OutputsRequest, PathTemplate};
-use crate::runtime::{ResponseBody, RunResponse, RuntimeError, StartRequest, StartedRun};
+use crate::runtime::{
+    ResponseBody, ResponseReceiver, RunResponse, RuntimeError, StartRequest, StartedRun,
+};
 use crate::state::{HostState, HostedWorkflow};
 
 /// `/api/{workflow}/triggers/{trigger}/invoke`
@@ -214,68 +216,90 @@ async fn handle(state: &Arc<HostState>, call: Call, body: Body) -> Result<Respon
         .filter(|v| !v.is_empty() && v.len() <= 128)
         .map_or_else(new_correlation_id, str::to_string);
     tracing::debug!(workflow = %wf.name, trigger = %trigger.name, correlation = %correlation, "Trigger called.");
-    let fired = fire_keeping_responses(state, &wf, trigger, outputs, tracking.clone()).await?;
+    let (fired, history) =
+        fire_keeping_responses(state, &wf, trigger, outputs, tracking.clone()).await?;
     let suppress = trigger.options.suppress_workflow_headers_on_response;
     let mut headers = HeaderMap::new();
-    match fired {
-        Fired::Skipped { history } => {
+    let mut first = match fired {
+        Fired::Skipped { history: entry } => {
             if !suppress {
                 workflow_headers(
                     &mut headers,
                     &WorkflowHeaders {
                         workflow: &wf.name,
-                        history: history.as_str(),
+                        history: entry.as_str(),
                         run: None,
                         tracking: tracking.as_deref(),
                         correlation: &correlation,
                     },
                 );
             }
+            history.commit(state).await;
+            return Ok(reply::accepted(headers));
+        }
+        Fired::Started(runs) => {
+            let mut runs = runs.into_iter();
+            let Some(first) = runs.next() else {
+                history.commit(state).await;
+                return Ok(reply::accepted(headers));
+            };
+            for mut other in runs {
+                detach_response(&mut other);
+            }
+            first
+        }
+    };
+    if !suppress {
+        workflow_headers(
+            &mut headers,
+            &WorkflowHeaders {
+                workflow: &wf.name,
+                history: first.run_id.as_str(),
+                run: Some(first.run_id.as_str()),
+                // The engine's default tracking id is the run id.
+                tracking: Some(tracking.as_deref().unwrap_or(first.run_id.as_str())),
+                correlation: &correlation,
+            },
+        );
+    }
+    if trigger.split_on.is_some() {
+        detach_response(&mut first);
+    }
+    match first.response.take() {
+        Some(receiver)
+            if !crate::async_response::is_asynchronous(&wf.workflow)
+                && wf.kind == conflux_definition::WorkflowKind::Stateless =>
+        {
+            history.write_behind(state).await;
+            Ok(await_response(state, receiver, headers, &first.run_id).await)
+        }
+        Some(receiver) if !crate::async_response::is_asynchronous(&wf.workflow) => {
+            // The history entry is written while the run works; the caller is
+            // answered once both are done.
+            let (_, response) = tokio::join!(
+                history.commit(state),
+                await_response(state, receiver, headers, &first.run_id)
+            );
+            Ok(response)
+        }
+        Some(receiver) => {
+            history.commit(state).await;
+            state.async_responses.watch(&first.run_id, receiver);
+            reply::insert_header(
+                &mut headers,
+                "location",
+                &crate::async_response::location(state, &wf.name, &first.run_id),
+            );
+            reply::insert_header(
+                &mut headers,
+                "retry-after",
+                crate::async_response::RETRY_AFTER_SECONDS,
+            );
             Ok(reply::accepted(headers))
         }
-        Fired::Started(mut runs) => {
-            if runs.is_empty() {
-                return Ok(reply::accepted(headers));
-            }
-            let mut first = runs.remove(0);
-            for other in &mut runs {
-                detach_response(other);
-            }
-            if !suppress {
-                workflow_headers(
-                    &mut headers,
-                    &WorkflowHeaders {
-                        workflow: &wf.name,
-                        history: first.run_id.as_str(),
-                        run: Some(first.run_id.as_str()),
-                        // The engine's default tracking id is the run id.
-                        tracking: Some(tracking.as_deref().unwrap_or(first.run_id.as_str())),
-                        correlation: &correlation,
-                    },
-                );
-            }
-            if trigger.split_on.is_some() {
-                detach_response(&mut first);
-                return Ok(reply::accepted(headers));
-            }
-            match first.response.take() {
-                Some(receiver) if crate::async_response::is_asynchronous(&wf.workflow) => {
-                    state.async_responses.watch(&first.run_id, receiver);
-                    reply::insert_header(
-                        &mut headers,
-                        "location",
-                        &crate::async_response::location(state, &wf.name, &first.run_id),
-                    );
-                    reply::insert_header(
-                        &mut headers,
-                        "retry-after",
-                        crate::async_response::RETRY_AFTER_SECONDS,
-                    );
-                    Ok(reply::accepted(headers))
-                }
-                Some(receiver) => Ok(await_response(state, receiver, headers, &first.run_id).await),
-                None => Ok(reply::accepted(headers)),
-            }
+        None => {
+            history.commit(state).await;
+            Ok(reply::accepted(headers))
         }
     }
 }
@@ -304,16 +328,17 @@ fn workflow_headers(headers: &mut HeaderMap, values: &WorkflowHeaders<'_>) {
 
 /// A random id in GUID form, for calls that bring no `x-ms-correlation-id`.
 fn new_correlation_id() -> String {
-    let b = conflux_security::random_bytes::<16>();
-    let hex: String = b.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = conflux_security::random_bytes::<16>();
+    let mut id = String::with_capacity(36);
+    for (i, byte) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            id.push('-');
+        }
+        id.push(char::from(HEX[usize::from(byte >> 4)]));
+        id.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    id
 }
 
 /// Lets the run answer nobody: a run started without a waiting caller
@@ -367,7 +392,7 @@ pub(crate) async fn read_body(
 
 async fn await_response(
     state: &HostState,
-    receiver: tokio::sync::oneshot::Receiver<RunResponse>,
+    receiver: ResponseReceiver,
     headers: HeaderMap,
     run_id: &RunId,
 ) -> Response {
@@ -446,46 +471,223 @@ pub async fn fire(
     outputs: Value,
     client_tracking_id: Option<String>,
 ) -> Result<Fired, ApiError> {
-    let mut fired = fire_keeping_responses(state, wf, trigger, outputs, client_tracking_id).await?;
+    let (mut fired, history) =
+        fire_keeping_responses(state, wf, trigger, outputs, client_tracking_id).await?;
+    history.commit(state).await;
     if let Fired::Started(runs) = &mut fired {
         runs.iter_mut().for_each(detach_response);
     }
     Ok(fired)
 }
 
-/// [`fire`], leaving each run's response receiver to the caller: dropping
-/// one tells the run that nobody waits for its response.
+/// The trigger history entries of started runs, not written yet: a caller
+/// that waits for a run's response writes them while the run works.
+#[must_use = "the trigger history entries are written only by `commit`"]
+struct PendingHistory {
+    workflow: String,
+    batch: WriteBatch,
+}
+
+impl PendingHistory {
+    async fn commit(self, state: &HostState) {
+        if self.batch.is_empty() {
+            return;
+        }
+        if let Err(err) = state.store.commit(self.batch).await {
+            tracing::warn!(workflow = %self.workflow, error = %err, "Could not record the trigger history entry.");
+        }
+    }
+
+    /// Queues the entries to be written behind the answer (see [`HistoryWrites`]).
+    async fn write_behind(self, state: &HostState) {
+        if !self.batch.is_empty() {
+            state.history_writes.queue(&state.store, self).await;
+        }
+    }
+}
+
+/// Trigger history entries written behind the answer, for calls of
+/// stateless workflows: the caller does not wait for the disk to record a
+/// call whose run is not kept. Readers of trigger histories wait in
+/// [`HistoryWrites::settled`] for the entries of every call queued before
+/// they read, so an answered call's entry is always listed.
+#[derive(Default)]
+pub struct HistoryWrites {
+    shared: Arc<WritesShared>,
+    queue: std::sync::OnceLock<tokio::sync::mpsc::Sender<(u64, PendingHistory)>>,
+}
+
+#[derive(Default)]
+struct WritesShared {
+    tickets: std::sync::Mutex<Tickets>,
+    written: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+struct Tickets {
+    next: u64,
+    in_flight: std::collections::BTreeSet<u64>,
+}
+
+/// Entries waiting for the writer; callers wait to queue beyond this.
+const HISTORY_QUEUE: usize = 4096;
+/// Most calls' entries committed in one batch.
+const HISTORY_GROUP: usize = 512;
+
+impl HistoryWrites {
+    async fn queue(&self, store: &Arc<dyn conflux_store::Store>, entries: PendingHistory) {
+        let queue = self.queue.get_or_init(|| {
+            let (sender, receiver) = tokio::sync::mpsc::channel(HISTORY_QUEUE);
+            tokio::spawn(write_histories(
+                self.shared.clone(),
+                store.clone(),
+                receiver,
+            ));
+            sender
+        });
+        let ticket = self.shared.take_ticket();
+        if let Err(refused) = queue.send((ticket, entries)).await {
+            // The writer is gone (the runtime is stopping): write in place.
+            let (ticket, entries) = refused.0;
+            let workflow = entries.workflow.clone();
+            if let Err(err) = store.commit(entries.batch).await {
+                tracing::warn!(workflow = %workflow, error = %err, "Could not record the trigger history entry.");
+            }
+            self.shared.finish(&[ticket]);
+        }
+    }
+
+    /// Waits until every entry queued before this call is written (or failed).
+    pub async fn settled(&self) {
+        let limit = lock_tickets(&self.shared.tickets).next;
+        loop {
+            let written = self.shared.written.notified();
+            tokio::pin!(written);
+            written.as_mut().enable();
+            let oldest = lock_tickets(&self.shared.tickets)
+                .in_flight
+                .first()
+                .copied();
+            if oldest.is_none_or(|ticket| ticket >= limit) {
+                return;
+            }
+            written.await;
+        }
+    }
+}
+
+impl WritesShared {
+    fn take_ticket(&self) -> u64 {
+        let mut tickets = lock_tickets(&self.tickets);
+        let ticket = tickets.next;
+        tickets.next += 1;
+        tickets.in_flight.insert(ticket);
+        ticket
+    }
+
+    fn finish(&self, done: &[u64]) {
+        let mut tickets = lock_tickets(&self.tickets);
+        for ticket in done {
+            tickets.in_flight.remove(ticket);
+        }
+        drop(tickets);
+        self.written.notify_waiters();
+    }
+}
+
+fn lock_tickets(tickets: &std::sync::Mutex<Tickets>) -> std::sync::MutexGuard<'_, Tickets> {
+    tickets
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Commits queued entries, everything waiting at once in one batch.
+async fn write_histories(
+    shared: Arc<WritesShared>,
+    store: Arc<dyn conflux_store::Store>,
+    mut receiver: tokio::sync::mpsc::Receiver<(u64, PendingHistory)>,
+) {
+    let mut tickets = Vec::new();
+    while let Some((ticket, first)) = receiver.recv().await {
+        tickets.clear();
+        tickets.push(ticket);
+        let mut batch = first.batch;
+        while tickets.len() < HISTORY_GROUP {
+            let Ok((ticket, more)) = receiver.try_recv() else {
+                break;
+            };
+            tickets.push(ticket);
+            batch.append(more.batch);
+        }
+        if let Err(err) = store.commit(batch).await {
+            tracing::warn!(error = %err, entries = tickets.len(), "Could not record trigger history entries.");
+        }
+        shared.finish(&tickets);
+    }
+}
+
+/// [`fire`], leaving each run's response receiver to the caller (dropping
+/// one tells the run that nobody waits for its response) and the history
+/// entries of the started runs to be committed by the caller.
 async fn fire_keeping_responses(
     state: &HostState,
     wf: &HostedWorkflow,
     trigger: &TriggerDefinition,
     outputs: Value,
     client_tracking_id: Option<String>,
-) -> Result<Fired, ApiError> {
+) -> Result<(Fired, PendingHistory), ApiError> {
     let now = state.clock.now();
-    let host = TriggerHost {
-        trigger: conflux_expr::Value::from(
-            json!({"name": trigger.name, "outputs": outputs, "startTime": now, "status": "Succeeded"}),
-        ),
-        parameters: &wf.parameters,
-        settings: &state.app_settings,
-        now,
+    let mut history = PendingHistory {
+        workflow: wf.name.clone(),
+        batch: WriteBatch::new(),
     };
-    for (index, condition) in trigger.conditions.iter().enumerate() {
-        let value = condition.eval(&host).map_err(|err| {
-            ApiError::bad_request(
-                "InvalidTriggerCondition",
-                format!("{}.conditions[{index}]: {err}", trigger.path),
-            )
-        })?;
-        let holds = value.as_bool().unwrap_or(false);
-        if !holds {
-            let history = RunId::generate(now);
+    // `None`: a condition is false. `Some(None)`: one run with `outputs`.
+    let split_items = {
+        let host = TriggerHost::new(trigger, &outputs, wf, &state.app_settings, now);
+        let mut holds = true;
+        for (index, condition) in trigger.conditions.iter().enumerate() {
+            let value = condition.eval(&host).map_err(|err| {
+                ApiError::bad_request(
+                    "InvalidTriggerCondition",
+                    format!("{}.conditions[{index}]: {err}", trigger.path),
+                )
+            })?;
+            if !value.as_bool().unwrap_or(false) {
+                holds = false;
+                break;
+            }
+        }
+        match &trigger.split_on {
+            _ if !holds => None,
+            None => Some(None),
+            Some(split) => {
+                let value = split.eval(&host).map_err(|err| {
+                    ApiError::bad_request(
+                        "InvalidSplitOn",
+                        format!("{}.splitOn: {err}", trigger.path),
+                    )
+                })?;
+                let serde_json::Value::Array(items) = value.to_json() else {
+                    return Err(ApiError::bad_request(
+                        "InvalidSplitOn",
+                        format!(
+                            "{}.splitOn must select an array; it produced something else",
+                            trigger.path
+                        ),
+                    ));
+                };
+                Some(Some(items))
+            }
+        }
+    };
+    let items = match split_items {
+        None => {
+            let id = RunId::generate(now);
             let mut batch = WriteBatch::new();
             batch.record_trigger_history(TriggerHistoryRecord {
                 workflow: WorkflowName::new(wf.name.as_str()),
                 trigger: trigger.name.clone(),
-                id: history.clone(),
+                id: id.clone(),
                 status: ActionStatus::Skipped,
                 code: Some("TriggerConditionNotMet".into()),
                 error: None,
@@ -497,46 +699,30 @@ async fn fire_keeping_responses(
                 outputs: if trigger.runtime.secure_data.outputs {
                     None
                 } else {
-                    Some(outputs.clone())
+                    Some(outputs)
                 },
             });
             state.store.commit(batch).await?;
-            return Ok(Fired::Skipped { history });
+            return Ok((Fired::Skipped { history: id }, history));
         }
-    }
-    let items = match &trigger.split_on {
-        None => vec![outputs],
-        Some(split) => {
-            let value = split.eval(&host).map_err(|err| {
-                ApiError::bad_request("InvalidSplitOn", format!("{}.splitOn: {err}", trigger.path))
-            })?;
-            let serde_json::Value::Array(items) = value.to_json() else {
-                return Err(ApiError::bad_request(
-                    "InvalidSplitOn",
-                    format!(
-                        "{}.splitOn must select an array; it produced something else",
-                        trigger.path
-                    ),
-                ));
-            };
-            items
-                .into_iter()
-                .map(|item| {
-                    let mut one = outputs.clone();
-                    one["body"] = item;
-                    one
-                })
-                .collect()
-        }
+        Some(None) => vec![outputs],
+        Some(Some(items)) => items
+            .into_iter()
+            .map(|item| {
+                let mut one = outputs.clone();
+                one["body"] = item;
+                one
+            })
+            .collect(),
     };
     let mut runs = Vec::with_capacity(items.len());
     for item in items {
-        let item_outputs = item.clone();
         // The trigger's `correlation.clientTrackingId` (the designer's custom
         // tracking id) names the run; otherwise the caller's header does.
-        let tracking =
-            defined_tracking_id(wf, trigger, &item, &host).or(client_tracking_id.clone());
-        let started = state
+        let tracking = defined_tracking_id(wf, trigger, &item, &state.app_settings, now)
+            .or(client_tracking_id.clone());
+        let item_outputs = (!trigger.runtime.secure_data.outputs).then(|| item.clone());
+        let started = match state
             .runtime
             .start_run(StartRequest {
                 workflow: wf.name.clone(),
@@ -545,12 +731,18 @@ async fn fire_keeping_responses(
                 client_tracking_id: tracking,
             })
             .await
-            .map_err(runtime_error)?;
+        {
+            Ok(started) => started,
+            Err(err) => {
+                // Runs started before this one keep their entries.
+                history.commit(state).await;
+                return Err(runtime_error(err));
+            }
+        };
         // Stateless runs are recorded too. Their run is stored only when it
         // fails, so the entry's run link may name a run that is not kept;
         // retention deletes such entries by age (see the store's purge).
-        let mut batch = WriteBatch::new();
-        batch.record_trigger_history(TriggerHistoryRecord {
+        history.batch.record_trigger_history(TriggerHistoryRecord {
             workflow: WorkflowName::new(wf.name.as_str()),
             trigger: trigger.name.clone(),
             id: started.run_id.clone(),
@@ -562,18 +754,11 @@ async fn fire_keeping_responses(
             fired: true,
             run_id: Some(started.run_id.clone()),
             inputs: None,
-            outputs: if trigger.runtime.secure_data.outputs {
-                None
-            } else {
-                Some(item_outputs)
-            },
+            outputs: item_outputs,
         });
-        if let Err(err) = state.store.commit(batch).await {
-            tracing::warn!(workflow = %wf.name, error = %err, "Could not record the trigger history entry.");
-        }
         runs.push(started);
     }
-    Ok(Fired::Started(runs))
+    Ok((Fired::Started(runs), history))
 }
 
 pub fn runtime_error(err: RuntimeError) -> ApiError {
@@ -591,41 +776,68 @@ pub fn runtime_error(err: RuntimeError) -> ApiError {
     }
 }
 
-/// The run state visible to trigger conditions and splitOn.
 /// `correlation.clientTrackingId` of a trigger, evaluated over one run's trigger outputs.
 fn defined_tracking_id(
     wf: &HostedWorkflow,
     trigger: &TriggerDefinition,
     outputs: &Value,
-    base: &TriggerHost<'_>,
+    settings: &HashMap<String, String>,
+    now: DateTime<Utc>,
 ) -> Option<String> {
     let text = trigger
         .raw
         .get("correlation")?
         .get("clientTrackingId")?
         .as_str()?;
-    let host = TriggerHost {
-        trigger: conflux_expr::Value::from(
-            json!({"name": trigger.name, "outputs": outputs, "startTime": base.now, "status": "Succeeded"}),
-        ),
-        parameters: &wf.parameters,
-        settings: base.settings,
-        now: base.now,
-    };
+    let host = TriggerHost::new(trigger, outputs, wf, settings, now);
     let id = conflux_expr::eval_str(text, &host).ok()?.to_text();
     (!id.is_empty()).then_some(id)
 }
 
+/// The run state visible to trigger conditions, splitOn and a defined
+/// tracking id. The `trigger()` record is built only when an expression
+/// reads it.
 struct TriggerHost<'a> {
-    trigger: conflux_expr::Value,
+    name: &'a str,
+    outputs: &'a Value,
+    record: std::sync::OnceLock<conflux_expr::Value>,
     parameters: &'a HashMap<String, Value>,
     settings: &'a HashMap<String, String>,
     now: DateTime<Utc>,
 }
 
+impl<'a> TriggerHost<'a> {
+    fn new(
+        trigger: &'a TriggerDefinition,
+        outputs: &'a Value,
+        wf: &'a HostedWorkflow,
+        settings: &'a HashMap<String, String>,
+        now: DateTime<Utc>,
+    ) -> TriggerHost<'a> {
+        TriggerHost {
+            name: &trigger.name,
+            outputs,
+            record: std::sync::OnceLock::new(),
+            parameters: &wf.parameters,
+            settings,
+            now,
+        }
+    }
+}
+
 impl EvalHost for TriggerHost<'_> {
     fn trigger(&self) -> Result<conflux_expr::Value, EvalError> {
-        Ok(self.trigger.clone())
+        Ok(self
+            .record
+            .get_or_init(|| {
+                conflux_expr::Value::from(json!({
+                    "name": self.name,
+                    "outputs": self.outputs,
+                    "startTime": self.now,
+                    "status": "Succeeded",
+                }))
+            })
+            .clone())
     }
 
     fn parameter(&self, name: &str) -> Result<conflux_expr::Value, EvalError> {
@@ -645,5 +857,51 @@ impl EvalHost for TriggerHost<'_> {
 
     fn now(&self) -> DateTime<Utc> {
         self.now
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::Poll;
+
+    /// Polls once, as the runtime would.
+    async fn poll_once<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
+        std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *future).poll(cx))).await
+    }
+
+    #[tokio::test]
+    async fn readers_wait_only_for_entries_queued_before_them() {
+        let writes = HistoryWrites::default();
+        let first = writes.shared.take_ticket();
+        let second = writes.shared.take_ticket();
+        let mut settled = Box::pin(writes.settled());
+        assert!(poll_once(&mut settled).await.is_pending());
+        // Queued after the reader started: not waited for.
+        let later = writes.shared.take_ticket();
+        writes.shared.finish(&[second]);
+        assert!(poll_once(&mut settled).await.is_pending());
+        writes.shared.finish(&[first]);
+        assert!(poll_once(&mut settled).await.is_ready());
+        // A new reader waits for `later`.
+        let mut settled = Box::pin(writes.settled());
+        assert!(poll_once(&mut settled).await.is_pending());
+        writes.shared.finish(&[later]);
+        assert!(poll_once(&mut settled).await.is_ready());
+        // Nothing in flight: ready at once.
+        assert!(poll_once(&mut Box::pin(writes.settled())).await.is_ready());
+    }
+
+    #[test]
+    fn correlation_ids_have_the_guid_form() {
+        let id = new_correlation_id();
+        let parts: Vec<usize> = id.split('-').map(str::len).collect();
+        assert_eq!(parts, [8, 4, 4, 4, 12], "{id}");
+        assert!(id
+            .chars()
+            .all(|c| c == '-' || (c.is_ascii_hexdigit() && !c.is_ascii_uppercase())));
+        assert_ne!(id, new_correlation_id());
     }
 }

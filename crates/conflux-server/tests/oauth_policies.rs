@@ -13,17 +13,17 @@ use std::time::Duration;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use conflux_definition::{Workflow, WorkflowKind};
+use conflux_definition::WorkflowKind;
 use conflux_engine::{Clock, ManualClock};
 use conflux_security::identity::{IdentityIssuer, IdentityRef};
-use conflux_server::{
-    BoundHost, Host, HostConfig, HostOptions, MasterKey, StartRequest, WorkflowSpec,
-};
-use conflux_store::{SqliteStore, Store};
+use conflux_server::{Host, HostOptions, StartRequest, WorkflowSpec};
+use conflux_store::Store;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
+mod host_support;
 mod trigger_support;
+use host_support::{memory_store, Served};
 use trigger_support::RecordingRuntime;
 
 /// Signs RS256 tokens with the security crate's throw-away test key.
@@ -34,13 +34,10 @@ const ISSUER: &str = "https://conflux.test";
 const ENTRA: &str = "https://sts.windows.net/tenant/";
 
 struct Fixture {
-    /// `(workflow, signed callback URL)`.
-    callbacks: Vec<(String, String)>,
-    base: String,
+    host: Served,
     started: mpsc::UnboundedReceiver<StartRequest>,
     issuer: IdentityIssuer,
     clock: Arc<ManualClock>,
-    client: reqwest::Client,
 }
 
 fn start_time() -> DateTime<Utc> {
@@ -66,13 +63,7 @@ fn workflow_doc(access_control: &Value, operation_options: Option<&str>) -> Valu
 }
 
 fn spec(name: &str, doc: Value) -> WorkflowSpec {
-    WorkflowSpec {
-        name: name.into(),
-        kind: WorkflowKind::Stateful,
-        workflow: Arc::new(Workflow::from_json(&doc).unwrap()),
-        document: doc,
-        parameters: HashMap::new(),
-    }
+    host_support::spec(name, WorkflowKind::Stateful, doc)
 }
 
 fn options(
@@ -83,26 +74,19 @@ fn options(
     settings: HashMap<String, String>,
     clock: Arc<ManualClock>,
 ) -> HostOptions {
+    let runtime = Arc::new(RecordingRuntime {
+        store: store.clone(),
+        started,
+    });
     HostOptions {
-        runtime: Arc::new(RecordingRuntime {
-            store: store.clone(),
-            started,
-        }),
-        store,
-        master_key: Arc::new(MasterKey::from_keys(&[[7; 32]])),
-        workflows,
         app_settings: settings,
-        host_json: json!({}),
-        admin_key: Some(conflux_server::Secret::new("k")),
-        config: HostConfig::default(),
         clock,
-        connections: None,
         jwks: Some(issuer.jwks()),
+        ..host_support::options(runtime, store, workflows)
     }
 }
 
 async fn fixture(workflows: Vec<(&str, Value)>, settings: HashMap<String, String>) -> Fixture {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
     let issuer = IdentityIssuer::generate(ISSUER);
     let clock = Arc::new(ManualClock::new(start_time()));
     let (tx, started) = mpsc::unbounded_channel();
@@ -110,24 +94,19 @@ async fn fixture(workflows: Vec<(&str, Value)>, settings: HashMap<String, String
         .into_iter()
         .map(|(name, doc)| spec(name, doc))
         .collect();
-    let host = Host::start(options(store, tx, specs, &issuer, settings, clock.clone()))
-        .await
-        .unwrap();
-    let host: BoundHost = host.bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let base = format!("http://{}", host.local_addr());
-    let callbacks = host
-        .callback_urls()
-        .into_iter()
-        .map(|c| (c.workflow, c.url))
-        .collect();
-    tokio::spawn(async move { host.serve(std::future::pending()).await.unwrap() });
+    let options = options(
+        memory_store().await,
+        tx,
+        specs,
+        &issuer,
+        settings,
+        clock.clone(),
+    );
     Fixture {
-        callbacks,
-        base,
+        host: host_support::serve(options).await,
         started,
         issuer,
         clock,
-        client: reqwest::Client::new(),
     }
 }
 
@@ -185,22 +164,18 @@ impl Fixture {
     fn invoke_url(&self, workflow: &str) -> String {
         format!(
             "{}/api/{workflow}/triggers/manual/invoke?api-version=2022-05-01",
-            self.base
+            self.host.base
         )
     }
 
     /// The signed callback URL of `workflow`.
     fn sas_url(&self, workflow: &str) -> String {
-        self.callbacks
-            .iter()
-            .find(|(name, _)| name == workflow)
-            .unwrap()
-            .1
-            .clone()
+        self.host.callback(workflow)
     }
 
     async fn call(&self, url: &str, token: Option<&str>) -> (u16, Value) {
         let mut request = self
+            .host
             .client
             .post(url)
             .header("content-type", "application/json")
@@ -230,6 +205,12 @@ impl Fixture {
             "a refused call started a run"
         );
         body["error"]["message"].as_str().unwrap().to_string()
+    }
+
+    /// The call with `token` was refused as unauthorized (401) with `code`
+    /// and started nothing.
+    async fn unauthorized(&mut self, url: &str, token: &str, code: &str) -> String {
+        self.refused(url, Some(token), 401, code).await
     }
 
     async fn accepted(&mut self, url: &str, token: Option<&str>) -> StartRequest {
@@ -301,12 +282,7 @@ async fn a_token_matching_a_policy_starts_a_run_and_a_wrong_audience_does_not() 
         .is_none());
 
     let message = f
-        .refused(
-            &url,
-            Some(&f.token("api://payments")),
-            401,
-            "MisMatchingOAuthClaims",
-        )
+        .unauthorized(&url, &f.token("api://payments"), "MisMatchingOAuthClaims")
         .await;
     assert!(
         message.contains("policy 'conflux-callers': `aud` differs"),
@@ -332,7 +308,7 @@ async fn expired_and_not_yet_valid_tokens_are_refused() {
         Duration::from_secs(3600),
     );
     let message = f
-        .refused(&url, Some(&expired), 401, "ExpiredAuthenticationToken")
+        .unauthorized(&url, &expired, "ExpiredAuthenticationToken")
         .await;
     assert!(message.contains("expired"), "{message}");
     let early = f.token_at(
@@ -340,7 +316,7 @@ async fn expired_and_not_yet_valid_tokens_are_refused() {
         now + chrono::Duration::hours(1),
         Duration::from_secs(3600),
     );
-    f.refused(&url, Some(&early), 401, "AuthenticationTokenNotYetValid")
+    f.unauthorized(&url, &early, "AuthenticationTokenNotYetValid")
         .await;
     // The clock reaching its validity makes the same token good.
     f.clock.advance(Duration::from_secs(3600));
@@ -360,12 +336,7 @@ async fn tokens_with_bad_signatures_are_refused() {
         Duration::from_secs(3600),
     );
     let message = f
-        .refused(
-            &url,
-            Some(&foreign),
-            401,
-            "InvalidAuthenticationTokenSignature",
-        )
+        .unauthorized(&url, &foreign, "InvalidAuthenticationTokenSignature")
         .await;
     assert!(message.contains("no trusted key"), "{message}");
 
@@ -382,16 +353,11 @@ async fn tokens_with_bad_signatures_are_refused() {
         parts[2]
     );
     let message = f
-        .refused(
-            &url,
-            Some(&forged),
-            401,
-            "InvalidAuthenticationTokenSignature",
-        )
+        .unauthorized(&url, &forged, "InvalidAuthenticationTokenSignature")
         .await;
     assert!(message.contains("signature does not verify"), "{message}");
 
-    f.refused(&url, Some("not-a-jwt"), 401, "InvalidAuthenticationToken")
+    f.unauthorized(&url, "not-a-jwt", "InvalidAuthenticationToken")
         .await;
 }
 
@@ -411,12 +377,7 @@ async fn a_token_matching_the_second_of_two_policies_passes() {
     let url = f.invoke_url("orders");
     f.accepted(&url, Some(&f.token("api://internal"))).await;
     let message = f
-        .refused(
-            &url,
-            Some(&f.token("api://other")),
-            401,
-            "MisMatchingOAuthClaims",
-        )
+        .unauthorized(&url, &f.token("api://other"), "MisMatchingOAuthClaims")
         .await;
     assert!(
         message.contains("policy 'partners': `iss` differs, `aud` differs"),
@@ -453,7 +414,7 @@ async fn sas_still_works_alongside_and_both_schemes_at_once_are_refused() {
     f.accepted(&plain, Some(&token)).await;
     let unsigned = f.invoke_url("plain");
     let message = f
-        .refused(&unsigned, Some(&token), 401, "AuthorizationFailed")
+        .unauthorized(&unsigned, &token, "AuthorizationFailed")
         .await;
     assert!(
         message.contains("no OAuth authorization policies"),
@@ -518,25 +479,15 @@ async fn an_external_rs256_key_set_is_fetched_once_and_refreshed_for_new_keys() 
 
     // An external key may not vouch for the host's own issuer.
     let impostor = f.external_token("k1", ISSUER);
-    f.refused(
-        &url,
-        Some(&impostor),
-        401,
-        "InvalidAuthenticationTokenSignature",
-    )
-    .await;
+    f.unauthorized(&url, &impostor, "InvalidAuthenticationTokenSignature")
+        .await;
 
     // Key rollover: the provider now publishes the key as `k2`. Right after
     // a fetch the unknown key does not fetch again...
     *keys.document.lock().unwrap() = rsa_jwks("k2");
     let rolled = f.external_token("k2", ENTRA);
-    f.refused(
-        &url,
-        Some(&rolled),
-        401,
-        "InvalidAuthenticationTokenSignature",
-    )
-    .await;
+    f.unauthorized(&url, &rolled, "InvalidAuthenticationTokenSignature")
+        .await;
     assert_eq!(keys.fetches.load(Ordering::SeqCst), 1);
     // ...a few minutes later it does, and the new key is trusted.
     f.clock.advance(Duration::from_secs(6 * 60));
@@ -544,14 +495,12 @@ async fn an_external_rs256_key_set_is_fetched_once_and_refreshed_for_new_keys() 
     assert_eq!(keys.fetches.load(Ordering::SeqCst), 2);
     // The old kid is gone from the provider's set.
     let old = f.external_token("k1", ENTRA);
-    f.refused(&url, Some(&old), 401, "InvalidAuthenticationTokenSignature")
+    f.unauthorized(&url, &old, "InvalidAuthenticationTokenSignature")
         .await;
 
     // Tokens from the host's own issuer are still checked against its own keys.
     let own = f.token("api://orders");
-    let message = f
-        .refused(&url, Some(&own), 401, "MisMatchingOAuthClaims")
-        .await;
+    let message = f.unauthorized(&url, &own, "MisMatchingOAuthClaims").await;
     assert!(message.contains("`iss` differs"), "{message}");
 }
 
@@ -586,7 +535,7 @@ async fn a_key_set_file_is_read_at_start() {
 
 #[tokio::test]
 async fn invalid_policies_and_key_sets_stop_the_start() {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
+    let store = memory_store().await;
     let issuer = IdentityIssuer::generate(ISSUER);
     let clock = Arc::new(ManualClock::new(start_time()));
     let (tx, _rx) = mpsc::unbounded_channel();

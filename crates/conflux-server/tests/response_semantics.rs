@@ -7,24 +7,21 @@
 
 #![allow(clippy::unwrap_used)] // test helpers panic on purpose: a failed step is a failed test
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use conflux_definition::{Workflow, WorkflowKind};
+use conflux_definition::WorkflowKind;
 use conflux_server::{
-    BoundHost, Host, HostConfig, HostOptions, MasterKey, ResponseBody, RunResponse, RuntimeError,
-    StartRequest, StartedRun, SystemClock, WorkflowRuntime, WorkflowSpec,
+    ResponseBody, RunResponse, RuntimeError, StartRequest, StartedRun, WorkflowRuntime,
 };
-use conflux_store::{
-    RunId, RunRecord, RunStatus, RunTransition, SqliteStore, Store, WorkflowName, WriteBatch,
-};
+use conflux_store::{RunId, RunRecord, RunStatus, RunTransition, Store, WorkflowName, WriteBatch};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 
-const ADMIN: &str = "admin-key";
+mod host_support;
+use host_support::{memory_store as store, spec, Served};
 
 /// A started run, as the test sees it: the sender stands for the run's
 /// Response action.
@@ -68,7 +65,7 @@ impl WorkflowRuntime for ControlledRuntime {
         });
         Ok(StartedRun {
             run_id: id,
-            response: Some(rx),
+            response: Some(rx.into()),
         })
     }
 
@@ -98,6 +95,14 @@ impl Setup {
         }
     }
 
+    /// A Response action with `operationOptions: Asynchronous`.
+    fn asynchronous(store: Arc<dyn Store>) -> Setup {
+        Setup {
+            response_options: Some("Asynchronous"),
+            ..Setup::new(store)
+        }
+    }
+
     async fn start(self) -> (Served, mpsc::UnboundedReceiver<Run>) {
         let mut response =
             json!({"type": "Response", "kind": "Http", "inputs": {"statusCode": 200}});
@@ -108,85 +113,16 @@ impl Setup {
             "triggers": {"manual": self.trigger},
             "actions": {"Reply": response}
         }});
-        let workflow = Arc::new(Workflow::from_json(&doc).unwrap());
         let (tx, rx) = mpsc::unbounded_channel();
         let runtime = Arc::new(ControlledRuntime {
             store: self.store.clone(),
             stateless: self.kind == WorkflowKind::Stateless,
             runs: tx,
         });
-        let host = Host::start(HostOptions {
-            runtime,
-            store: self.store,
-            master_key: Arc::new(MasterKey::from_keys(&[[7; 32]])),
-            workflows: vec![WorkflowSpec {
-                name: "orders".into(),
-                kind: self.kind,
-                document: doc,
-                workflow,
-                parameters: HashMap::new(),
-            }],
-            app_settings: HashMap::new(),
-            host_json: json!({}),
-            admin_key: Some(conflux_server::Secret::new(ADMIN)),
-            config: HostConfig {
-                response_timeout: self.response_timeout,
-                ..HostConfig::default()
-            },
-            clock: Arc::new(SystemClock),
-            connections: None,
-            jwks: None,
-        })
-        .await
-        .unwrap();
-        let bound: BoundHost = host.bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
-        let base = format!("http://{}", bound.local_addr());
-        let url = bound
-            .callback_urls()
-            .first()
-            .map(|c| c.url.clone())
-            .unwrap_or_default();
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        tokio::spawn(bound.serve(async move {
-            let _ = stop_rx.await;
-        }));
-        (
-            Served {
-                base,
-                url,
-                client: reqwest::Client::new(),
-                _stop: stop_tx,
-            },
-            rx,
-        )
-    }
-}
-
-struct Served {
-    base: String,
-    /// The trigger's signed callback URL (Request triggers only).
-    url: String,
-    client: reqwest::Client,
-    _stop: oneshot::Sender<()>,
-}
-
-impl Served {
-    async fn management(&self, method: reqwest::Method, path: &str) -> (u16, Value) {
-        let response = self
-            .client
-            .request(
-                method,
-                format!(
-                    "{}/runtime/webhooks/workflow/api/management/{path}",
-                    self.base
-                ),
-            )
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
+        let workflows = vec![spec("orders", self.kind, doc)];
+        let mut options = host_support::options(runtime, self.store, workflows);
+        options.config.response_timeout = self.response_timeout;
+        (host_support::serve(options).await, rx)
     }
 }
 
@@ -197,8 +133,50 @@ fn header(response: &reqwest::Response, name: &str) -> Option<String> {
         .map(|v| v.to_str().unwrap().to_string())
 }
 
-async fn store() -> Arc<dyn Store> {
-    Arc::new(SqliteStore::open_in_memory().await.unwrap())
+/// A Response action's answer with status 200 and no headers.
+fn ok(body: ResponseBody) -> RunResponse {
+    RunResponse {
+        status: 200,
+        headers: vec![],
+        body,
+    }
+}
+
+/// Sends a trigger call, answers the run it starts with `response` once the
+/// run is there, and returns the caller's answer and the run.
+async fn answer_call(
+    runs: &mut mpsc::UnboundedReceiver<Run>,
+    call: reqwest::RequestBuilder,
+    response: RunResponse,
+) -> (reqwest::Response, RunId, StartRequest) {
+    let call = tokio::spawn(call.send());
+    let run = runs.recv().await.unwrap();
+    run.respond.send(response).unwrap();
+    (call.await.unwrap().unwrap(), run.id, run.request)
+}
+
+/// A POST to the signed callback URL of `orders`.
+fn trigger_call(served: &Served) -> reqwest::RequestBuilder {
+    served.client.post(served.callback("orders"))
+}
+
+/// The status of an answer to `request`.
+async fn status_of(request: reqwest::RequestBuilder) -> u16 {
+    request.send().await.unwrap().status().as_u16()
+}
+
+/// `GET .../triggers/manual/histories{rest}` of `orders`, which must answer 200.
+async fn histories(served: &Served, rest: &str) -> Value {
+    let path = format!("workflows/orders/triggers/manual/histories{rest}");
+    let (status, answer) = served.management(reqwest::Method::GET, &path).await;
+    assert_eq!(status, 200, "{path}: {answer}");
+    answer
+}
+
+/// Retention as it runs a day from now.
+async fn purge_a_day_later(store: &dyn Store) {
+    let cutoff = Utc::now() + chrono::Duration::days(1);
+    store.purge_older_than(cutoff).await.unwrap();
 }
 
 /// Polls a response location until it stops answering 202.
@@ -216,13 +194,9 @@ async fn poll_until_answered(client: &reqwest::Client, location: &str) -> reqwes
 
 #[tokio::test]
 async fn an_asynchronous_response_is_polled_at_the_signed_location() {
-    let mut setup = Setup::new(store().await);
-    setup.response_options = Some("Asynchronous");
-    let (served, mut runs) = setup.start().await;
+    let (served, mut runs) = Setup::asynchronous(store().await).start().await;
 
-    let accepted = served
-        .client
-        .post(&served.url)
+    let accepted = trigger_call(&served)
         .json(&json!({"order": 7}))
         .send()
         .await
@@ -258,29 +232,9 @@ async fn an_asynchronous_response_is_polled_at_the_signed_location() {
 
     // A location with another signature, or without one, is refused.
     let forged = location.replace("sig=", "sig=x");
-    assert_eq!(
-        served
-            .client
-            .get(&forged)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        401
-    );
+    assert_eq!(status_of(served.client.get(&forged)).await, 401);
     let unsigned = location.split('?').next().unwrap();
-    assert_eq!(
-        served
-            .client
-            .get(unsigned)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        401
-    );
+    assert_eq!(status_of(served.client.get(unsigned)).await, 401);
 
     run.respond
         .send(RunResponse {
@@ -307,10 +261,8 @@ async fn an_asynchronous_response_is_polled_at_the_signed_location() {
 
 #[tokio::test]
 async fn an_asynchronous_run_that_never_responds_ends_in_an_error() {
-    let mut setup = Setup::new(store().await);
-    setup.response_options = Some("Asynchronous");
-    let (served, mut runs) = setup.start().await;
-    let accepted = served.client.post(&served.url).send().await.unwrap();
+    let (served, mut runs) = Setup::asynchronous(store().await).start().await;
+    let accepted = trigger_call(&served).send().await.unwrap();
     assert_eq!(accepted.status().as_u16(), 202);
     let location = header(&accepted, "location").unwrap();
     let run = runs.recv().await.unwrap();
@@ -324,17 +276,13 @@ async fn an_asynchronous_run_that_never_responds_ends_in_an_error() {
 #[tokio::test]
 async fn a_response_location_answers_from_the_run_record_after_a_restart() {
     let store = store().await;
-    let mut setup = Setup::new(store.clone());
-    setup.response_options = Some("Asynchronous");
-    let (first, mut runs) = setup.start().await;
-    let accepted = first.client.post(&first.url).send().await.unwrap();
+    let (first, mut runs) = Setup::asynchronous(store.clone()).start().await;
+    let accepted = trigger_call(&first).send().await.unwrap();
     let location = header(&accepted, "location").unwrap();
     let run = runs.recv().await.unwrap();
     drop(first); // the host stops; the run record stays
 
-    let mut setup = Setup::new(store.clone());
-    setup.response_options = Some("Asynchronous");
-    let (second, _runs) = setup.start().await;
+    let (second, _runs) = Setup::asynchronous(store.clone()).start().await;
     let moved = location.replace(location.split("/runtime").next().unwrap(), &second.base);
     // The record says the run still runs: keep polling.
     let waiting = second.client.get(&moved).send().await.unwrap();
@@ -356,16 +304,7 @@ async fn a_response_location_answers_from_the_run_record_after_a_restart() {
     // A run that does not exist has no response to fetch.
     let unknown = moved.replace(run.id.as_str(), "08584000000000000000000000000");
     assert!(
-        [401, 404].contains(
-            &second
-                .client
-                .get(&unknown)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        ),
+        [401, 404].contains(&status_of(second.client.get(&unknown)).await),
         "a location for another run is not valid"
     );
 }
@@ -373,29 +312,14 @@ async fn a_response_location_answers_from_the_run_record_after_a_restart() {
 #[tokio::test]
 async fn synchronous_answers_carry_the_workflow_headers() {
     let (served, mut runs) = Setup::new(store().await).start().await;
-    let client = served.client.clone();
-    let url = served.url.clone();
-    let call = tokio::spawn(async move {
-        client
-            .post(&url)
-            .header("x-ms-client-tracking-id", "order-7")
-            .header("x-ms-correlation-id", "corr-1")
-            .send()
-            .await
-            .unwrap()
-    });
-    let run = runs.recv().await.unwrap();
-    assert_eq!(run.request.client_tracking_id.as_deref(), Some("order-7"));
-    run.respond
-        .send(RunResponse {
-            status: 200,
-            headers: vec![],
-            body: ResponseBody::Text("done".into()),
-        })
-        .unwrap();
-    let answered = call.await.unwrap();
+    let call = trigger_call(&served)
+        .header("x-ms-client-tracking-id", "order-7")
+        .header("x-ms-correlation-id", "corr-1");
+    let done = ok(ResponseBody::Text("done".into()));
+    let (answered, run_id, request) = answer_call(&mut runs, call, done).await;
+    assert_eq!(request.client_tracking_id.as_deref(), Some("order-7"));
     assert_eq!(answered.status().as_u16(), 200);
-    let run_id = run.id.as_str();
+    let run_id = run_id.as_str();
     assert_eq!(
         header(&answered, "x-ms-workflow-run-id").as_deref(),
         Some(run_id)
@@ -421,21 +345,11 @@ async fn synchronous_answers_carry_the_workflow_headers() {
 
     // Without the request headers: the tracking id is the run id and a
     // correlation id is made up.
-    let client = served.client.clone();
-    let url = served.url.clone();
-    let call = tokio::spawn(async move { client.post(&url).send().await.unwrap() });
-    let run = runs.recv().await.unwrap();
-    run.respond
-        .send(RunResponse {
-            status: 200,
-            headers: vec![],
-            body: ResponseBody::Empty,
-        })
-        .unwrap();
-    let answered = call.await.unwrap();
+    let call = trigger_call(&served);
+    let (answered, run_id, _) = answer_call(&mut runs, call, ok(ResponseBody::Empty)).await;
     assert_eq!(
         header(&answered, "x-ms-client-tracking-id").as_deref(),
-        Some(run.id.as_str())
+        Some(run_id.as_str())
     );
     let correlation = header(&answered, "x-ms-correlation-id").unwrap();
     assert_eq!(correlation.len(), 36, "{correlation}");
@@ -447,25 +361,8 @@ async fn suppressed_workflow_headers_are_not_sent() {
     let mut setup = Setup::new(store().await);
     setup.trigger = json!({"type": "Request", "kind": "Http", "operationOptions": "SuppressWorkflowHeadersOnResponse"});
     let (served, mut runs) = setup.start().await;
-    let client = served.client.clone();
-    let url = served.url.clone();
-    let call = tokio::spawn(async move {
-        client
-            .post(&url)
-            .header("x-ms-client-tracking-id", "t")
-            .send()
-            .await
-            .unwrap()
-    });
-    let run = runs.recv().await.unwrap();
-    run.respond
-        .send(RunResponse {
-            status: 200,
-            headers: vec![],
-            body: ResponseBody::Empty,
-        })
-        .unwrap();
-    let answered = call.await.unwrap();
+    let call = trigger_call(&served).header("x-ms-client-tracking-id", "t");
+    let (answered, _, _) = answer_call(&mut runs, call, ok(ResponseBody::Empty)).await;
     assert_eq!(answered.status().as_u16(), 200);
     let workflow_headers: Vec<String> = answered
         .headers()
@@ -481,7 +378,7 @@ async fn a_caller_that_timed_out_can_no_longer_be_answered() {
     let mut setup = Setup::new(store().await);
     setup.response_timeout = Duration::from_secs(1);
     let (served, mut runs) = setup.start().await;
-    let answered = served.client.post(&served.url).send().await.unwrap();
+    let answered = trigger_call(&served).send().await.unwrap();
     assert_eq!(answered.status().as_u16(), 408);
     let run = runs.recv().await.unwrap();
     assert_eq!(
@@ -491,14 +388,7 @@ async fn a_caller_that_timed_out_can_no_longer_be_answered() {
     // The run's Response action finds nobody waiting (the engine then fails
     // it with ActionResponseTimedOut).
     assert!(run.respond.is_closed());
-    assert!(run
-        .respond
-        .send(RunResponse {
-            status: 200,
-            headers: vec![],
-            body: ResponseBody::Empty
-        })
-        .is_err());
+    assert!(run.respond.send(ok(ResponseBody::Empty)).is_err());
 }
 
 #[tokio::test]
@@ -522,34 +412,11 @@ async fn stateless_trigger_calls_are_recorded_and_expire_with_retention() {
     let mut setup = Setup::new(store.clone());
     setup.kind = WorkflowKind::Stateless;
     let (served, mut runs) = setup.start().await;
-    let client = served.client.clone();
-    let url = served.url.clone();
-    let call = tokio::spawn(async move {
-        client
-            .post(&url)
-            .json(&json!({"n": 1}))
-            .send()
-            .await
-            .unwrap()
-    });
-    let run = runs.recv().await.unwrap();
-    run.respond
-        .send(RunResponse {
-            status: 200,
-            headers: vec![],
-            body: ResponseBody::Empty,
-        })
-        .unwrap();
-    let answered = call.await.unwrap();
+    let call = trigger_call(&served).json(&json!({"n": 1}));
+    let (answered, run_id, _) = answer_call(&mut runs, call, ok(ResponseBody::Empty)).await;
     let history = header(&answered, "x-ms-trigger-history-name").unwrap();
 
-    let (status, page) = served
-        .management(
-            reqwest::Method::GET,
-            "workflows/orders/triggers/manual/histories",
-        )
-        .await;
-    assert_eq!(status, 200);
+    let page = histories(&served, "").await;
     let entries = page["value"].as_array().unwrap();
     assert_eq!(entries.len(), 1, "{page}");
     assert_eq!(entries[0]["name"], json!(history));
@@ -557,28 +424,14 @@ async fn stateless_trigger_calls_are_recorded_and_expire_with_retention() {
     assert_eq!(entries[0]["properties"]["status"], json!("Succeeded"));
     assert_eq!(
         entries[0]["properties"]["run"]["name"],
-        json!(run.id.as_str())
+        json!(run_id.as_str())
     );
-    let (status, one) = served
-        .management(
-            reqwest::Method::GET,
-            &format!("workflows/orders/triggers/manual/histories/{history}"),
-        )
-        .await;
-    assert_eq!(status, 200, "{one}");
+    histories(&served, &format!("/{history}")).await;
 
     // The run itself is not kept (it succeeded), so retention removes the
     // entry by its age.
-    store
-        .purge_older_than(Utc::now() + chrono::Duration::days(1))
-        .await
-        .unwrap();
-    let (_, page) = served
-        .management(
-            reqwest::Method::GET,
-            "workflows/orders/triggers/manual/histories",
-        )
-        .await;
+    purge_a_day_later(store.as_ref()).await;
+    let page = histories(&served, "").await;
     assert_eq!(page["value"], json!([]), "{page}");
 }
 
@@ -586,29 +439,11 @@ async fn stateless_trigger_calls_are_recorded_and_expire_with_retention() {
 async fn retention_keeps_the_history_of_a_run_it_keeps() {
     let store = store().await;
     let (served, mut runs) = Setup::new(store.clone()).start().await;
-    let client = served.client.clone();
-    let url = served.url.clone();
-    let call = tokio::spawn(async move { client.post(&url).send().await.unwrap() });
-    let run = runs.recv().await.unwrap();
-    run.respond
-        .send(RunResponse {
-            status: 200,
-            headers: vec![],
-            body: ResponseBody::Empty,
-        })
-        .unwrap();
-    call.await.unwrap();
+    let call = trigger_call(&served);
+    answer_call(&mut runs, call, ok(ResponseBody::Empty)).await;
     // The stateful run is still running: neither it nor its entry is purged.
-    store
-        .purge_older_than(Utc::now() + chrono::Duration::days(1))
-        .await
-        .unwrap();
-    let (_, page) = served
-        .management(
-            reqwest::Method::GET,
-            "workflows/orders/triggers/manual/histories",
-        )
-        .await;
+    purge_a_day_later(store.as_ref()).await;
+    let page = histories(&served, "").await;
     assert_eq!(page["value"].as_array().unwrap().len(), 1, "{page}");
 }
 
@@ -641,40 +476,14 @@ async fn http_webhook_triggers_list_their_callback_url() {
     assert_eq!(answer["method"], "POST");
 
     // The URL is the one the service calls back: it fires the trigger.
-    let client = served.client.clone();
-    let url = value.to_string();
-    let call = tokio::spawn(async move {
-        client
-            .post(&url)
-            .json(&json!({"event": 1}))
-            .send()
-            .await
-            .unwrap()
-    });
-    let run = runs.recv().await.unwrap();
-    assert_eq!(run.request.trigger_outputs["body"], json!({"event": 1}));
-    run.respond
-        .send(RunResponse {
-            status: 200,
-            headers: vec![],
-            body: ResponseBody::Empty,
-        })
-        .unwrap();
-    assert_eq!(call.await.unwrap().status().as_u16(), 200);
+    let call = served.client.post(value).json(&json!({"event": 1}));
+    let (answered, _, request) = answer_call(&mut runs, call, ok(ResponseBody::Empty)).await;
+    assert_eq!(request.trigger_outputs["body"], json!({"event": 1}));
+    assert_eq!(answered.status().as_u16(), 200);
 
     // Without the signature, the callback is refused.
     let unsigned = value.split('?').next().unwrap();
-    assert_eq!(
-        served
-            .client
-            .post(unsigned)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        401
-    );
+    assert_eq!(status_of(served.client.post(unsigned)).await, 401);
 }
 
 #[tokio::test]

@@ -212,6 +212,9 @@ async fn check_action(
             out,
         );
     }
+    if let Some(want) = expected.get("properties") {
+        matches(want, props, &format!("{at}.properties"), out);
+    }
     if let Some(want) = expected.get("secureData") {
         matches(want, &props["secureData"], &format!("{at}.secureData"), out);
     }
@@ -256,6 +259,11 @@ async fn check_action(
                         reps.len()
                     ));
                 }
+            }
+            // A list of records matched against each repetition's properties.
+            Value::Array(items) if items.iter().all(Value::is_object) => {
+                let props: Vec<Value> = reps.iter().map(|r| r["properties"].clone()).collect();
+                matches(want, &json!(props), &format!("{at}.repetitions"), out);
             }
             // A list of statuses, in repetition order.
             _ => {
@@ -355,6 +363,26 @@ async fn run_case(server: &mut Server, case: &Value) -> Result<Vec<String>, Stri
         Value::String(text) if has_content_type => builder = builder.body(text.clone()),
         body => builder = builder.json(body),
     }
+    // Earlier identical calls, so that listings hold several runs.
+    for _ in 1..request["repeat"].as_u64().unwrap_or(1) {
+        let again = builder
+            .try_clone()
+            .ok_or("the request cannot be repeated")?;
+        let earlier = again.send().await.map_err(|e| e.to_string())?;
+        let run = earlier
+            .headers()
+            .get("x-ms-workflow-run-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let _ = earlier.bytes().await;
+        // `overlap`: the calls run side by side instead of one after the other.
+        if request["overlap"] == json!(true) {
+            continue;
+        }
+        if let Some(run) = run {
+            server.finished_run(workflow, &run).await?;
+        }
+    }
     let response = builder.send().await.map_err(|e| e.to_string())?;
 
     let status = response.status().as_u16();
@@ -389,7 +417,7 @@ async fn run_case(server: &mut Server, case: &Value) -> Result<Vec<String>, Stri
         matches(want, &json!(after - before), "newRuns", &mut out);
     }
     if let Some(want_run) = expect.get("run") {
-        let Some(run_id) = run_id else {
+        let Some(run_id) = run_id.clone() else {
             out.push("no x-ms-workflow-run-id header".to_string());
             return Ok(out);
         };
@@ -406,6 +434,50 @@ async fn run_case(server: &mut Server, case: &Value) -> Result<Vec<String>, Stri
         }
         for (name, want) in want_run["actions"].as_object().into_iter().flatten() {
             check_action(server, workflow, &run_id, name, want, &mut out).await?;
+        }
+    }
+    // Management API reads after the call: `{workflow}` and `{run}` in a
+    // path become this case's workflow and run id (`{run}` also in `expect`).
+    let settle = request["overlap"] != json!(true);
+    if let (Some(run), Some(_), true) = (&run_id, expect.get("management"), settle) {
+        server.finished_run(workflow, run).await?;
+    }
+    for (i, check) in expect["management"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let path = check["get"]
+            .as_str()
+            .ok_or("a management check names no path")?
+            .replace("{workflow}", workflow)
+            .replace("{run}", run_id.as_deref().unwrap_or_default());
+        let got = server.get(&path).await?;
+        let run_name = run_id.as_deref().unwrap_or_default();
+        let want = serde_json::to_string(&check["expect"])
+            .map_err(|e| e.to_string())?
+            .replace("{run}", run_name);
+        let want: Value = serde_json::from_str(&want).map_err(|e| e.to_string())?;
+        matches(&want, &got, &format!("management[{i}]"), &mut out);
+        if let Some(want) = check.get("next") {
+            // The page behind `nextLink`, read the same way.
+            let link = got["nextLink"].as_str().unwrap_or_default().to_string();
+            let next = server
+                .client
+                .get(&link)
+                .bearer_auth(ADMIN_KEY)
+                .send()
+                .await
+                .map_err(|e| format!("GET {link}: {e}"))?;
+            let next: Value = next.json().await.unwrap_or(Value::Null);
+            matches(want, &next, &format!("management[{i}].next"), &mut out);
+        }
+        if let Some(n) = check["count"].as_u64() {
+            let len = got["value"].as_array().map_or(0, Vec::len) as u64;
+            if len != n {
+                out.push(format!("management[{i}]: expected {n} value(s), got {len}"));
+            }
         }
     }
     Ok(out)

@@ -4,29 +4,18 @@
 
 #![allow(clippy::unwrap_used)] // test helpers panic on purpose: a failed step is a failed test
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use support::{free_port, request_workflow, serve_workflows, unique, Server, PATIENCE};
 
-const ADMIN_KEY: &str = "test-admin-key-0123456789";
 const REDIS_VAR: &str = "CONFLUX_TEST_REDIS_URL";
-/// How long a test waits for something the server does in the background.
-const WAIT: Duration = Duration::from_secs(20);
 
 fn redis_url() -> String {
     std::env::var(REDIS_VAR).unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string())
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}{}-{nanos}", std::process::id())
 }
 
 /// A minimal Redis client (RESP over TCP), to arrange and inspect what the
@@ -56,7 +45,7 @@ impl Redis {
         };
         let stream = TcpStream::connect(&address)
             .unwrap_or_else(|e| panic!("Redis at {address} is unreachable ({e}); set {REDIS_VAR}"));
-        stream.set_read_timeout(Some(WAIT)).unwrap();
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
         let mut redis = Redis {
             stream: BufReader::new(stream),
         };
@@ -101,250 +90,84 @@ impl Redis {
     }
 }
 
-/// A running `conflux serve`, stopped when dropped.
-struct Server {
-    child: Child,
-    base: String,
-    /// `(workflow/trigger, url)` as printed at start.
-    callbacks: Vec<(String, String)>,
-    client: reqwest::Client,
-    stderr: PathBuf,
-    _data: tempfile::TempDir,
+/// Creates or replaces the Redis connection `name` through the management API.
+async fn put_connection(server: &Server, name: &str, connection_string: &str) {
+    let body = json!({"properties": {
+        "connectorId": "/serviceProviders/redis",
+        "parameterValues": {"connectionString": connection_string}
+    }});
+    let (status, answer) = server.put(&format!("connections/{name}"), body).await;
+    assert_eq!(status, 200, "{answer}");
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+async fn delete_connection(server: &Server, name: &str) {
+    let (status, answer) = server.delete(&format!("connections/{name}")).await;
+    assert_eq!(status, 200, "{answer}");
 }
 
-/// Starts the server and reads its start-up lines up to `request_triggers`
-/// printed callback URLs. Its log goes to a file (see [`Server::log`]).
-fn start(project: &Path, request_triggers: usize) -> Server {
-    let data = tempfile::tempdir().unwrap();
-    let stderr = data.path().join("stderr.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_conflux"))
-        .arg("serve")
-        .arg(project)
-        .args(["--listen", "127.0.0.1:0", "--data"])
-        .arg(data.path())
-        .env("CONFLUX_ADMIN_KEY", ADMIN_KEY)
-        .env("CONFLUX_LOG", "info")
-        .env_remove("CONFLUX_MASTER_KEY")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&stderr).unwrap())
-        .spawn()
-        .expect("the conflux binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let mut base = None;
-    let mut callbacks = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(addr) = line.strip_prefix("listening on ") {
-            base = Some(addr.trim().to_string());
-        } else if base.is_some() && line.starts_with("  ") {
-            let (head, url) = line.trim().split_once(": ").unwrap();
-            let name = head.split_whitespace().nth(1).unwrap().to_string();
-            callbacks.push((name, url.split_whitespace().next().unwrap().to_string()));
-        }
-        if base.is_some() && callbacks.len() == request_triggers {
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    let base = base.unwrap_or_else(|| {
-        panic!(
-            "the server did not start: {}",
-            std::fs::read_to_string(&stderr).unwrap_or_default()
-        )
-    });
-    Server {
-        child,
-        base,
-        callbacks,
-        client: reqwest::Client::new(),
-        stderr,
-        _data: data,
-    }
-}
-
-impl Server {
-    fn url(&self, workflow: &str) -> String {
-        self.callbacks
-            .iter()
-            .find(|(n, _)| n.starts_with(&format!("{workflow}/")))
-            .map(|(_, u)| u.clone())
-            .unwrap_or_else(|| panic!("no callback URL printed for {workflow}"))
-    }
-
-    fn management(&self, path: &str) -> String {
-        format!(
-            "{}/runtime/webhooks/workflow/api/management/{path}",
-            self.base
-        )
-    }
-
-    async fn send(&self, request: reqwest::RequestBuilder) -> (u16, Value) {
-        let response = request.bearer_auth(ADMIN_KEY).send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn put_connection(&self, name: &str, connection_string: &str) {
-        let body = json!({"properties": {
-            "connectorId": "/serviceProviders/redis",
-            "parameterValues": {"connectionString": connection_string}
-        }});
-        let (status, answer) = self
-            .send(
-                self.client
-                    .put(self.management(&format!("connections/{name}")))
-                    .json(&body),
-            )
-            .await;
-        assert_eq!(status, 200, "{answer}");
-    }
-
-    async fn delete_connection(&self, name: &str) {
-        let (status, answer) = self
-            .send(
-                self.client
-                    .delete(self.management(&format!("connections/{name}"))),
-            )
-            .await;
-        assert_eq!(status, 200, "{answer}");
-    }
-
-    async fn runs(&self, workflow: &str) -> Vec<Value> {
-        let (status, runs) = self
-            .send(
-                self.client
-                    .get(self.management(&format!("workflows/{workflow}/runs"))),
-            )
-            .await;
-        assert_eq!(status, 200, "{runs}");
-        runs["value"].as_array().unwrap().clone()
-    }
-
-    /// Waits until the workflow has `count` succeeded runs.
-    async fn wait_for_succeeded_runs(&self, workflow: &str, count: usize) {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let runs = self.runs(workflow).await;
-            let succeeded = runs
-                .iter()
-                .filter(|r| r["properties"]["status"] == "Succeeded")
-                .count();
-            if succeeded >= count {
-                assert_eq!(succeeded, count, "{runs:?}");
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{workflow} has {succeeded} succeeded run(s), expected {count}: {runs:?}\nlog:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    /// Waits until the server's log has `needle` at least `count` times.
-    async fn wait_for_log(&self, needle: &str, count: usize) {
-        let deadline = Instant::now() + WAIT;
-        while self.log().matches(needle).count() < count {
-            assert!(
-                Instant::now() < deadline,
-                "the log never had {needle:?} {count} time(s):\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-fn write_project(workflows: &[(&str, Value)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("host.json"), "{}").unwrap();
-    for (name, doc) in workflows {
-        std::fs::create_dir_all(dir.path().join(name)).unwrap();
-        std::fs::write(dir.path().join(name).join("workflow.json"), doc.to_string()).unwrap();
-    }
-    dir
+/// Waits until the workflow has `count` succeeded runs, and no more.
+async fn wait_for_succeeded_runs(server: &Server, workflow: &str, count: usize) {
+    let succeeded =
+        |runs: &[(String, String)]| runs.iter().filter(|(_, s)| s == "Succeeded").count();
+    let what = format!("{count} succeeded run(s) of {workflow}");
+    let runs = server
+        .wait_for_runs(workflow, &what, |runs| succeeded(runs) >= count)
+        .await;
+    assert_eq!(succeeded(&runs), count, "{runs:?}");
 }
 
 /// Sets `key` to `value` in Redis through connection `cache`, without
 /// retries, and answers with the action's status, code and error.
 fn setter_workflow() -> Value {
-    json!({
-        "definition": {
-            "triggers": {"manual": {"type": "Request", "kind": "Http", "inputs": {"method": "POST"}}},
-            "actions": {
-                "Set": {
-                    "type": "ServiceProvider",
-                    "inputs": {
-                        "parameters": {"key": "@triggerBody()?['key']", "value": "@triggerBody()?['value']"},
-                        "serviceProviderConfiguration": {
-                            "connectionName": "cache",
-                            "operationId": "set",
-                            "serviceProviderId": "/serviceProviders/redis"
-                        },
-                        "retryPolicy": {"type": "none"}
+    request_workflow(
+        json!({
+            "Set": {
+                "type": "ServiceProvider",
+                "inputs": {
+                    "parameters": {"key": "@triggerBody()?['key']", "value": "@triggerBody()?['value']"},
+                    "serviceProviderConfiguration": {
+                        "connectionName": "cache",
+                        "operationId": "set",
+                        "serviceProviderId": "/serviceProviders/redis"
                     },
-                    "runAfter": {}
+                    "retryPolicy": {"type": "none"}
                 },
-                "Answer": {
-                    "type": "Response",
-                    "kind": "Http",
-                    "inputs": {"statusCode": 200, "body": {
-                        "status": "@actions('Set')['status']",
-                        "code": "@actions('Set')['code']",
-                        "error": "@actions('Set')?['error']"
-                    }},
-                    "runAfter": {"Set": ["Succeeded", "Failed", "TimedOut"]}
-                }
+                "runAfter": {}
+            },
+            "Answer": {
+                "type": "Response",
+                "kind": "Http",
+                "inputs": {"statusCode": 200, "body": {
+                    "status": "@actions('Set')['status']",
+                    "code": "@actions('Set')['code']",
+                    "error": "@actions('Set')?['error']"
+                }},
+                "runAfter": {"Set": ["Succeeded", "Failed", "TimedOut"]}
             }
-        },
-        "kind": "Stateful"
-    })
+        }),
+        json!({}),
+    )
 }
 
 /// Calls the setter workflow; returns the Set action's status, code and error.
 async fn set(server: &Server, key: &str, value: &str) -> Value {
-    let response = server
-        .client
-        .post(server.url("setter"))
-        .json(&json!({"key": key, "value": value}))
-        .send()
-        .await
-        .unwrap();
+    let body = json!({"key": key, "value": value});
+    let response = server.call(&server.url("setter"), body).await;
     assert_eq!(response.status().as_u16(), 200);
     response.json().await.unwrap()
-}
-
-/// A port nothing listens on.
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 #[tokio::test]
 async fn an_action_uses_api_connections_as_they_are_created_replaced_and_deleted() {
     let mut redis = Redis::connect();
-    let dir = write_project(&[("setter", setter_workflow())]);
-    let server = start(dir.path(), 1);
+    let server = serve_workflows(&[("setter", setter_workflow())])
+        .logged()
+        .start();
     // Unknown at start: reported, but the workflow is served.
+    let log = server.log_text();
     assert!(
-        server
-            .log()
-            .contains("connection 'cache' is neither in connections.json"),
-        "{}",
-        server.log()
+        log.contains("connection 'cache' is neither in connections.json"),
+        "{log}"
     );
 
     // Before the connection exists: a clear error naming it.
@@ -360,7 +183,7 @@ async fn an_action_uses_api_connections_as_they_are_created_replaced_and_deleted
     assert_eq!(redis.command(&["GET", &missing]), None);
 
     // Created through the API: the next call uses it, no restart.
-    server.put_connection("cache", &redis_url()).await;
+    put_connection(&server, "cache", &redis_url()).await;
     let written = unique("conflux-e2e:written:");
     let answer = set(&server, &written, "paid").await;
     assert_eq!(answer["status"], "Succeeded", "{answer}");
@@ -373,10 +196,8 @@ async fn an_action_uses_api_connections_as_they_are_created_replaced_and_deleted
 
     // Replaced with an address nothing listens on: the next call fails
     // connecting, through the new connection rather than the cached one.
-    let port = closed_port();
-    server
-        .put_connection("cache", &format!("redis://127.0.0.1:{port}"))
-        .await;
+    let port = free_port();
+    put_connection(&server, "cache", &format!("redis://127.0.0.1:{port}")).await;
     let refused = unique("conflux-e2e:refused:");
     let answer = set(&server, &refused, "lost").await;
     assert_eq!(answer["status"], "Failed", "{answer}");
@@ -386,7 +207,7 @@ async fn an_action_uses_api_connections_as_they_are_created_replaced_and_deleted
     assert_eq!(redis.command(&["GET", &refused]), None);
 
     // Deleted: the clear error again, not the stale connection.
-    server.delete_connection("cache").await;
+    delete_connection(&server, "cache").await;
     let deleted = unique("conflux-e2e:deleted:");
     let answer = set(&server, &deleted, "gone").await;
     assert_eq!(answer["status"], "Failed", "{answer}");
@@ -401,7 +222,8 @@ async fn an_action_uses_api_connections_as_they_are_created_replaced_and_deleted
     assert_eq!(redis.command(&["GET", &deleted]), None);
 
     // Nothing secret reached the log (the URL is the connection's secret).
-    assert!(!server.log().contains(&redis_url()), "{}", server.log());
+    let log = server.log_text();
+    assert!(!log.contains(&redis_url()), "{log}");
     for key in [&written, &again] {
         redis.command(&["DEL", key]);
     }
@@ -434,36 +256,33 @@ fn list_workflow(list: &str) -> Value {
 async fn a_trigger_waits_for_its_api_connection_and_restarts_when_it_changes() {
     let mut redis = Redis::connect();
     let list = unique("conflux-e2e:list:");
-    let dir = write_project(&[("consumer", list_workflow(&list))]);
-    let server = start(dir.path(), 0);
+    let server = serve_workflows(&[("consumer", list_workflow(&list))])
+        .logged()
+        .start();
     const STOPPED: &str = "Trigger stopped until its connection is usable";
     server.wait_for_log(STOPPED, 1).await;
-    assert!(
-        server.log().contains("connection 'queue' does not exist"),
-        "{}",
-        server.log()
-    );
+    let log = server.log_text();
+    assert!(log.contains("connection 'queue' does not exist"), "{log}");
 
     // Created: the waiting trigger starts and takes the item.
-    server.put_connection("queue", &redis_url()).await;
+    put_connection(&server, "queue", &redis_url()).await;
     redis.command(&["LPUSH", &list, "first"]);
-    server.wait_for_succeeded_runs("consumer", 1).await;
+    wait_for_succeeded_runs(&server, "consumer", 1).await;
 
     // Replaced with an address nothing listens on: the listener is stopped;
     // an item pushed now waits in the list.
-    server
-        .put_connection("queue", &format!("redis://127.0.0.1:{}", closed_port()))
-        .await;
+    let closed = format!("redis://127.0.0.1:{}", free_port());
+    put_connection(&server, "queue", &closed).await;
     server
         .wait_for_log("Connection changed; stopping the trigger's subscription", 1)
         .await;
     redis.command(&["LPUSH", &list, "second"]);
     // Back to the real Redis: the restarted listener delivers it.
-    server.put_connection("queue", &redis_url()).await;
-    server.wait_for_succeeded_runs("consumer", 2).await;
+    put_connection(&server, "queue", &redis_url()).await;
+    wait_for_succeeded_runs(&server, "consumer", 2).await;
 
     // Deleted: the trigger stops and says why.
-    server.delete_connection("queue").await;
+    delete_connection(&server, "queue").await;
     server.wait_for_log(STOPPED, 2).await;
     assert_eq!(redis.command(&["LLEN", &list]).as_deref(), Some("0"));
     redis.command(&["DEL", &list, &format!("{list}:processing")]);

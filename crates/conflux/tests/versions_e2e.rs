@@ -8,7 +8,7 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::{free_port, project, run_id_of, serve};
+use support::{free_port, project, run_id_of, serve, Server};
 
 const SECRET_DEFAULT: &str = "secure-default-never-shown-7f3a";
 
@@ -20,13 +20,32 @@ fn greeting(text: &str) -> Value {
     }, "kind": "Stateful"})
 }
 
-fn ids(list: &Value) -> Vec<String> {
-    list["value"]
+/// The versions of `greet` as listed, and their ids (newest first).
+async fn versions(server: &Server) -> (Value, Vec<String>) {
+    let versions = server.get_ok("workflows/greet/versions").await;
+    let ids = versions["value"]
         .as_array()
         .unwrap()
         .iter()
         .map(|v| v["name"].as_str().unwrap().to_string())
-        .collect()
+        .collect();
+    (versions, ids)
+}
+
+/// Calls `greet`: the run it started and the answer.
+async fn greet(server: &Server) -> (String, Value) {
+    let response = server.call(&server.url("greet"), json!({})).await;
+    assert_eq!(response.status().as_u16(), 200);
+    let run_id = run_id_of(&response);
+    (run_id, response.json().await.unwrap())
+}
+
+/// `properties.workflow` of a run of `greet`: the version it runs.
+async fn run_workflow(server: &Server, run_id: &str) -> Value {
+    let run = server
+        .get_ok(&format!("workflows/greet/runs/{run_id}"))
+        .await;
+    run["properties"]["workflow"].clone()
 }
 
 #[tokio::test]
@@ -34,24 +53,19 @@ async fn served_definitions_are_versions_and_runs_name_theirs() {
     let dir = project(&[("greet", greeting("v1"))]);
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
+    let start = || serve(dir.path()).data(data.path()).port(port).start();
 
     let (first_version, first_run) = {
-        let server = serve(dir.path()).data(data.path()).port(port).start();
-        let versions = server.get_ok("workflows/greet/versions").await;
-        let listed = ids(&versions);
+        let server = start();
+        let (versions, listed) = versions(&server).await;
         assert_eq!(listed.len(), 1, "{versions}");
         let version = listed[0].clone();
         assert!(!versions.to_string().contains(SECRET_DEFAULT), "{versions}");
 
-        let response = server.call(&server.url("greet"), json!({})).await;
-        assert_eq!(response.status().as_u16(), 200);
-        let run_id = run_id_of(&response);
-        assert_eq!(response.json::<Value>().await.unwrap(), json!({"v": "v1"}));
-        let run = server
-            .get_ok(&format!("workflows/greet/runs/{run_id}"))
-            .await;
-        let workflow = &run["properties"]["workflow"];
-        assert_eq!(workflow["name"], version.as_str(), "{run}");
+        let (run_id, answer) = greet(&server).await;
+        assert_eq!(answer, json!({"v": "v1"}));
+        let workflow = run_workflow(&server, &run_id).await;
+        assert_eq!(workflow["name"], version.as_str(), "{workflow}");
         assert_eq!(workflow["type"], "workflows/versions");
         assert_eq!(
             workflow["id"],
@@ -79,9 +93,9 @@ async fn served_definitions_are_versions_and_runs_name_theirs() {
 
     // The same definition served again is the same version.
     {
-        let server = serve(dir.path()).data(data.path()).port(port).start();
-        let versions = server.get_ok("workflows/greet/versions").await;
-        assert_eq!(ids(&versions), std::slice::from_ref(&first_version));
+        let server = start();
+        let (_, listed) = versions(&server).await;
+        assert_eq!(listed, std::slice::from_ref(&first_version));
         server.terminate();
     }
 
@@ -91,30 +105,18 @@ async fn served_definitions_are_versions_and_runs_name_theirs() {
         greeting("v2").to_string(),
     )
     .unwrap();
-    let server = serve(dir.path()).data(data.path()).port(port).start();
-    let versions = server.get_ok("workflows/greet/versions").await;
-    let listed = ids(&versions);
+    let server = start();
+    let (versions, listed) = versions(&server).await;
     assert_eq!(listed.len(), 2, "{versions}");
     assert_eq!(listed[1], first_version, "newest first");
     let second_version = listed[0].clone();
 
-    let response = server.call(&server.url("greet"), json!({})).await;
-    let run_id = run_id_of(&response);
-    assert_eq!(response.json::<Value>().await.unwrap(), json!({"v": "v2"}));
-    let run = server
-        .get_ok(&format!("workflows/greet/runs/{run_id}"))
-        .await;
-    assert_eq!(
-        run["properties"]["workflow"]["name"],
-        second_version.as_str()
-    );
-    let old = server
-        .get_ok(&format!("workflows/greet/runs/{first_run}"))
-        .await;
-    assert_eq!(
-        old["properties"]["workflow"]["name"],
-        first_version.as_str()
-    );
+    let (run_id, answer) = greet(&server).await;
+    assert_eq!(answer, json!({"v": "v2"}));
+    let workflow = run_workflow(&server, &run_id).await;
+    assert_eq!(workflow["name"], second_version.as_str());
+    let old = run_workflow(&server, &first_run).await;
+    assert_eq!(old["name"], first_version.as_str());
     let old_definition = server
         .get_ok(&format!("workflows/greet/versions/{first_version}"))
         .await;

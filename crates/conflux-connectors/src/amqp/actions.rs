@@ -13,7 +13,7 @@ use lapin::BasicProperties;
 use serde_json::{json, Map, Value};
 
 use super::AmqpConnection;
-use crate::brokers::{encode_body, param};
+use crate::brokers::{param, required_body};
 
 pub(crate) const INPUTS: &[ParameterDescriptor] = &[
     param(
@@ -144,18 +144,8 @@ impl SendMessage {
                 routing_key.unwrap_or_default(),
             ),
         };
-        let mut body = Vec::new();
-        let mut content_type = "text/plain";
-        match r.raw("body") {
-            None => r.problem("body", "is required but missing"),
-            Some(value) => match encode_body(value) {
-                Ok((bytes, implied)) => {
-                    body = bytes;
-                    content_type = implied;
-                }
-                Err(message) => r.problem("body", message),
-            },
-        }
+        let (body, content_type) =
+            required_body(&mut r, "body").unwrap_or((Vec::new(), "text/plain"));
         let content_type = short(&mut r, "contentType").unwrap_or_else(|| content_type.to_owned());
         let mut properties = BasicProperties::default().with_content_type(content_type.into());
         let message_id = short(&mut r, "messageId");

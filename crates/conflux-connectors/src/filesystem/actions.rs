@@ -201,12 +201,7 @@ pub(crate) async fn run(root: &Path, operation: FileOperation) -> Result<Value, 
             let meta = tokio::fs::symlink_metadata(&full)
                 .await
                 .map_err(|e| io_error(e, &what))?;
-            if meta.is_dir() {
-                return Err(ConnectorError::invalid_input(format!(
-                    "'{}' is a folder, not a file",
-                    path.display()
-                )));
-            }
+            not_a_folder(&path, &meta)?;
             tokio::fs::remove_file(&full)
                 .await
                 .map_err(|e| io_error(e, &what))?;
@@ -226,12 +221,7 @@ pub(crate) async fn read(
     let meta = tokio::fs::metadata(&full)
         .await
         .map_err(|e| io_error(e, &what))?;
-    if meta.is_dir() {
-        return Err(ConnectorError::invalid_input(format!(
-            "'{}' is a folder, not a file",
-            path.display()
-        )));
-    }
+    not_a_folder(path, &meta)?;
     let bytes = tokio::fs::read(&full)
         .await
         .map_err(|e| io_error(e, &what))?;
@@ -274,6 +264,17 @@ pub(crate) fn describe(path: &RelPath, meta: &std::fs::Metadata) -> Value {
 }
 
 /// Classifies an I/O error.
+/// A file operation on a folder is invalid input.
+fn not_a_folder(path: &RelPath, meta: &std::fs::Metadata) -> Result<(), ConnectorError> {
+    if meta.is_dir() {
+        return Err(ConnectorError::invalid_input(format!(
+            "'{}' is a folder, not a file",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 pub(crate) fn io_error(error: std::io::Error, what: &str) -> ConnectorError {
     use std::io::ErrorKind;
     let message = format!("{what}: {error}");

@@ -21,27 +21,11 @@ use serde_json::Value;
 
 use self::actions::FileOperation;
 use self::config::FsConfig;
+use crate::param;
 
 /// The file-system connector.
 pub fn connector() -> Arc<dyn Connector> {
     Arc::new(FileSystemConnector)
-}
-
-const fn param(
-    name: &'static str,
-    display_name: &'static str,
-    description: &'static str,
-    kind: ParameterKind,
-    required: bool,
-) -> ParameterDescriptor {
-    ParameterDescriptor {
-        name,
-        display_name,
-        description,
-        kind,
-        required,
-        secret: false,
-    }
 }
 
 const PATH: ParameterDescriptor = param(

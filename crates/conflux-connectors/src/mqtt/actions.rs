@@ -8,7 +8,7 @@ use rumqttc::{AsyncClient, Event, EventLoop, Outgoing, Packet, QoS};
 use serde_json::{json, Value};
 
 use super::{fresh_client_id, MqttConnection};
-use crate::brokers::{encode_body, param};
+use crate::brokers::{param, required_body};
 
 pub(crate) const INPUTS: &[ParameterDescriptor] = &[
     param(
@@ -61,14 +61,9 @@ impl Publish {
                 "must not contain the wildcards `+` or `#` when publishing",
             );
         }
-        let mut payload = Vec::new();
-        match r.raw("message") {
-            None => r.problem("message", "is required but missing"),
-            Some(value) => match encode_body(value) {
-                Ok((bytes, _)) => payload = bytes,
-                Err(message) => r.problem("message", message),
-            },
-        }
+        let payload = required_body(&mut r, "message")
+            .map(|(bytes, _)| bytes)
+            .unwrap_or_default();
         let qos = parse_qos(&mut r);
         let retain = r.opt_bool("retain").unwrap_or(false);
         r.finish()?;

@@ -158,6 +158,10 @@ impl SqlDriver for MyConnection {
         Dialect::MySql
     }
 
+    async fn test(&self, ctx: &ConnectorContext) -> Result<(), ConnectorError> {
+        self.ping(ctx).await
+    }
+
     async fn query(
         &self,
         ctx: &ConnectorContext,

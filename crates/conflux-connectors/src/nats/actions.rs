@@ -8,7 +8,7 @@ use conflux_connector_api::{
 use serde_json::{json, Value};
 
 use super::NatsConnection;
-use crate::brokers::{encode_body, param};
+use crate::brokers::{param, required_body};
 
 const SUBJECT: ParameterDescriptor = param(
     "subject",
@@ -73,14 +73,9 @@ impl NatsAction {
                 "must be a plain subject: no wildcards, spaces or empty tokens",
             );
         }
-        let mut payload = Vec::new();
-        match r.raw("message") {
-            None => r.problem("message", "is required but missing"),
-            Some(value) => match encode_body(value) {
-                Ok((bytes, _)) => payload = bytes,
-                Err(message) => r.problem("message", message),
-            },
-        }
+        let payload = required_body(&mut r, "message")
+            .map(|(bytes, _)| bytes)
+            .unwrap_or_default();
         let mut headers = HeaderMap::new();
         if let Some(map) = r.opt_object("headers") {
             for (name, value) in map {

@@ -168,6 +168,10 @@ impl SqlDriver for PgConnection {
         Dialect::Postgres
     }
 
+    async fn test(&self, ctx: &ConnectorContext) -> Result<(), ConnectorError> {
+        self.client(ctx).await.map(|_| ())
+    }
+
     async fn query(
         &self,
         ctx: &ConnectorContext,

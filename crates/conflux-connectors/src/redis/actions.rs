@@ -5,7 +5,7 @@ use ::redis::{RedisError, SetExpiry, SetOptions};
 use conflux_connector_api::{ConfigProblem, ParamReader};
 use serde_json::{json, Value};
 
-use crate::brokers::encode_body;
+use crate::brokers::required_body;
 
 const INPUTS: &str = "inputs.parameters";
 
@@ -195,17 +195,7 @@ impl RedisAction {
 
 /// A required payload input: text as is, other JSON as its JSON text.
 fn payload(r: &mut ParamReader<'_>, name: &str) -> Option<Vec<u8>> {
-    let Some(value) = r.raw(name) else {
-        r.problem(name, "is required but missing");
-        return None;
-    };
-    match encode_body(value) {
-        Ok((bytes, _)) => Some(bytes),
-        Err(message) => {
-            r.problem(name, message);
-            None
-        }
-    }
+    required_body(r, name).map(|(bytes, _)| bytes)
 }
 
 #[cfg(test)]

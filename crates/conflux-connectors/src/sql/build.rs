@@ -24,6 +24,14 @@ pub(crate) struct Statement {
 }
 
 impl Dialect {
+    /// The database, as messages name it.
+    pub(crate) fn product(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "PostgreSQL",
+            Dialect::MySql => "MySQL",
+        }
+    }
+
     fn quote(self, ident: &Ident) -> String {
         // Ident admits no quote characters, so wrapping is enough.
         match self {

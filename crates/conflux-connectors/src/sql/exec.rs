@@ -2,7 +2,9 @@
 //! trait, so PostgreSQL and MySQL differ only in how they talk to the server.
 
 use async_trait::async_trait;
-use conflux_connector_api::{ConnectorContext, ConnectorError, PollOutcome};
+use conflux_connector_api::{
+    ConfigProblem, Connection, ConnectorContext, ConnectorError, PollOutcome,
+};
 use serde_json::{json, Map, Value};
 
 use super::build::{self, Dialect, Statement};
@@ -16,6 +18,8 @@ pub(crate) type Row = Map<String, Value>;
 pub(crate) trait SqlDriver: Send + Sync {
     /// The dialect used for statements built by Conflux.
     fn dialect(&self) -> Dialect;
+    /// Connects and checks the credentials (`Connection::test`).
+    async fn test(&self, ctx: &ConnectorContext) -> Result<(), ConnectorError>;
     /// Runs a statement that returns rows.
     async fn query(
         &self,
@@ -46,6 +50,50 @@ pub(crate) trait SqlDriver: Send + Sync {
         ctx: &ConnectorContext,
         table: &TableName,
     ) -> Result<Vec<String>, ConnectorError>;
+}
+
+/// A driver as a connection: the operations are the same for every driver.
+#[derive(Debug)]
+pub(crate) struct SqlConnection<D>(pub(crate) D);
+
+#[async_trait]
+impl<D: SqlDriver> Connection for SqlConnection<D> {
+    fn check_inputs(&self, operation: &str, inputs: &Value) -> Result<(), Vec<ConfigProblem>> {
+        super::inputs::check(operation, inputs)
+    }
+
+    async fn test(&self, ctx: &ConnectorContext) -> Result<(), ConnectorError> {
+        self.0.test(ctx).await
+    }
+
+    async fn invoke(
+        &self,
+        ctx: &ConnectorContext,
+        operation: &str,
+        inputs: Value,
+    ) -> Result<Value, ConnectorError> {
+        let operation = SqlOperation::parse(operation, &inputs).map_err(crate::problems_error)?;
+        invoke(&self.0, ctx, operation).await
+    }
+
+    /// The `whenRowInsertedOrModified` polling trigger.
+    async fn poll(
+        &self,
+        ctx: &ConnectorContext,
+        operation: &str,
+        inputs: Value,
+        cursor: Option<Value>,
+    ) -> Result<PollOutcome, ConnectorError> {
+        if operation != super::WHEN_ROW {
+            return Err(ConnectorError::invalid_input(format!(
+                "operation '{operation}' is not a polling trigger of {}; use {}",
+                self.0.dialect().product(),
+                super::WHEN_ROW
+            )));
+        }
+        let inputs = TriggerInputs::parse(&inputs).map_err(crate::problems_error)?;
+        poll(&self.0, ctx, inputs, cursor).await
+    }
 }
 
 /// Runs one parsed action.

@@ -11,12 +11,14 @@ pub(crate) mod exec;
 pub(crate) mod inputs;
 
 pub(crate) use build::{Dialect, Statement};
-pub(crate) use exec::{Row, SqlDriver};
-pub(crate) use inputs::{SqlOperation, TableName, TriggerInputs};
+pub(crate) use exec::{Row, SqlConnection, SqlDriver};
+pub(crate) use inputs::TableName;
 
 use conflux_connector_api::{
     OperationDescriptor, OperationKind, ParameterDescriptor, ParameterKind,
 };
+
+use crate::param;
 
 /// `operationId`s of the SQL connectors.
 pub(crate) const EXECUTE_QUERY: &str = "executeQuery";
@@ -25,23 +27,6 @@ pub(crate) const INSERT_ROW: &str = "insertRow";
 pub(crate) const UPDATE_ROWS: &str = "updateRows";
 pub(crate) const DELETE_ROWS: &str = "deleteRows";
 pub(crate) const WHEN_ROW: &str = "whenRowInsertedOrModified";
-
-const fn param(
-    name: &'static str,
-    display_name: &'static str,
-    description: &'static str,
-    kind: ParameterKind,
-    required: bool,
-) -> ParameterDescriptor {
-    ParameterDescriptor {
-        name,
-        display_name,
-        description,
-        kind,
-        required,
-        secret: false,
-    }
-}
 
 const TABLE: ParameterDescriptor = param(
     "table",

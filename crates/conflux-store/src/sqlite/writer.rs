@@ -451,6 +451,27 @@ fn upsert_action(conn: &Connection, action: &ActionRecord) -> Result<(), StoreEr
         cols = super::codec::ACTION_COLUMNS
     )
     });
+    // A repetition written for the first time adds one to its summary's count
+    // (kept incrementally: counting the rows on every write made a loop of n
+    // items cost O(n²)).
+    let new_repetition = !action.repetition.is_none()
+        && conn
+            .prepare_cached(
+                "SELECT 1 FROM actions WHERE run_id = ?1 AND name = ?2 AND repetition = ?3",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(
+                    params![
+                        action.run_id.as_str(),
+                        action.name,
+                        action.repetition.as_str()
+                    ],
+                    |_| Ok(()),
+                )
+                .optional()
+            })
+            .map_err(|e| StoreError::sqlite(op(), e))?
+            .is_none();
     let changed = conn
         .prepare_cached(sql)
         .and_then(|mut stmt| {
@@ -481,12 +502,11 @@ fn upsert_action(conn: &Connection, action: &ActionRecord) -> Result<(), StoreEr
     conn.prepare_cached(
         "INSERT INTO actions (run_id, name, repetition, status, code, error, start_time, end_time,
                               secured_sections, retry_history, iteration_count, repetition_indexes)
-         VALUES (?1, ?2, '', ?3, ?4, ?5, ?6, ?7, '[]', '[]',
-                 (SELECT COUNT(*) FROM actions WHERE run_id = ?1 AND name = ?2 AND repetition <> ''), '[]')
+         VALUES (?1, ?2, '', ?3, ?4, ?5, ?6, ?7, '[]', '[]', ?8, '[]')
          ON CONFLICT (run_id, name, repetition) DO UPDATE SET
              status = excluded.status, code = excluded.code, error = excluded.error,
              start_time = COALESCE(actions.start_time, excluded.start_time), end_time = excluded.end_time,
-             iteration_count = excluded.iteration_count",
+             iteration_count = COALESCE(actions.iteration_count, 0) + ?8",
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -497,6 +517,7 @@ fn upsert_action(conn: &Connection, action: &ActionRecord) -> Result<(), StoreEr
             opt_json(action.error.as_ref()),
             opt_micros(action.start_time),
             opt_micros(action.end_time),
+            i64::from(new_repetition),
         ])
     })
     .map_err(|e| StoreError::sqlite(format!("update summary of action {} of run {}", action.name, action.run_id), e))?;

@@ -73,6 +73,15 @@ fn strip_line_comments(text: &str) -> String {
         .join("\n")
 }
 
+/// A name no other test run uses: `prefix`, the process id and the time.
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}{}-{nanos}", std::process::id())
+}
+
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -88,10 +97,14 @@ pub fn free_port() -> u16 {
 /// How to start `conflux serve` on a project; [`Launch::start`] starts it.
 pub struct Launch {
     project: PathBuf,
+    /// The project folder when the launch made it ([`serve_workflows`]).
+    owned_project: Option<tempfile::TempDir>,
     data: Option<PathBuf>,
     port: u16,
     args: Vec<String>,
     logs: Option<PathBuf>,
+    /// Log to a folder of the server's own ([`Launch::logged`]).
+    own_logs: bool,
     admin_key: bool,
 }
 
@@ -100,12 +113,23 @@ pub struct Launch {
 pub fn serve(project: &Path) -> Launch {
     Launch {
         project: project.to_path_buf(),
+        owned_project: None,
         data: None,
         port: 0,
         args: Vec::new(),
         logs: None,
+        own_logs: false,
         admin_key: true,
     }
+}
+
+/// [`serve`] on a new [`project`] of `workflows`, which the server keeps
+/// until it is dropped.
+pub fn serve_workflows(workflows: &[(&str, Value)]) -> Launch {
+    let dir = project(workflows);
+    let mut launch = serve(dir.path());
+    launch.owned_project = Some(dir);
+    launch
 }
 
 impl Launch {
@@ -131,6 +155,13 @@ impl Launch {
     /// Logs at `info` to a new file in `logs`, shown when a wait gives up.
     pub fn logs(mut self, logs: &Path) -> Launch {
         self.logs = Some(logs.to_path_buf());
+        self
+    }
+
+    /// Logs at `info` to a file in a folder the server keeps until it is
+    /// dropped; [`Server::log_text`] reads it.
+    pub fn logged(mut self) -> Launch {
+        self.own_logs = true;
         self
     }
 
@@ -166,7 +197,15 @@ impl Launch {
         } else {
             command.env_remove("CONFLUX_ADMIN_KEY");
         }
-        let log = self.logs.as_ref().map(|logs| {
+        let owned_logs = match (&self.logs, self.own_logs) {
+            (None, true) => Some(tempfile::tempdir().unwrap()),
+            _ => None,
+        };
+        let logs = self
+            .logs
+            .as_deref()
+            .or(owned_logs.as_ref().map(tempfile::TempDir::path));
+        let log = logs.map(|logs| {
             let n = std::fs::read_dir(logs).unwrap().count();
             logs.join(format!("serve-{n}.log"))
         });
@@ -185,12 +224,9 @@ impl Launch {
         let mut callbacks = Vec::new();
         while base.is_none() || callbacks.len() < expected {
             let Some(line) = lines.next() else {
-                let log = log
-                    .as_ref()
-                    .and_then(|log| std::fs::read_to_string(log).ok());
                 panic!(
                     "conflux serve ended before listening:\n{}",
-                    log.unwrap_or_default()
+                    read_log(log.as_deref())
                 );
             };
             let line = line.unwrap();
@@ -216,6 +252,8 @@ impl Launch {
             log,
             rest: Some(rest),
             _data: owned_data,
+            _logs: owned_logs,
+            _project: self.owned_project,
         }
     }
 }
@@ -238,6 +276,8 @@ pub struct Server {
     /// What the server prints after its start, once it has ended.
     rest: Option<JoinHandle<Vec<String>>>,
     _data: Option<tempfile::TempDir>,
+    _logs: Option<tempfile::TempDir>,
+    _project: Option<tempfile::TempDir>,
 }
 
 impl Drop for Server {
@@ -274,9 +314,22 @@ impl Server {
         (self.child.wait().unwrap(), rest)
     }
 
-    /// The log file, when started with [`Launch::logs`].
+    /// The log file, when started with [`Launch::logs`] or [`Launch::logged`].
     pub fn log(&self) -> Option<PathBuf> {
         self.log.clone()
+    }
+
+    /// What the server has logged so far (empty without a log file).
+    pub fn log_text(&self) -> String {
+        read_log(self.log.as_deref())
+    }
+
+    /// Waits until the log has `needle` at least `count` times.
+    pub async fn wait_for_log(&self, needle: &str, count: usize) {
+        let patience = self.patience(&format!("{needle:?} {count} time(s) in the log"));
+        while self.log_text().matches(needle).count() < count {
+            patience.tick().await;
+        }
     }
 
     /// A wait for `what`, reporting this server's log if it gives up.
@@ -310,13 +363,37 @@ impl Server {
         )
     }
 
+    /// A call of the management API with the admin key: status and JSON
+    /// body (null if none).
+    async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .client
+            .request(method, self.management(path))
+            .bearer_auth(ADMIN_KEY);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        status_and_json(request.send().await.unwrap()).await
+    }
+
     /// GET on the management API: status and JSON body (null if none).
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let request = self
-            .client
-            .get(self.management(path))
-            .bearer_auth(ADMIN_KEY);
-        status_and_json(request.send().await.unwrap()).await
+        self.admin(reqwest::Method::GET, path, None).await
+    }
+
+    /// PUT on the management API: status and JSON body (null if none).
+    pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        self.admin(reqwest::Method::PUT, path, Some(body)).await
+    }
+
+    /// DELETE on the management API: status and JSON body (null if none).
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        self.admin(reqwest::Method::DELETE, path, None).await
     }
 
     /// GET on the management API, which must answer 200.
@@ -438,20 +515,60 @@ impl Server {
         out
     }
 
+    /// The record of one action of a run.
+    pub async fn action(&self, workflow: &str, run: &str, action: &str) -> Value {
+        self.get_ok(&format!("workflows/{workflow}/runs/{run}/actions/{action}"))
+            .await
+    }
+
     /// The outputs of an action that succeeded, read through its content link.
     pub async fn action_outputs(&self, workflow: &str, run: &str, action: &str) -> Value {
-        let record = self
-            .get_ok(&format!("workflows/{workflow}/runs/{run}/actions/{action}"))
-            .await;
+        let record = self.action(workflow, run, action).await;
         assert_eq!(record["properties"]["status"], "Succeeded", "{record}");
         let link = record["properties"]["outputsLink"]["uri"].as_str().unwrap();
         self.fetch(link).await
+    }
+
+    /// The record of a run once it has ended (its status is none of
+    /// Running, Waiting, Suspended, Paused).
+    pub async fn finished_run(&self, workflow: &str, run: &str) -> Value {
+        let patience = self.patience(&format!("run {run} of {workflow} to end"));
+        loop {
+            let record = self
+                .get_ok(&format!("workflows/{workflow}/runs/{run}"))
+                .await;
+            let status = record["properties"]["status"].as_str().unwrap_or("");
+            if !["Running", "Waiting", "Suspended", "Paused"].contains(&status) {
+                return record;
+            }
+            patience.tick().await;
+        }
+    }
+
+    /// GETs an asynchronous response `location` until it answers other than 202.
+    pub async fn poll_location(&self, location: &str) -> reqwest::Response {
+        let patience = self.patience(&format!("{location} to answer"));
+        loop {
+            let response = self.client.get(location).send().await.unwrap();
+            if response.status().as_u16() != 202 {
+                return response;
+            }
+            patience.tick().await;
+        }
     }
 }
 
 /// The run a trigger call started (`x-ms-workflow-run-id`).
 pub fn run_id_of(response: &reqwest::Response) -> String {
-    response.headers()["x-ms-workflow-run-id"]
+    header(response, "x-ms-workflow-run-id")
+}
+
+/// A header of an answer, which must have it.
+pub fn header(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .unwrap_or_else(|| panic!("no {name} header"))
         .to_str()
         .unwrap()
         .to_string()
@@ -499,13 +616,15 @@ impl Patience {
 
     pub async fn tick(&self) {
         if tokio::time::Instant::now() > self.deadline {
-            let log = self
-                .log
-                .as_ref()
-                .and_then(|log| std::fs::read_to_string(log).ok())
-                .unwrap_or_default();
+            let log = read_log(self.log.as_deref());
             panic!("gave up waiting for {}\nserver log:\n{log}", self.what);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The text of a log file (empty if there is none).
+fn read_log(log: Option<&Path>) -> String {
+    log.and_then(|log| std::fs::read_to_string(log).ok())
+        .unwrap_or_default()
 }
