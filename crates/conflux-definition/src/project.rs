@@ -124,12 +124,14 @@ impl Project {
         let host = loader
             .read_json(&dir.join("host.json"))
             .unwrap_or_else(|| Value::Object(Default::default()));
-        if let Err(message) = run_timeout_setting(&host) {
-            loader.problem(
-                &dir.join("host.json"),
-                format!("$.extensions.workflow.settings['{RUN_TIMEOUT_SETTING}']"),
-                message,
-            );
+        for setting in [RUN_TIMEOUT_SETTING, STATELESS_RUN_TIMEOUT_SETTING] {
+            if let Err(message) = duration_setting(&host, setting) {
+                loader.problem(
+                    &dir.join("host.json"),
+                    format!("$.extensions.workflow.settings['{setting}']"),
+                    message,
+                );
+            }
         }
         let app_settings = loader.app_settings(&dir.join("local.settings.json"), env);
         let parameters = loader.parameters(&dir.join("parameters.json"), &app_settings);
@@ -155,7 +157,18 @@ impl Project {
     pub fn run_timeout(&self) -> Option<Duration> {
         run_timeout_setting(&self.host).ok().flatten()
     }
+
+    /// [`STATELESS_RUN_TIMEOUT_SETTING`] from host.json, when set and valid.
+    pub fn stateless_run_timeout(&self) -> Option<Duration> {
+        duration_setting(&self.host, STATELESS_RUN_TIMEOUT_SETTING)
+            .ok()
+            .flatten()
+    }
 }
+
+/// The host.json setting that limits how long a stateless run (and so any
+/// Until loop in it) may last; 5 minutes when absent.
+pub const STATELESS_RUN_TIMEOUT_SETTING: &str = "Runtime.Backend.Stateless.FlowRunTimeout";
 
 /// The host.json setting (under `extensions.workflow.settings`) that limits how
 /// long a run may last before it ends `TimedOut`; 90 days when absent.
@@ -165,16 +178,22 @@ pub const RUN_TIMEOUT_SETTING: &str = "Runtime.Backend.FlowRunTimeout";
 /// (`90.00:00:00`, `00:05:00`, `2` for two days) or an ISO 8601 duration
 /// (`PT5M`). `Ok(None)` when the setting is absent.
 pub fn run_timeout_setting(host: &Value) -> Result<Option<Duration>, String> {
+    duration_setting(host, RUN_TIMEOUT_SETTING)
+}
+
+/// A duration setting under `extensions.workflow.settings` of host.json, in
+/// either form [`run_timeout_setting`] accepts.
+fn duration_setting(host: &Value, setting: &str) -> Result<Option<Duration>, String> {
     let Some(value) = host
         .pointer("/extensions/workflow/settings")
-        .and_then(|s| s.get(RUN_TIMEOUT_SETTING))
+        .and_then(|s| s.get(setting))
     else {
         return Ok(None);
     };
     let text = match value {
         Value::String(s) => s.trim().to_string(),
         Value::Number(n) => n.to_string(),
-        other => return Err(format!("{RUN_TIMEOUT_SETTING} must be a duration such as \"90.00:00:00\" (days.hours:minutes:seconds) or \"PT1H\", not {other}")),
+        other => return Err(format!("{setting} must be a duration such as \"90.00:00:00\" (days.hours:minutes:seconds) or \"PT1H\", not {other}")),
     };
     let parsed = if text.starts_with('P') || text.starts_with('p') {
         conflux_expr::time::parse_duration(&text)
@@ -185,7 +204,7 @@ pub fn run_timeout_setting(host: &Value) -> Result<Option<Duration>, String> {
     };
     match parsed {
         Some(d) if !d.is_zero() => Ok(Some(d)),
-        _ => Err(format!("{RUN_TIMEOUT_SETTING} must be a positive duration such as \"90.00:00:00\" (days.hours:minutes:seconds) or \"PT1H\", not '{text}'")),
+        _ => Err(format!("{setting} must be a positive duration such as \"90.00:00:00\" (days.hours:minutes:seconds) or \"PT1H\", not '{text}'")),
     }
 }
 
@@ -741,6 +760,34 @@ mod tests {
             "$.extensions.workflow.settings['Runtime.Backend.FlowRunTimeout']"
         );
         assert!(project.problems[0].message.contains("forever"));
+
+        // The stateless limit is its own setting, checked the same way.
+        write(
+            dir.path(),
+            "host.json",
+            r#"{"extensions": {"workflow": {"settings": {"Runtime.Backend.Stateless.FlowRunTimeout": "00:02:00"}}}}"#,
+        );
+        let project = Project::load_with_env(dir.path(), &no_env).unwrap();
+        assert_eq!(
+            project.stateless_run_timeout(),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(project.run_timeout(), None);
+        assert!(project.problems.is_empty(), "{:?}", project.problems);
+        write(
+            dir.path(),
+            "host.json",
+            r#"{"extensions": {"workflow": {"settings": {"Runtime.Backend.Stateless.FlowRunTimeout": "later"}}}}"#,
+        );
+        let project = Project::load_with_env(dir.path(), &no_env).unwrap();
+        assert_eq!(project.stateless_run_timeout(), None);
+        assert_eq!(
+            project.problems[0].path,
+            "$.extensions.workflow.settings['Runtime.Backend.Stateless.FlowRunTimeout']"
+        );
+        assert!(project.problems[0]
+            .message
+            .contains("Stateless.FlowRunTimeout"));
     }
 
     #[test]

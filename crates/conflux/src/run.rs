@@ -94,11 +94,13 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     registration.stateless = registration.workflow.kind == WorkflowKind::Stateless;
     let mut executors = Vec::new();
     if let Ok(project) = Project::load(&dir) {
-        // Runtime.Backend.FlowRunTimeout bounds stateful runs; stateless runs
-        // keep the engine's stateless limit.
-        if !registration.stateless {
-            registration.run_timeout = project.run_timeout();
-        }
+        // Runtime.Backend.FlowRunTimeout bounds stateful runs,
+        // Runtime.Backend.Stateless.FlowRunTimeout stateless ones.
+        registration.run_timeout = if registration.stateless {
+            project.stateless_run_timeout()
+        } else {
+            project.run_timeout()
+        };
         for (k, p) in &project.parameters {
             registration.parameters.insert(k.clone(), p.value.clone());
         }

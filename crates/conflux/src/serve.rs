@@ -137,6 +137,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     options.executors = vec![connector_host.executor()];
     options.authorizer = Some(authorizer.clone());
     options.run_timeout = project.run_timeout().unwrap_or(options.run_timeout);
+    options.stateless_run_timeout = project
+        .stateless_run_timeout()
+        .unwrap_or(options.stateless_run_timeout);
     // Secured action sections are journaled sealed under the master key.
     let (seal_key, open_key) = (master_key.clone(), master_key.clone());
     options.sealer = Some(Arc::new(conflux_engine::FnSealer::new(
