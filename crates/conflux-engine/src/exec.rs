@@ -345,15 +345,7 @@ async fn execute(ctx: &Arc<RunCtx>, def: &Arc<ActionDefinition>, frame: &Arc<Fra
             };
             let value = match eval_condition(condition, &host) {
                 Ok(b) => b,
-                Err(e) => {
-                    return Outcome::failed(
-                        "InvalidTemplate",
-                        &format!(
-                            "Unable to process template language expressions for action '{}': {e}",
-                            def.name
-                        ),
-                    )
-                }
+                Err(e) => return expression_failed(def, &e),
             };
             let (taken, other) = if value {
                 (actions, else_actions)
@@ -380,15 +372,7 @@ async fn execute(ctx: &Arc<RunCtx>, def: &Arc<ActionDefinition>, frame: &Arc<Fra
             };
             let value = match expression.eval(&host) {
                 Ok(v) => v,
-                Err(e) => {
-                    return Outcome::failed(
-                        "InvalidTemplate",
-                        &format!(
-                            "Unable to process template language expressions for action '{}': {e}",
-                            def.name
-                        ),
-                    )
-                }
+                Err(e) => return expression_failed(def, &e),
             };
             let chosen = cases.iter().position(|c| switch_matches(&value, &c.value));
             for (k, c) in cases.iter().enumerate() {
@@ -549,7 +533,7 @@ async fn run_foreach(
                 ),
             )
         }
-        Err(e) => return Outcome::failed("InvalidTemplate", &format!("Unable to process template language expressions for action '{}': {e}", def.name)),
+        Err(e) => return expression_failed(def, &e),
     };
     let parallel = if def.options.sequential || in_foreach(ctx, frame) {
         1
@@ -655,13 +639,7 @@ async fn run_until(
             Ok(true) => break,
             Ok(false) => {}
             Err(e) => {
-                let mut o = Outcome::failed(
-                    "InvalidTemplate",
-                    &format!(
-                        "Unable to process template language expressions for action '{}': {e}",
-                        def.name
-                    ),
-                );
+                let mut o = expression_failed(def, &e);
                 o.iteration_count = Some(index);
                 return o;
             }
@@ -681,4 +659,16 @@ async fn run_until(
     let mut o = container_outcome(last, None);
     o.iteration_count = Some(index);
     o
+}
+
+/// A container's own expression (condition, switch value, foreach list) could
+/// not be evaluated: the action fails with `InvalidTemplate`, not the engine.
+fn expression_failed(def: &ActionDefinition, e: &dyn std::fmt::Display) -> Outcome {
+    Outcome::failed(
+        "InvalidTemplate",
+        &format!(
+            "Unable to process template language expressions for action '{}': {e}",
+            def.name
+        ),
+    )
 }

@@ -527,16 +527,31 @@ fn open_sealed(
         tracing::warn!(run = %run_id, action = name, "A secured action's journaled sections cannot be opened without the host's key; it runs again.");
         return None;
     };
-    let context = seal_context(run_id, name, repetition);
-    let opened = BASE64
-        .decode(sealed)
-        .ok()
-        .and_then(|bytes| sealer.open(&bytes, context.as_bytes()).ok())
-        .and_then(|plain| serde_json::from_slice::<serde_json::Value>(&plain).ok());
+    let opened = open_json(sealer, sealed, &seal_context(run_id, name, repetition));
     if opened.is_none() {
         tracing::warn!(run = %run_id, action = name, "A secured action's journaled sections could not be opened; it runs again.");
     }
     opened
+}
+
+/// Base64 of sealed JSON, opened under `context`; `None` if any step fails.
+fn open_json(sealer: &dyn Sealer, sealed: &str, context: &str) -> Option<serde_json::Value> {
+    let bytes = BASE64.decode(sealed).ok()?;
+    let plain = sealer.open(&bytes, context.as_bytes()).ok()?;
+    serde_json::from_slice(&plain).ok()
+}
+
+/// The loop indexes (`repetition`) of a journal event; empty outside loops.
+fn repetition_of(p: &serde_json::Value) -> Vec<u32> {
+    p.get("repetition")
+        .and_then(|r| r.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_u64())
+                .map(|x| x as u32)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// What a journal says about a run that has to resume.
@@ -585,17 +600,7 @@ pub(crate) fn decode_journal(
                 replay.trigger_outputs = p.get("triggerOutputs").cloned();
                 if let Some(sealed) = p.get("sealedTriggerOutputs").and_then(|s| s.as_str()) {
                     let opened = sealer.and_then(|sealer| {
-                        BASE64
-                            .decode(sealed)
-                            .ok()
-                            .and_then(|bytes| {
-                                sealer
-                                    .open(&bytes, trigger_seal_context(&e.run_id).as_bytes())
-                                    .ok()
-                            })
-                            .and_then(|plain| {
-                                serde_json::from_slice::<serde_json::Value>(&plain).ok()
-                            })
+                        open_json(sealer, sealed, &trigger_seal_context(&e.run_id))
                     });
                     match opened {
                         Some(outputs) => {
@@ -620,16 +625,7 @@ pub(crate) fn decode_journal(
             }
             Some("inputsEvaluated") => {
                 let name = p.get("name").and_then(|n| n.as_str()).unwrap_or_default();
-                let repetition: Vec<u32> = p
-                    .get("repetition")
-                    .and_then(|r| r.as_array())
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|x| x.as_u64())
-                            .map(|x| x as u32)
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let repetition = repetition_of(p);
                 let values = p
                     .get("values")
                     .and_then(|v| v.as_array())
@@ -643,16 +639,7 @@ pub(crate) fn decode_journal(
                     .and_then(|n| n.as_str())
                     .unwrap_or_default()
                     .to_string();
-                let repetition: Vec<u32> = p
-                    .get("repetition")
-                    .and_then(|r| r.as_array())
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|x| x.as_u64())
-                            .map(|x| x as u32)
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let repetition = repetition_of(p);
                 let secured = p.get("secured").and_then(|s| s.as_bool()) == Some(true);
                 let hidden = if secured {
                     match open_sealed(p, sealer, &e.run_id, &name, &repetition) {

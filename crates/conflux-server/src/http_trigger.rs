@@ -586,18 +586,11 @@ struct InputsHost<'a> {
 
 impl EvalHost for InputsHost<'_> {
     fn parameter(&self, name: &str) -> Result<conflux_expr::Value, EvalError> {
-        self.parameters
-            .get(name)
-            .cloned()
-            .map(conflux_expr::Value::from)
-            .ok_or_else(|| EvalError::new(format!("the workflow has no parameter '{name}'")))
+        crate::triggers::parameter_value(self.parameters, name)
     }
 
     fn app_setting(&self, name: &str) -> Result<conflux_expr::Value, EvalError> {
-        self.settings
-            .get(name)
-            .map(|v| conflux_expr::Value::from(Value::String(v.clone())))
-            .ok_or_else(|| EvalError::new(format!("app setting '{name}' is not defined")))
+        crate::triggers::app_setting_value(self.settings, name)
     }
 
     fn now(&self) -> DateTime<Utc> {

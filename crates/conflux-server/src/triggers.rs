@@ -797,6 +797,28 @@ fn defined_tracking_id(
 /// The run state visible to trigger conditions, splitOn and a defined
 /// tracking id. The `trigger()` record is built only when an expression
 /// reads it.
+/// `parameters('name')` for trigger-side expressions (conditions, splitOn, inputs).
+pub(crate) fn parameter_value(
+    parameters: &HashMap<String, Value>,
+    name: &str,
+) -> Result<conflux_expr::Value, EvalError> {
+    parameters
+        .get(name)
+        .map(conflux_expr::Value::from)
+        .ok_or_else(|| EvalError::new(format!("the workflow has no parameter '{name}'")))
+}
+
+/// `appsetting('name')` for trigger-side expressions.
+pub(crate) fn app_setting_value(
+    settings: &HashMap<String, String>,
+    name: &str,
+) -> Result<conflux_expr::Value, EvalError> {
+    settings
+        .get(name)
+        .map(|v| conflux_expr::Value::string(v.as_str()))
+        .ok_or_else(|| EvalError::new(format!("app setting '{name}' is not defined")))
+}
+
 struct TriggerHost<'a> {
     name: &'a str,
     outputs: &'a Value,
@@ -841,18 +863,11 @@ impl EvalHost for TriggerHost<'_> {
     }
 
     fn parameter(&self, name: &str) -> Result<conflux_expr::Value, EvalError> {
-        self.parameters
-            .get(name)
-            .cloned()
-            .map(conflux_expr::Value::from)
-            .ok_or_else(|| EvalError::new(format!("the workflow has no parameter '{name}'")))
+        parameter_value(self.parameters, name)
     }
 
     fn app_setting(&self, name: &str) -> Result<conflux_expr::Value, EvalError> {
-        self.settings
-            .get(name)
-            .map(|v| conflux_expr::Value::from(Value::String(v.clone())))
-            .ok_or_else(|| EvalError::new(format!("app setting '{name}' is not defined")))
+        app_setting_value(self.settings, name)
     }
 
     fn now(&self) -> DateTime<Utc> {
