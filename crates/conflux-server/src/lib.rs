@@ -384,19 +384,72 @@ fn router(state: Arc<HostState>) -> Router {
         .nest("/runtime/webhooks/workflow/api/management", management)
         .fallback(|| async { ApiError::not_found("NotFound", "no such endpoint; triggers are under /api/{workflow}/triggers/{trigger}/invoke and the management API under /runtime/webhooks/workflow/api/management/") })
         .layer(axum::extract::DefaultBodyLimit::disable())
-        .layer(axum::middleware::from_fn(log_request))
+        .layer(LogRequestsLayer)
         .with_state(state)
 }
 
 /// One debug line per request. Only the path is logged: the query string
-/// carries signatures.
-async fn log_request(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let method = request.method().clone();
-    let path = request.uri().path().to_string();
-    let response = next.run(request).await;
-    tracing::debug!(%method, %path, status = response.status().as_u16(), "Request handled.");
-    response
+/// carries signatures. A plain wrapper rather than `middleware::from_fn`,
+/// which boxes every request's future; with debug logging off it costs a
+/// level check.
+#[derive(Clone, Copy)]
+struct LogRequestsLayer;
+
+impl<S> tower_layer::Layer<S> for LogRequestsLayer {
+    type Service = LogRequests<S>;
+    fn layer(&self, inner: S) -> LogRequests<S> {
+        LogRequests(inner)
+    }
+}
+
+#[derive(Clone)]
+struct LogRequests<S>(S);
+
+impl<S, B> tower_service::Service<axum::http::Request<B>> for LogRequests<S>
+where
+    S: tower_service::Service<axum::http::Request<B>, Response = axum::response::Response>,
+    S::Future: Unpin,
+{
+    type Response = axum::response::Response;
+    type Error = S::Error;
+    type Future = Logged<S::Future>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: axum::http::Request<B>) -> Logged<S::Future> {
+        let request_line = tracing::enabled!(tracing::Level::DEBUG)
+            .then(|| (request.method().clone(), request.uri().path().to_string()));
+        Logged {
+            inner: self.0.call(request),
+            request_line,
+        }
+    }
+}
+
+struct Logged<F> {
+    inner: F,
+    request_line: Option<(axum::http::Method, String)>,
+}
+
+impl<F, E> Future for Logged<F>
+where
+    F: Future<Output = Result<axum::response::Response, E>> + Unpin,
+{
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let output = std::task::ready!(std::pin::Pin::new(&mut self.inner).poll(cx));
+        if let (Some((method, path)), Ok(response)) = (self.request_line.take(), &output) {
+            tracing::debug!(%method, %path, status = response.status().as_u16(), "Request handled.");
+        }
+        std::task::Poll::Ready(output)
+    }
 }

@@ -9,7 +9,13 @@
 //! trigger subscribes when the host starts or the workflow is enabled, and
 //! unsubscribes when the workflow is disabled. A keyed fingerprint of the
 //! evaluated subscribe request is kept in trigger state, so a restart does not
-//! subscribe again unless the request changed.
+//! subscribe again unless the request changed. Next to it the trigger state
+//! keeps the unsubscribe request evaluated when the subscription was made,
+//! sealed with the master key (it may carry credentials): when the subscribe
+//! request changed, that stored request ends the old subscription before the
+//! new one is made, and disabling sends it rather than what the current
+//! definition would evaluate to. State without it (written before it was
+//! kept) falls back to evaluating the current definition's unsubscribe.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -19,6 +25,8 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use conflux_definition::TriggerDefinition;
 use conflux_engine::{CallbackKey, CallbackSigner, WebhookCallbacks, WebhookClient};
@@ -35,6 +43,12 @@ use crate::state::{HostState, HostedWorkflow};
 
 /// `sp` of an action callback URL.
 pub const ACTION_CALLBACK_PERMISSIONS: &str = "/actions/callback";
+
+/// Trigger state field: fingerprint of the evaluated subscribe request.
+const SUBSCRIPTION: &str = "subscription";
+/// Trigger state field: base64 of the sealed unsubscribe request evaluated
+/// when the subscription was made.
+const SEALED_UNSUBSCRIBE: &str = "sealedUnsubscribe";
 
 /// The longest wait between two subscribe attempts of a trigger.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
@@ -280,6 +294,8 @@ async fn keep_subscribed(state: Arc<HostState>, wf: Arc<HostedWorkflow>) {
 }
 
 /// Subscribes unless the stored fingerprint matches; `Ok(false)` when unchanged.
+/// A subscription made with another request is ended first with the
+/// unsubscribe request stored for it.
 async fn subscribe_once(
     state: &HostState,
     hosting: &WebhookHosting,
@@ -297,27 +313,151 @@ async fn subscribe_once(
         .map_err(|e| format!("reading the trigger state failed: {e}"))?;
     if stored
         .as_ref()
-        .and_then(|s| s.get("subscription"))
+        .and_then(|s| s.get(SUBSCRIPTION))
         .and_then(Value::as_str)
         == Some(fingerprint.as_str())
     {
+        if let Some(stored) = &stored {
+            rewrap_if_needed(state, wf, trigger, stored).await;
+        }
         return Ok(false);
     }
+    if let Some(old) = stored
+        .as_ref()
+        .and_then(|s| open_unsubscribe(state, wf, trigger, s))
+    {
+        match hosting.client.send(&old).await {
+            Ok(_) => {
+                tracing::info!(workflow = %wf.name, trigger = %trigger.name, "Webhook trigger unsubscribed the subscription made with an earlier subscribe request.");
+                // Sent once: a retried subscribe must not send it again.
+                state
+                    .store
+                    .put_trigger_state(&workflow, &trigger.name, None)
+                    .await
+                    .map_err(|e| format!("clearing the old subscription failed: {e}"))?;
+            }
+            Err(e) => {
+                // Kept, so a retry or a disable tries it again.
+                tracing::warn!(workflow = %wf.name, trigger = %trigger.name, error = %e, "Webhook trigger could not unsubscribe the subscription made with an earlier subscribe request; subscribing with the new request anyway.");
+            }
+        }
+    }
+    // Evaluated now, with what the subscribe request saw, so that disabling
+    // later ends this subscription even if the definition changes meanwhile.
+    let unsubscribe = match evaluate(state, wf, trigger, "unsubscribe") {
+        Ok(request) => request,
+        Err(message) => {
+            tracing::warn!(workflow = %wf.name, trigger = %trigger.name, error = %message, "Webhook trigger unsubscribe request is not valid; it is not kept with the subscription.");
+            None
+        }
+    };
     hosting
         .client
         .send(&request)
         .await
         .map_err(|e| e.to_string())?;
+    let mut record = json!({SUBSCRIPTION: fingerprint, "subscribedAt": state.clock.now()});
+    if let Some(unsubscribe) = unsubscribe {
+        record[SEALED_UNSUBSCRIBE] = json!(seal_unsubscribe(state, wf, trigger, &unsubscribe));
+    }
     state
         .store
-        .put_trigger_state(
-            &workflow,
-            &trigger.name,
-            Some(json!({"subscription": fingerprint, "subscribedAt": state.clock.now()})),
-        )
+        .put_trigger_state(&workflow, &trigger.name, Some(record))
         .await
         .map_err(|e| format!("the subscription succeeded but could not be recorded: {e}"))?;
     Ok(true)
+}
+
+/// What binds a sealed unsubscribe request to its workflow and trigger.
+fn unsubscribe_aad(wf: &HostedWorkflow, trigger: &TriggerDefinition) -> Vec<u8> {
+    format!("webhook-unsubscribe/{}/{}", wf.name, trigger.name).into_bytes()
+}
+
+fn seal_unsubscribe(
+    state: &HostState,
+    wf: &HostedWorkflow,
+    trigger: &TriggerDefinition,
+    request: &Value,
+) -> String {
+    let sealed = state.master_key.seal(
+        request.to_string().as_bytes(),
+        &unsubscribe_aad(wf, trigger),
+    );
+    BASE64.encode(sealed)
+}
+
+/// The unsubscribe request kept in trigger state; `None` when there is none
+/// (state of an older version) or it cannot be opened (logged).
+fn open_unsubscribe(
+    state: &HostState,
+    wf: &HostedWorkflow,
+    trigger: &TriggerDefinition,
+    stored: &Value,
+) -> Option<Value> {
+    let text = stored.get(SEALED_UNSUBSCRIBE)?.as_str()?;
+    let opened = BASE64
+        .decode(text)
+        .map_err(|_| "it is not base64".to_string())
+        .and_then(|blob| {
+            state
+                .master_key
+                .open(&blob, &unsubscribe_aad(wf, trigger))
+                .map_err(|e| e.to_string())
+        })
+        .and_then(|plain| {
+            serde_json::from_slice::<Value>(&plain)
+                .map_err(|_| "it is not a JSON request".to_string())
+        });
+    match opened {
+        Ok(request) => Some(request),
+        Err(reason) => {
+            tracing::warn!(workflow = %wf.name, trigger = %trigger.name, error = %reason, "The stored webhook trigger unsubscribe request cannot be opened.");
+            None
+        }
+    }
+}
+
+/// After a master key rotation, seals the stored unsubscribe request again
+/// under the current key, so the old key can be retired.
+async fn rewrap_if_needed(
+    state: &HostState,
+    wf: &HostedWorkflow,
+    trigger: &TriggerDefinition,
+    stored: &Value,
+) {
+    let Some(blob) = stored
+        .get(SEALED_UNSUBSCRIBE)
+        .and_then(Value::as_str)
+        .and_then(|text| BASE64.decode(text).ok())
+    else {
+        return;
+    };
+    if !state.master_key.needs_rewrap(&blob) {
+        return;
+    }
+    let rewrapped = match state
+        .master_key
+        .rewrap(&blob, &unsubscribe_aad(wf, trigger))
+    {
+        Ok(rewrapped) => rewrapped,
+        Err(e) => {
+            tracing::warn!(workflow = %wf.name, trigger = %trigger.name, error = %e, "The stored webhook trigger unsubscribe request cannot be sealed under the current master key.");
+            return;
+        }
+    };
+    let mut record = stored.clone();
+    record[SEALED_UNSUBSCRIBE] = json!(BASE64.encode(rewrapped));
+    if let Err(e) = state
+        .store
+        .put_trigger_state(
+            &WorkflowName::new(wf.name.as_str()),
+            &trigger.name,
+            Some(record),
+        )
+        .await
+    {
+        tracing::warn!(workflow = %wf.name, trigger = %trigger.name, error = %e, "Could not store the webhook trigger state sealed under the current master key.");
+    }
 }
 
 /// A keyed MAC of the evaluated request: equal requests give equal values,
@@ -362,13 +502,33 @@ pub async fn workflow_toggled(state: &Arc<HostState>, name: &str, enabled: bool)
     }
 }
 
+/// Ends the trigger's subscription with the unsubscribe request stored when
+/// it was made, else with the one the current definition evaluates to.
 async fn unsubscribe(
     state: &HostState,
     hosting: &WebhookHosting,
     wf: &HostedWorkflow,
     trigger: &TriggerDefinition,
 ) {
-    match evaluate(state, wf, trigger, "unsubscribe") {
+    let workflow = WorkflowName::new(wf.name.as_str());
+    let stored = match state
+        .store
+        .get_trigger_state(&workflow, &trigger.name)
+        .await
+    {
+        Ok(stored) => stored
+            .as_ref()
+            .and_then(|s| open_unsubscribe(state, wf, trigger, s)),
+        Err(e) => {
+            tracing::warn!(workflow = %wf.name, trigger = %trigger.name, error = %e, "Could not read the webhook trigger state; unsubscribing with the current definition.");
+            None
+        }
+    };
+    let request = match stored {
+        Some(request) => Ok(Some(request)),
+        None => evaluate(state, wf, trigger, "unsubscribe"),
+    };
+    match request {
         Ok(Some(request)) => match hosting.client.send(&request).await {
             Ok(_) => {
                 tracing::info!(workflow = %wf.name, trigger = %trigger.name, "Webhook trigger unsubscribed.");
@@ -385,7 +545,7 @@ async fn unsubscribe(
     // Enabling again subscribes again.
     if let Err(e) = state
         .store
-        .put_trigger_state(&WorkflowName::new(wf.name.as_str()), &trigger.name, None)
+        .put_trigger_state(&workflow, &trigger.name, None)
         .await
     {
         tracing::warn!(workflow = %wf.name, trigger = %trigger.name, error = %e, "Could not clear the webhook trigger state.");

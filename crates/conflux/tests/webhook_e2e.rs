@@ -9,9 +9,10 @@ mod support;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
+use conflux_store::{SqliteStore, Store as _, WorkflowName};
 use serde_json::{json, Value};
 use support::{error_code, free_port, request_workflow, run_id_of, serve, Server};
 use tokio::sync::mpsc;
@@ -21,6 +22,8 @@ use tokio::sync::mpsc;
 struct Subscriber {
     subscribed: mpsc::UnboundedSender<Value>,
     unsubscribed: mpsc::UnboundedSender<Value>,
+    /// `subscribe {kind}` / `unsubscribe {kind}`, in the order they arrived.
+    log: mpsc::UnboundedSender<String>,
     http: reqwest::Client,
     flaky_calls: std::sync::Arc<std::sync::Mutex<u32>>,
 }
@@ -28,6 +31,7 @@ struct Subscriber {
 struct Events {
     subscribed: mpsc::UnboundedReceiver<Value>,
     unsubscribed: mpsc::UnboundedReceiver<Value>,
+    log: mpsc::UnboundedReceiver<String>,
 }
 
 /// Actions are called back at once (before the subscribe request is
@@ -53,6 +57,10 @@ async fn subscribe(
         *n += 1;
         *n == 1
     };
+    let _ = s.log.send(format!(
+        "subscribe {}",
+        body["kind"].as_str().unwrap_or("?")
+    ));
     let _ = s.subscribed.send(body);
     if refuse {
         return (
@@ -63,7 +71,19 @@ async fn subscribe(
     (StatusCode::CREATED, Json(json!({"id": "subscription-1"})))
 }
 
-async fn unsubscribe(State(s): State<Subscriber>, Json(body): Json<Value>) -> StatusCode {
+/// An `X-Api-Key` header is recorded as `apiKey` next to the body's fields.
+async fn unsubscribe(
+    State(s): State<Subscriber>,
+    headers: HeaderMap,
+    Json(mut body): Json<Value>,
+) -> StatusCode {
+    if let Some(key) = headers.get("x-api-key") {
+        body["apiKey"] = json!(key.to_str().unwrap());
+    }
+    let _ = s.log.send(format!(
+        "unsubscribe {}",
+        body["kind"].as_str().unwrap_or("?")
+    ));
     let _ = s.unsubscribed.send(body);
     StatusCode::OK
 }
@@ -71,12 +91,14 @@ async fn unsubscribe(State(s): State<Subscriber>, Json(body): Json<Value>) -> St
 async fn start_subscriber() -> (String, Events) {
     let (stx, srx) = mpsc::unbounded_channel();
     let (utx, urx) = mpsc::unbounded_channel();
+    let (ltx, lrx) = mpsc::unbounded_channel();
     let app = Router::new()
         .route("/subscribe", post(subscribe))
         .route("/unsubscribe", post(unsubscribe))
         .with_state(Subscriber {
             subscribed: stx,
             unsubscribed: utx,
+            log: ltx,
             http: reqwest::Client::new(),
             flaky_calls: std::sync::Arc::default(),
         });
@@ -88,11 +110,12 @@ async fn start_subscriber() -> (String, Events) {
         Events {
             subscribed: srx,
             unsubscribed: urx,
+            log: lrx,
         },
     )
 }
 
-async fn next(rx: &mut mpsc::UnboundedReceiver<Value>) -> Value {
+async fn next<T>(rx: &mut mpsc::UnboundedReceiver<T>) -> T {
     tokio::time::timeout(Duration::from_secs(60), rx.recv())
         .await
         .expect("the request arrives")
@@ -355,4 +378,177 @@ async fn a_failed_trigger_subscription_is_retried_in_the_background() {
         .call(first["callbackUrl"].as_str().unwrap(), json!({"n": 1}))
         .await;
     assert_eq!(response.status().as_u16(), 202);
+}
+
+/// A trigger whose subscribe and unsubscribe requests both name `name`; the
+/// unsubscribe request carries the app setting `UNSUBSCRIBE_KEY` as `X-Api-Key`.
+fn keyed_trigger_workflow(subscriber: &str, name: &str) -> Value {
+    json!({"definition": {
+        "triggers": {"When_notified": {
+            "type": "HttpWebhook",
+            "inputs": {
+                "subscribe": {
+                    "method": "POST",
+                    "uri": format!("{subscriber}/subscribe"),
+                    "body": {"kind": name, "callbackUrl": "@{listCallbackUrl()}"}
+                },
+                "unsubscribe": {
+                    "method": "POST",
+                    "url": format!("{subscriber}/unsubscribe"),
+                    "headers": {"X-Api-Key": "@appsetting('UNSUBSCRIBE_KEY')"},
+                    "body": {"kind": name}
+                }
+            }
+        }},
+        "actions": {
+            "Echo": {"type": "Compose", "inputs": "@triggerBody()", "runAfter": {}}
+        }
+    }, "kind": "Stateful"})
+}
+
+/// Every file under the data folder (the SQLite store with its journal,
+/// the master key) holds the trigger's sealed unsubscribe request, and
+/// nowhere `secret` in plain text.
+fn assert_sealed_in_store(data: &std::path::Path, secret: &str) {
+    let mut bytes = Vec::new();
+    let mut folders = vec![data.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                bytes.extend(std::fs::read(path).unwrap());
+            }
+        }
+    }
+    let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    assert!(
+        contains(b"sealedUnsubscribe"),
+        "the trigger state with the unsubscribe request is in the store"
+    );
+    assert!(
+        !contains(secret.as_bytes()),
+        "the unsubscribe request's key is stored in plain text"
+    );
+}
+
+/// A project with one workflow `renamed` of [`keyed_trigger_workflow`]
+/// naming `name`, and `secret` as the app setting `UNSUBSCRIBE_KEY`.
+fn keyed_project(subscriber: &str, name: &str, secret: &str) -> tempfile::TempDir {
+    let dir = support::project(&[("renamed", keyed_trigger_workflow(subscriber, name))]);
+    let settings = json!({"IsEncrypted": false, "Values": {"UNSUBSCRIBE_KEY": secret}});
+    std::fs::write(dir.path().join("local.settings.json"), settings.to_string()).unwrap();
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_subscribe_request_first_ends_the_old_subscription_with_its_own_unsubscribe() {
+    let (subscriber, mut events) = start_subscriber().await;
+    let secret = support::unique("unsubscribe-key-");
+    let dir = keyed_project(&subscriber, "A", &secret);
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let start = || {
+        serve(dir.path())
+            .data(data.path())
+            .port(port)
+            .logged()
+            .start()
+    };
+
+    let server = start();
+    assert_eq!(next(&mut events.log).await, "subscribe A");
+    server.wait_for_log("Webhook trigger subscribed.", 1).await;
+    assert_sealed_in_store(data.path(), &secret);
+    drop(server);
+
+    // The definition changes while the server is stopped.
+    std::fs::write(
+        dir.path().join("renamed").join("workflow.json"),
+        keyed_trigger_workflow(&subscriber, "B").to_string(),
+    )
+    .unwrap();
+    let server = start();
+    assert_eq!(next(&mut events.log).await, "unsubscribe A");
+    assert_eq!(next(&mut events.log).await, "subscribe B");
+    assert_eq!(
+        next(&mut events.unsubscribed).await,
+        json!({"kind": "A", "apiKey": secret})
+    );
+    server.wait_for_log("Webhook trigger subscribed.", 1).await;
+    assert_sealed_in_store(data.path(), &secret);
+
+    // Disabling ends the subscription made with B.
+    assert_eq!(
+        server.post("workflows/renamed/disable", json!({})).await.0,
+        200
+    );
+    assert_eq!(next(&mut events.log).await, "unsubscribe B");
+    assert_eq!(
+        next(&mut events.unsubscribed).await,
+        json!({"kind": "B", "apiKey": secret})
+    );
+    assert!(
+        events.log.try_recv().is_err(),
+        "no other subscribe or unsubscribe request"
+    );
+    assert!(
+        !server.log_text().contains(&secret),
+        "the key is not logged"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trigger_state_without_a_stored_unsubscribe_request_unsubscribes_with_the_definition() {
+    let (subscriber, mut events) = start_subscriber().await;
+    let secret = support::unique("unsubscribe-key-");
+    let dir = keyed_project(&subscriber, "A", &secret);
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let start = || {
+        serve(dir.path())
+            .data(data.path())
+            .port(port)
+            .logged()
+            .start()
+    };
+    let server = start();
+    assert_eq!(next(&mut events.log).await, "subscribe A");
+    server.wait_for_log("Webhook trigger subscribed.", 1).await;
+    drop(server);
+
+    // The trigger state as versions that kept only the fingerprint wrote it.
+    {
+        let store = SqliteStore::open(data.path().join("conflux.db"))
+            .await
+            .unwrap();
+        let workflow = WorkflowName::new("renamed");
+        let mut state = store
+            .get_trigger_state(&workflow, "When_notified")
+            .await
+            .unwrap()
+            .unwrap();
+        let fields = state.as_object_mut().unwrap();
+        assert!(fields.remove("sealedUnsubscribe").is_some(), "{state}");
+        store
+            .put_trigger_state(&workflow, "When_notified", Some(state))
+            .await
+            .unwrap();
+    }
+
+    let server = start();
+    assert_eq!(
+        server.post("workflows/renamed/disable", json!({})).await.0,
+        200
+    );
+    assert_eq!(next(&mut events.log).await, "unsubscribe A");
+    assert_eq!(
+        next(&mut events.unsubscribed).await,
+        json!({"kind": "A", "apiKey": secret})
+    );
+    assert!(
+        events.log.try_recv().is_err(),
+        "no other subscribe or unsubscribe request"
+    );
 }
