@@ -1078,13 +1078,17 @@ async fn drive(ctx: &Arc<RunCtx>, root: &Arc<Frame>) -> Option<RunOutcome> {
     };
     let outputs = evaluate_outputs(ctx, root);
     let end = ctx.clock.now();
-    let response = lock(&ctx.response_sent).clone();
-    let mut transition = RunTransition::new(ctx.run_id.clone(), status);
-    transition.code = code.clone();
-    transition.error = error.clone();
-    transition.end_time = Some(end);
-    transition.outputs = outputs.clone();
-    transition.response = response;
+    // Built only for a run whose end is stored (a stateless run that
+    // succeeded stores nothing).
+    let transition = || {
+        let mut transition = RunTransition::new(ctx.run_id.clone(), status);
+        transition.code = code.clone();
+        transition.error = error.clone();
+        transition.end_time = Some(end);
+        transition.outputs = outputs.clone();
+        transition.response = lock(&ctx.response_sent).clone();
+        transition
+    };
     match &ctx.recorder {
         Recorder::Durable { .. } => {
             let mut batch = WriteBatch::new();
@@ -1093,7 +1097,7 @@ async fn drive(ctx: &Arc<RunCtx>, root: &Arc<Frame>) -> Option<RunOutcome> {
                 end,
                 serde_json::json!({"type": "runCompleted", "status": status.as_str()}),
             ));
-            batch.transition(transition);
+            batch.transition(transition());
             // Behind every step still queued: the final status is durable
             // (with all action results) before anyone hears of the completion.
             ctx.recorder.commit(batch).await;
@@ -1138,7 +1142,7 @@ async fn drive(ctx: &Arc<RunCtx>, root: &Arc<Frame>) -> Option<RunOutcome> {
                     for r in records {
                         batch.upsert_action(r);
                     }
-                    batch.transition(transition);
+                    batch.transition(transition());
                     if let Err(e) = store.commit(batch).await {
                         tracing::warn!(run = %ctx.run_id, error = %e, "Could not record a failed stateless run.");
                     }

@@ -200,6 +200,10 @@ impl QueryParams {
 }
 
 fn decode(text: &str) -> String {
+    // Most values (the signature, `sv`, `api-version`) need no decoding.
+    if !text.contains(['+', '%']) {
+        return text.to_string();
+    }
     let spaced = text.replace('+', " ");
     percent_encoding::percent_decode_str(&spaced)
         .decode_utf8_lossy()

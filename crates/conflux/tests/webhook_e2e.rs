@@ -383,27 +383,11 @@ async fn a_failed_trigger_subscription_is_retried_in_the_background() {
 /// A trigger whose subscribe and unsubscribe requests both name `name`; the
 /// unsubscribe request carries the app setting `UNSUBSCRIBE_KEY` as `X-Api-Key`.
 fn keyed_trigger_workflow(subscriber: &str, name: &str) -> Value {
-    json!({"definition": {
-        "triggers": {"When_notified": {
-            "type": "HttpWebhook",
-            "inputs": {
-                "subscribe": {
-                    "method": "POST",
-                    "uri": format!("{subscriber}/subscribe"),
-                    "body": {"kind": name, "callbackUrl": "@{listCallbackUrl()}"}
-                },
-                "unsubscribe": {
-                    "method": "POST",
-                    "url": format!("{subscriber}/unsubscribe"),
-                    "headers": {"X-Api-Key": "@appsetting('UNSUBSCRIBE_KEY')"},
-                    "body": {"kind": name}
-                }
-            }
-        }},
-        "actions": {
-            "Echo": {"type": "Compose", "inputs": "@triggerBody()", "runAfter": {}}
-        }
-    }, "kind": "Stateful"})
+    let mut doc = trigger_workflow_of(subscriber, name);
+    let unsubscribe = &mut doc["definition"]["triggers"]["When_notified"]["inputs"]["unsubscribe"];
+    unsubscribe["headers"] = json!({"X-Api-Key": "@appsetting('UNSUBSCRIBE_KEY')"});
+    unsubscribe["body"] = json!({"kind": name});
+    doc
 }
 
 /// Every file under the data folder (the SQLite store with its journal,
@@ -442,42 +426,64 @@ fn keyed_project(subscriber: &str, name: &str, secret: &str) -> tempfile::TempDi
     dir
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_changed_subscribe_request_first_ends_the_old_subscription_with_its_own_unsubscribe() {
-    let (subscriber, mut events) = start_subscriber().await;
-    let secret = support::unique("unsubscribe-key-");
-    let dir = keyed_project(&subscriber, "A", &secret);
-    let data = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let start = || {
-        serve(dir.path())
-            .data(data.path())
-            .port(port)
+/// A served [`keyed_project`] whose data folder and port survive restarts.
+struct KeyedCase {
+    subscriber: String,
+    secret: String,
+    dir: tempfile::TempDir,
+    data: tempfile::TempDir,
+    port: u16,
+}
+
+impl KeyedCase {
+    async fn new(name: &str) -> (KeyedCase, Events) {
+        let (subscriber, events) = start_subscriber().await;
+        let secret = support::unique("unsubscribe-key-");
+        let dir = keyed_project(&subscriber, name, &secret);
+        let case = KeyedCase {
+            subscriber,
+            secret,
+            dir,
+            data: tempfile::tempdir().unwrap(),
+            port: free_port(),
+        };
+        (case, events)
+    }
+
+    fn start(&self) -> Server {
+        serve(self.dir.path())
+            .data(self.data.path())
+            .port(self.port)
             .logged()
             .start()
-    };
+    }
+}
 
-    let server = start();
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_subscribe_request_first_ends_the_old_subscription_with_its_own_unsubscribe() {
+    let (case, mut events) = KeyedCase::new("A").await;
+
+    let server = case.start();
     assert_eq!(next(&mut events.log).await, "subscribe A");
     server.wait_for_log("Webhook trigger subscribed.", 1).await;
-    assert_sealed_in_store(data.path(), &secret);
+    assert_sealed_in_store(case.data.path(), &case.secret);
     drop(server);
 
     // The definition changes while the server is stopped.
     std::fs::write(
-        dir.path().join("renamed").join("workflow.json"),
-        keyed_trigger_workflow(&subscriber, "B").to_string(),
+        case.dir.path().join("renamed").join("workflow.json"),
+        keyed_trigger_workflow(&case.subscriber, "B").to_string(),
     )
     .unwrap();
-    let server = start();
+    let server = case.start();
     assert_eq!(next(&mut events.log).await, "unsubscribe A");
     assert_eq!(next(&mut events.log).await, "subscribe B");
     assert_eq!(
         next(&mut events.unsubscribed).await,
-        json!({"kind": "A", "apiKey": secret})
+        json!({"kind": "A", "apiKey": case.secret})
     );
     server.wait_for_log("Webhook trigger subscribed.", 1).await;
-    assert_sealed_in_store(data.path(), &secret);
+    assert_sealed_in_store(case.data.path(), &case.secret);
 
     // Disabling ends the subscription made with B.
     assert_eq!(
@@ -487,40 +493,29 @@ async fn a_changed_subscribe_request_first_ends_the_old_subscription_with_its_ow
     assert_eq!(next(&mut events.log).await, "unsubscribe B");
     assert_eq!(
         next(&mut events.unsubscribed).await,
-        json!({"kind": "B", "apiKey": secret})
+        json!({"kind": "B", "apiKey": case.secret})
     );
     assert!(
         events.log.try_recv().is_err(),
         "no other subscribe or unsubscribe request"
     );
     assert!(
-        !server.log_text().contains(&secret),
+        !server.log_text().contains(&case.secret),
         "the key is not logged"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trigger_state_without_a_stored_unsubscribe_request_unsubscribes_with_the_definition() {
-    let (subscriber, mut events) = start_subscriber().await;
-    let secret = support::unique("unsubscribe-key-");
-    let dir = keyed_project(&subscriber, "A", &secret);
-    let data = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let start = || {
-        serve(dir.path())
-            .data(data.path())
-            .port(port)
-            .logged()
-            .start()
-    };
-    let server = start();
+    let (case, mut events) = KeyedCase::new("A").await;
+    let server = case.start();
     assert_eq!(next(&mut events.log).await, "subscribe A");
     server.wait_for_log("Webhook trigger subscribed.", 1).await;
     drop(server);
 
     // The trigger state as versions that kept only the fingerprint wrote it.
     {
-        let store = SqliteStore::open(data.path().join("conflux.db"))
+        let store = SqliteStore::open(case.data.path().join("conflux.db"))
             .await
             .unwrap();
         let workflow = WorkflowName::new("renamed");
@@ -537,7 +532,7 @@ async fn trigger_state_without_a_stored_unsubscribe_request_unsubscribes_with_th
             .unwrap();
     }
 
-    let server = start();
+    let server = case.start();
     assert_eq!(
         server.post("workflows/renamed/disable", json!({})).await.0,
         200
@@ -545,7 +540,7 @@ async fn trigger_state_without_a_stored_unsubscribe_request_unsubscribes_with_th
     assert_eq!(next(&mut events.log).await, "unsubscribe A");
     assert_eq!(
         next(&mut events.unsubscribed).await,
-        json!({"kind": "A", "apiKey": secret})
+        json!({"kind": "A", "apiKey": case.secret})
     );
     assert!(
         events.log.try_recv().is_err(),
