@@ -67,5 +67,6 @@ run() { # label url
 
 run "echo server (axum, physical bound)" "http://$ECHO_ADDR/echo"
 run "conflux stateless: Request -> Compose -> Response" "$(callback stateless)"
+run "conflux stateless with WithStatelessRunHistory (every call's trigger history written)" "$(callback stateless_history)"
 run "conflux stateful: Request -> Compose -> Response" "$(callback stateful)"
 echo "RSS after load: $(awk '/VmRSS/ {print $2, $3}' /proc/$conflux_pid/status)"

@@ -156,8 +156,12 @@ fn default_http_client() -> reqwest::Client {
 pub struct WorkflowRegistration {
     pub name: String,
     pub workflow: Arc<Workflow>,
-    /// Runs keep no history unless they fail.
+    /// Runs keep no history unless they fail (or `stateless_run_history`).
     pub stateless: bool,
+    /// A stateless workflow keeps the history of every run, as a stateful
+    /// one does: the app setting `Workflows.<name>.OperationOptions` is
+    /// `WithStatelessRunHistory` (see [`stateless_run_history_enabled`]).
+    pub stateless_run_history: bool,
     /// Values from parameters.json, overriding the definition's defaults. A
     /// `{"type": ..., "value": ...}` entry is unwrapped to its value.
     pub parameters: serde_json::Map<String, serde_json::Value>,
@@ -183,6 +187,7 @@ impl WorkflowRegistration {
             name: name.into(),
             workflow,
             stateless,
+            stateless_run_history: false,
             parameters: serde_json::Map::new(),
             app_settings: serde_json::Map::new(),
             enabled: true,
@@ -197,6 +202,27 @@ impl WorkflowRegistration {
         self.document = Some(document);
         self
     }
+}
+
+/// Whether the app settings turn on the run history of a stateless
+/// workflow: `Workflows.<workflow>.OperationOptions` (name matched without
+/// regard to case, as app settings are) lists `WithStatelessRunHistory`.
+/// Logic Apps keeps no run history for stateless workflows unless this is set.
+pub fn stateless_run_history_enabled<'a>(
+    workflow: &str,
+    settings: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> bool {
+    let name = format!("Workflows.{workflow}.OperationOptions");
+    settings
+        .into_iter()
+        .filter(|(key, _)| key.eq_ignore_ascii_case(&name))
+        .any(|(_, value)| {
+            value.split(',').any(|option| {
+                option
+                    .trim()
+                    .eq_ignore_ascii_case("WithStatelessRunHistory")
+            })
+        })
 }
 
 /// What [`Engine::workflows`] lists.
@@ -686,6 +712,7 @@ async fn registration_for_run(
         name: current.reg.name.clone(),
         workflow: Arc::new(workflow),
         stateless: false,
+        stateless_run_history: false,
         parameters: current.reg.parameters.clone(),
         app_settings: current.reg.app_settings.clone(),
         enabled: current.reg.enabled,
@@ -753,6 +780,7 @@ fn new_run_ctx(shared: &Arc<EngineShared>, reg: &Registered, seed: RunSeed) -> A
         replay: seed.replay,
         nondet_replay: seed.nondet_replay,
         stateless: reg.reg.stateless,
+        keeps_history: !reg.reg.stateless || reg.reg.stateless_run_history,
         deadline,
         version_id: reg.version_id.clone(),
         version: reg.version.clone(),
@@ -1103,8 +1131,9 @@ async fn drive(ctx: &Arc<RunCtx>, root: &Arc<Frame>) -> Option<RunOutcome> {
             ctx.recorder.commit(batch).await;
         }
         Recorder::Deferred { .. } => {
-            // A stateless run keeps history only when it did not succeed.
-            if matches!(status, RunStatus::Failed | RunStatus::TimedOut) {
+            // A stateless run keeps history only when it did not succeed,
+            // unless its workflow keeps the history of every run.
+            if ctx.keeps_history || matches!(status, RunStatus::Failed | RunStatus::TimedOut) {
                 if let Some((store, records)) = ctx.recorder.deferred_records(ctx) {
                     let trigger = persist::stored_trigger(
                         &ctx.trigger_record.to_json(),

@@ -197,6 +197,9 @@ pub(crate) struct RunCtx {
     /// Non-deterministic values journaled before a restart, by `name|repetition`.
     pub nondet_replay: HashMap<String, Vec<serde_json::Value>>,
     pub stateless: bool,
+    /// The run's record is stored when it ends, whatever its status: a
+    /// stateful run, or a stateless one with `WithStatelessRunHistory`.
+    pub keeps_history: bool,
     /// When the run duration limit ends the run (`None`: no limit).
     pub deadline: Option<DateTime<Utc>>,
     /// The definition version this run executes ([`crate::UNVERSIONED`] without a document).

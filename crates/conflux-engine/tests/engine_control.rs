@@ -206,6 +206,62 @@ async fn stateless_runs_keep_history_only_when_they_fail() {
 }
 
 #[tokio::test]
+async fn with_stateless_run_history_every_stateless_run_is_kept() {
+    let h = common::harness().await;
+    let wf = Arc::new(
+        conflux_definition::Workflow::from_json(&json!({"definition": {
+        "triggers": {"manual": {"type": "Request", "kind": "Http"}},
+        "actions": {"A": {"type": "Compose", "inputs": "@triggerBody()"}}}, "kind": "Stateless"}))
+        .expect("valid"),
+    );
+    let mut reg = WorkflowRegistration::new("debugged", wf);
+    reg.stateless_run_history = conflux_engine::stateless_run_history_enabled(
+        "debugged",
+        [(
+            "Workflows.Debugged.OperationOptions",
+            "WithStatelessRunHistory",
+        )],
+    );
+    assert!(reg.stateless_run_history);
+    h.engine.register_workflow(reg).expect("register");
+    let (good, _) = h.run("debugged", json!({"n": 7})).await;
+    assert_eq!(good.status, RunStatus::Succeeded);
+    let run = h
+        .store
+        .get_run(&good.run_id)
+        .await
+        .expect("read")
+        .expect("a succeeded run is kept with the option");
+    assert!(run.stateless);
+    assert_eq!(run.status, RunStatus::Succeeded);
+    assert_eq!(h.record(&good, "A").await.outputs, Some(json!({"n": 7})));
+}
+
+#[test]
+fn the_stateless_run_history_option_is_read_from_its_app_setting_only() {
+    use conflux_engine::stateless_run_history_enabled as enabled;
+    assert!(enabled(
+        "orders",
+        [(
+            "WORKFLOWS.orders.OPERATIONOPTIONS",
+            " withstatelessrunhistory "
+        )]
+    ));
+    assert!(!enabled(
+        "orders",
+        [("Workflows.orders.OperationOptions", "None")]
+    ));
+    assert!(!enabled(
+        "orders",
+        [(
+            "Workflows.other.OperationOptions",
+            "WithStatelessRunHistory"
+        )]
+    ));
+    assert!(!enabled("orders", []));
+}
+
+#[tokio::test]
 async fn unknown_action_types_need_an_executor() {
     let h = common::harness().await;
     let wf = common::load(&workflow(

@@ -144,6 +144,14 @@ impl Host {
                 .filter_map(|(name, p)| p.default_value.clone().map(|v| (name.clone(), v)))
                 .collect();
             parameters.extend(spec.parameters);
+            let keeps_run_history = spec.kind == WorkflowKind::Stateful
+                || conflux_engine::stateless_run_history_enabled(
+                    &spec.name,
+                    options
+                        .app_settings
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str())),
+                );
             workflows.push(Arc::new(HostedWorkflow {
                 name: spec.name,
                 kind: spec.kind,
@@ -152,6 +160,7 @@ impl Host {
                 access,
                 parameters,
                 enabled: AtomicBool::new(enabled),
+                keeps_run_history,
             }));
         }
         let token_trust =

@@ -51,6 +51,11 @@ pub struct HostedWorkflow {
     /// overridden by parameters.json).
     pub parameters: HashMap<String, Value>,
     pub enabled: AtomicBool,
+    /// Calls and runs are recorded in trigger history: always for a
+    /// stateful workflow; for a stateless one only with the app setting
+    /// `Workflows.<name>.OperationOptions: WithStatelessRunHistory`, as in
+    /// Logic Apps (failures that start no run are recorded either way).
+    pub keeps_run_history: bool,
 }
 
 impl HostedWorkflow {

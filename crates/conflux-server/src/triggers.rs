@@ -693,6 +693,14 @@ async fn fire_keeping_responses(
         }
     };
     let items = match split_items {
+        None if !wf.keeps_run_history => {
+            return Ok((
+                Fired::Skipped {
+                    history: RunId::generate(now),
+                },
+                history,
+            ))
+        }
         None => {
             let id = RunId::generate(now);
             let mut batch = WriteBatch::new();
@@ -733,7 +741,8 @@ async fn fire_keeping_responses(
         // tracking id) names the run; otherwise the caller's header does.
         let tracking = defined_tracking_id(wf, trigger, &item, &state.app_settings, now)
             .or(client_tracking_id.clone());
-        let item_outputs = (!trigger.runtime.secure_data.outputs).then(|| item.clone());
+        let item_outputs =
+            (wf.keeps_run_history && !trigger.runtime.secure_data.outputs).then(|| item.clone());
         let started = match state
             .runtime
             .start_run(StartRequest {
@@ -751,23 +760,24 @@ async fn fire_keeping_responses(
                 return Err(runtime_error(err));
             }
         };
-        // Stateless runs are recorded too. Their run is stored only when it
-        // fails, so the entry's run link may name a run that is not kept;
-        // retention deletes such entries by age (see the store's purge).
-        history.batch.record_trigger_history(TriggerHistoryRecord {
-            workflow: WorkflowName::new(wf.name.as_str()),
-            trigger: trigger.name.clone(),
-            id: started.run_id.clone(),
-            status: ActionStatus::Succeeded,
-            code: Some("OK".into()),
-            error: None,
-            start_time: now,
-            end_time: Some(state.clock.now()),
-            fired: true,
-            run_id: Some(started.run_id.clone()),
-            inputs: None,
-            outputs: item_outputs,
-        });
+        // A stateless workflow records its calls only with
+        // `WithStatelessRunHistory`; then its runs are kept too.
+        if wf.keeps_run_history {
+            history.batch.record_trigger_history(TriggerHistoryRecord {
+                workflow: WorkflowName::new(wf.name.as_str()),
+                trigger: trigger.name.clone(),
+                id: started.run_id.clone(),
+                status: ActionStatus::Succeeded,
+                code: Some("OK".into()),
+                error: None,
+                start_time: now,
+                end_time: Some(state.clock.now()),
+                fired: true,
+                run_id: Some(started.run_id.clone()),
+                inputs: None,
+                outputs: item_outputs,
+            });
+        }
         runs.push(started);
     }
     Ok((Fired::Started(runs), history))

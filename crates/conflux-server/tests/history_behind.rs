@@ -51,12 +51,13 @@ async fn serve(store: Arc<SqliteStore>) -> Served {
         "actions": {"Reply": {"type": "Response", "kind": "Http", "inputs": {"statusCode": 200}}}
     }});
     let workflows = vec![spec("quick", WorkflowKind::Stateless, doc)];
-    host_support::serve(host_support::options(
-        Arc::new(AnsweringRuntime),
-        store,
-        workflows,
-    ))
-    .await
+    let mut options = host_support::options(Arc::new(AnsweringRuntime), store, workflows);
+    // A stateless workflow records its calls only with this option.
+    options.app_settings.insert(
+        "Workflows.quick.OperationOptions".into(),
+        "WithStatelessRunHistory".into(),
+    );
+    host_support::serve(options).await
 }
 
 /// Guards against a hang: a call that should not wait for the paused store.

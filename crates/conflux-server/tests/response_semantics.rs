@@ -7,6 +7,7 @@
 
 #![allow(clippy::unwrap_used)] // test helpers panic on purpose: a failed step is a failed test
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -82,6 +83,7 @@ struct Setup {
     trigger: Value,
     response_options: Option<&'static str>,
     response_timeout: Duration,
+    app_settings: HashMap<String, String>,
 }
 
 impl Setup {
@@ -92,6 +94,7 @@ impl Setup {
             trigger: json!({"type": "Request", "kind": "Http"}),
             response_options: None,
             response_timeout: Duration::from_secs(600),
+            app_settings: HashMap::new(),
         }
     }
 
@@ -122,6 +125,7 @@ impl Setup {
         let workflows = vec![spec("orders", self.kind, doc)];
         let mut options = host_support::options(runtime, self.store, workflows);
         options.config.response_timeout = self.response_timeout;
+        options.app_settings = self.app_settings;
         (host_support::serve(options).await, rx)
     }
 }
@@ -407,10 +411,29 @@ async fn runs_started_through_the_management_api_can_still_respond() {
 }
 
 #[tokio::test]
-async fn stateless_trigger_calls_are_recorded_and_expire_with_retention() {
+async fn stateless_trigger_calls_are_not_recorded_by_default() {
+    let mut setup = Setup::new(store().await);
+    setup.kind = WorkflowKind::Stateless;
+    let (served, mut runs) = setup.start().await;
+    let call = trigger_call(&served).json(&json!({"n": 1}));
+    let (answered, _, _) = answer_call(&mut runs, call, ok(ResponseBody::Empty)).await;
+    assert_eq!(answered.status().as_u16(), 200);
+    // The answer still names the call, as in Logic Apps.
+    assert!(header(&answered, "x-ms-trigger-history-name").is_some());
+    let page = histories(&served, "").await;
+    assert_eq!(page["value"], json!([]), "{page}");
+}
+
+#[tokio::test]
+async fn stateless_trigger_calls_with_run_history_are_recorded_and_expire_with_retention() {
     let store = store().await;
     let mut setup = Setup::new(store.clone());
     setup.kind = WorkflowKind::Stateless;
+    // Matched without regard to case, among other options.
+    setup.app_settings.insert(
+        "workflows.ORDERS.operationOptions".into(),
+        "None, withStatelessRunHistory".into(),
+    );
     let (served, mut runs) = setup.start().await;
     let call = trigger_call(&served).json(&json!({"n": 1}));
     let (answered, run_id, _) = answer_call(&mut runs, call, ok(ResponseBody::Empty)).await;

@@ -189,6 +189,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .with_document(project_workflow.document.clone());
         registration.parameters = parameters.clone();
         registration.app_settings = app_settings.clone();
+        registration.stateless_run_history = conflux_engine::stateless_run_history_enabled(
+            &project_workflow.name,
+            project
+                .app_settings
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
         if let Err(err) = engine.register_workflow(registration) {
             eprintln!(
                 "warning: workflow '{}' is not served: {err}",
