@@ -122,14 +122,25 @@ pub fn ok_empty() -> Response {
 
 /// `202 Accepted` with extra headers and no body.
 pub fn accepted(headers: HeaderMap) -> Response {
-    (StatusCode::ACCEPTED, headers).into_response()
+    let mut response = Response::new(axum::body::Body::empty());
+    *response.status_mut() = StatusCode::ACCEPTED;
+    *response.headers_mut() = headers;
+    response
 }
 
 /// The answer a Response action chose. 3xx is not a valid Response status,
 /// so anything outside 100..=599 falls back to 500 rather than panicking.
-pub fn passthrough(status: u16, headers: HeaderMap, body: Vec<u8>) -> Response {
+pub fn passthrough(status: u16, mut headers: HeaderMap, body: Vec<u8>) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, headers, body).into_response()
+    // Built in place: the header map moves into the response instead of
+    // being copied over one header at a time.
+    headers
+        .entry(axum::http::header::CONTENT_TYPE)
+        .or_insert(HeaderValue::from_static("application/octet-stream"));
+    let mut response = Response::new(axum::body::Body::from(body));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
 }
 
 /// Adds a header, ignoring names or values that are not valid HTTP (they

@@ -315,15 +315,22 @@ struct WorkflowHeaders<'a> {
 }
 
 fn workflow_headers(headers: &mut HeaderMap, values: &WorkflowHeaders<'_>) {
-    reply::insert_header(headers, "x-ms-workflow-name", values.workflow);
-    reply::insert_header(headers, "x-ms-trigger-history-name", values.history);
+    use axum::http::{HeaderName, HeaderValue};
+    // Names known at compile time: no parsing per call.
+    let mut put = |name: &'static str, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.append(HeaderName::from_static(name), value);
+        }
+    };
+    put("x-ms-workflow-name", values.workflow);
+    put("x-ms-trigger-history-name", values.history);
     if let Some(run) = values.run {
-        reply::insert_header(headers, "x-ms-workflow-run-id", run);
+        put("x-ms-workflow-run-id", run);
     }
     if let Some(tracking) = values.tracking {
-        reply::insert_header(headers, "x-ms-client-tracking-id", tracking);
+        put("x-ms-client-tracking-id", tracking);
     }
-    reply::insert_header(headers, "x-ms-correlation-id", values.correlation);
+    put("x-ms-correlation-id", values.correlation);
 }
 
 /// A random id in GUID form, for calls that bring no `x-ms-correlation-id`.
