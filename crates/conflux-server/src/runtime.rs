@@ -83,6 +83,9 @@ pub struct RunResponse {
 pub enum ResponseBody {
     Empty,
     Json(Value),
+    /// JSON already written out (the engine's values serialise straight to
+    /// text, without an intermediate `serde_json::Value`).
+    JsonText(Vec<u8>),
     Text(String),
     Binary {
         content_type: String,
@@ -178,6 +181,9 @@ fn response_body(value: conflux_engine::ExprValue) -> ResponseBody {
                 bytes: content.data,
             }
         }
-        other => ResponseBody::Json(other.to_json()),
+        other => match serde_json::to_vec(&other) {
+            Ok(text) => ResponseBody::JsonText(text),
+            Err(_) => ResponseBody::Json(other.to_json()),
+        },
     }
 }

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
@@ -28,18 +28,17 @@ pub async fn invoke(
     State(state): State<Arc<HostState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path((workflow, trigger)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-    method: Method,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Response {
+    // The request's parts are moved, not copied as the `HeaderMap` extractor would.
+    let (parts, body) = request.into_parts();
     let call = Call {
         workflow,
         trigger,
         relative: String::new(),
-        query,
-        method,
-        headers,
+        query: parts.uri.query().map(str::to_string),
+        method: parts.method,
+        headers: parts.headers,
         peer,
     };
     handle(&state, call, body).await.unwrap_or_else(|err| {
@@ -53,18 +52,16 @@ pub async fn invoke_relative(
     State(state): State<Arc<HostState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path((workflow, trigger, relative)): Path<(String, String, String)>,
-    RawQuery(query): RawQuery,
-    method: Method,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Response {
+    let (parts, body) = request.into_parts();
     let call = Call {
         workflow,
         trigger,
         relative,
-        query,
-        method,
-        headers,
+        query: parts.uri.query().map(str::to_string),
+        method: parts.method,
+        headers: parts.headers,
         peer,
     };
     handle(&state, call, body).await.unwrap_or_else(|err| {
@@ -438,6 +435,10 @@ pub(crate) fn render_response(response: RunResponse, mut headers: HeaderMap) -> 
         ResponseBody::Json(value) => {
             default_content_type(&mut headers, "application/json; charset=utf-8");
             serde_json::to_vec(&value).unwrap_or_default()
+        }
+        ResponseBody::JsonText(text) => {
+            default_content_type(&mut headers, "application/json; charset=utf-8");
+            text
         }
         ResponseBody::Text(text) => {
             default_content_type(&mut headers, "text/plain; charset=utf-8");
