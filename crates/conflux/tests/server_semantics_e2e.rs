@@ -128,3 +128,56 @@ async fn a_second_response_fails_and_the_caller_keeps_the_first() {
         "{second}"
     );
 }
+
+/// A stateless copy of `request_workflow` answering `{"n": <n>}`.
+fn stateless_echo() -> Value {
+    let mut doc = request_workflow(
+        json!({"Reply": {"type": "Response", "kind": "Http", "inputs": {"statusCode": 200, "body": "@triggerBody()"}}}),
+        json!({}),
+    );
+    doc["kind"] = json!("Stateless");
+    doc
+}
+
+#[tokio::test]
+async fn stateless_workflows_keep_history_only_with_the_app_setting() {
+    let dir = support::project(&[("quiet", stateless_echo()), ("debugged", stateless_echo())]);
+    let settings = json!({"IsEncrypted": false, "Values": {
+        "Workflows.debugged.OperationOptions": "WithStatelessRunHistory"
+    }});
+    std::fs::write(dir.path().join("local.settings.json"), settings.to_string()).unwrap();
+    let server = support::serve(dir.path()).start();
+    let mut run_of = std::collections::HashMap::new();
+    for workflow in ["quiet", "debugged"] {
+        let answer = server.call(&server.url(workflow), json!({"n": 1})).await;
+        assert_eq!(answer.status().as_u16(), 200);
+        run_of.insert(workflow, header(&answer, "x-ms-workflow-run-id"));
+        assert_eq!(answer.json::<Value>().await.unwrap(), json!({"n": 1}));
+    }
+
+    // With the setting, the run and the call are in history once answered.
+    let runs = server
+        .wait_for_runs("debugged", "the debugged run is stored", |runs| {
+            !runs.is_empty()
+        })
+        .await;
+    assert_eq!(
+        runs,
+        vec![(run_of["debugged"].clone(), "Succeeded".to_string())]
+    );
+    let histories = server
+        .get_ok("workflows/debugged/triggers/manual/histories")
+        .await;
+    assert_eq!(
+        histories["value"].as_array().unwrap().len(),
+        1,
+        "{histories}"
+    );
+
+    // Without it, as in Logic Apps, nothing of a succeeded call is kept.
+    assert_eq!(server.run_count("quiet").await, 0);
+    let histories = server
+        .get_ok("workflows/quiet/triggers/manual/histories")
+        .await;
+    assert_eq!(histories["value"], json!([]), "{histories}");
+}
