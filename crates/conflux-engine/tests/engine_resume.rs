@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::Gate;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -27,27 +29,6 @@ impl ActionExecutor for Count {
     async fn execute(&self, _r: ExecuteRequest<'_>) -> Result<ExprValue, ExecutorError> {
         let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
         Ok(ExprValue::Int(n as i64))
-    }
-}
-
-/// `type: Gate` actions announce they started, then wait for a release that
-/// never comes in the first engine; in the second they pass at once.
-struct Gate {
-    entered: mpsc::UnboundedSender<serde_json::Value>,
-    release: Option<Arc<Mutex<mpsc::UnboundedReceiver<()>>>>,
-}
-
-#[async_trait]
-impl ActionExecutor for Gate {
-    fn handles(&self, t: &str) -> bool {
-        t.eq_ignore_ascii_case("Gate")
-    }
-    async fn execute(&self, r: ExecuteRequest<'_>) -> Result<ExprValue, ExecutorError> {
-        let _ = self.entered.send(r.inputs.to_json());
-        if let Some(rx) = &self.release {
-            rx.lock().await.recv().await;
-        }
-        Ok(ExprValue::string("passed"))
     }
 }
 

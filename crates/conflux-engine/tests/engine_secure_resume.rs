@@ -4,17 +4,19 @@
 //! service again; without one it runs again. Either way the secret never
 //! reaches the SQLite files in plain text.
 
+mod common;
+
+use common::Gate;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 
-use async_trait::async_trait;
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use conflux_engine::{
-    ActionExecutor, Engine, EngineOptions, ExecuteRequest, ExecutorError, ExprValue, FnSealer,
-    SealError, Sealer, StartRun, WorkflowRegistration,
+    Engine, EngineOptions, FnSealer, SealError, Sealer, StartRun, WorkflowRegistration,
 };
 use conflux_security::MasterKey;
 use conflux_store::{RunStatus, SqliteStore, Store};
@@ -55,27 +57,6 @@ async fn service() -> (String, Arc<Service>) {
         axum::serve(listener, app).await.expect("serve");
     });
     (base, state)
-}
-
-/// `type: Gate` blocks in the first engine (so the run is interrupted there)
-/// and passes in the second.
-struct Gate {
-    entered: mpsc::UnboundedSender<()>,
-    release: Option<Arc<Mutex<mpsc::UnboundedReceiver<()>>>>,
-}
-
-#[async_trait]
-impl ActionExecutor for Gate {
-    fn handles(&self, t: &str) -> bool {
-        t.eq_ignore_ascii_case("Gate")
-    }
-    async fn execute(&self, _r: ExecuteRequest<'_>) -> Result<ExprValue, ExecutorError> {
-        let _ = self.entered.send(());
-        if let Some(rx) = &self.release {
-            rx.lock().await.recv().await;
-        }
-        Ok(ExprValue::string("passed"))
-    }
 }
 
 fn definition(base: &str) -> serde_json::Value {

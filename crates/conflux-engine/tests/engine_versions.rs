@@ -5,38 +5,17 @@
 
 mod common;
 
+use common::Gate;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use conflux_engine::{
-    ActionExecutor, Clock, Engine, EngineOptions, ExecuteRequest, ExecutorError, ExprValue,
-    ManualClock, RunOutcome, StartRun, WorkflowRegistration,
+    Clock, Engine, EngineOptions, ManualClock, RunOutcome, StartRun, WorkflowRegistration,
 };
 use conflux_store::{RunId, RunStatus, SqliteStore, Store, WorkflowName, WorkflowVersion};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, Mutex};
-
-/// `type: Gate` actions announce they started, then wait for a release that
-/// never comes when `release` is set; without it they pass at once.
-struct Gate {
-    entered: mpsc::UnboundedSender<()>,
-    release: Option<Arc<Mutex<mpsc::UnboundedReceiver<()>>>>,
-}
-
-#[async_trait]
-impl ActionExecutor for Gate {
-    fn handles(&self, t: &str) -> bool {
-        t.eq_ignore_ascii_case("Gate")
-    }
-    async fn execute(&self, _r: ExecuteRequest<'_>) -> Result<ExprValue, ExecutorError> {
-        let _ = self.entered.send(());
-        if let Some(rx) = &self.release {
-            rx.lock().await.recv().await;
-        }
-        Ok(ExprValue::string("passed"))
-    }
-}
 
 /// A Gate, then `Mark` composing `mark`, plus `extra` actions after it; the
 /// workflow output `which` is Mark's output.
@@ -73,7 +52,11 @@ async fn engine(store: &Arc<dyn Store>, clock: &Arc<ManualClock>, gate: Option<G
 }
 
 /// A gate that holds every run, and the receiver that hears each arrival.
-fn holding_gate() -> (Gate, mpsc::UnboundedReceiver<()>, mpsc::UnboundedSender<()>) {
+fn holding_gate() -> (
+    Gate,
+    mpsc::UnboundedReceiver<Value>,
+    mpsc::UnboundedSender<()>,
+) {
     let (entered, entered_rx) = mpsc::unbounded_channel();
     let (release_tx, release_rx) = mpsc::unbounded_channel();
     let gate = Gate {

@@ -122,8 +122,14 @@ pub fn ok_empty() -> Response {
 
 /// `202 Accepted` with extra headers and no body.
 pub fn accepted(headers: HeaderMap) -> Response {
-    let mut response = Response::new(axum::body::Body::empty());
-    *response.status_mut() = StatusCode::ACCEPTED;
+    assemble(StatusCode::ACCEPTED, headers, axum::body::Body::empty())
+}
+
+/// A response built in place: the header map moves into it instead of being
+/// copied over one header at a time (as `(status, headers, body)` would).
+fn assemble(status: StatusCode, headers: HeaderMap, body: axum::body::Body) -> Response {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
     *response.headers_mut() = headers;
     response
 }
@@ -132,15 +138,10 @@ pub fn accepted(headers: HeaderMap) -> Response {
 /// so anything outside 100..=599 falls back to 500 rather than panicking.
 pub fn passthrough(status: u16, mut headers: HeaderMap, body: Vec<u8>) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    // Built in place: the header map moves into the response instead of
-    // being copied over one header at a time.
     headers
         .entry(axum::http::header::CONTENT_TYPE)
         .or_insert(HeaderValue::from_static("application/octet-stream"));
-    let mut response = Response::new(axum::body::Body::from(body));
-    *response.status_mut() = status;
-    *response.headers_mut() = headers;
-    response
+    assemble(status, headers, axum::body::Body::from(body))
 }
 
 /// Adds a header, ignoring names or values that are not valid HTTP (they

@@ -30,30 +30,27 @@ pub async fn invoke(
     Path((workflow, trigger)): Path<(String, String)>,
     request: Request,
 ) -> Response {
-    // The request's parts are moved, not copied as the `HeaderMap` extractor would.
-    let (parts, body) = request.into_parts();
-    let call = Call {
-        workflow,
-        trigger,
-        relative: String::new(),
-        query: parts.uri.query().map(str::to_string),
-        method: parts.method,
-        headers: parts.headers,
-        peer,
-    };
-    handle(&state, call, body).await.unwrap_or_else(|err| {
-        tracing::debug!(code = %err.code, "Trigger call refused.");
-        axum::response::IntoResponse::into_response(err)
-    })
+    answer(&state, peer, (workflow, trigger, String::new()), request).await
 }
 
 /// `/api/{workflow}/triggers/{trigger}/invoke/{*relative}`
 pub async fn invoke_relative(
     State(state): State<Arc<HostState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path((workflow, trigger, relative)): Path<(String, String, String)>,
+    Path(path): Path<(String, String, String)>,
     request: Request,
 ) -> Response {
+    answer(&state, peer, path, request).await
+}
+
+/// Answers a trigger call named by `(workflow, trigger, relative path)`.
+async fn answer(
+    state: &Arc<HostState>,
+    peer: SocketAddr,
+    (workflow, trigger, relative): (String, String, String),
+    request: Request,
+) -> Response {
+    // The request's parts are moved, not copied as the `HeaderMap` extractor would.
     let (parts, body) = request.into_parts();
     let call = Call {
         workflow,
@@ -64,7 +61,7 @@ pub async fn invoke_relative(
         headers: parts.headers,
         peer,
     };
-    handle(&state, call, body).await.unwrap_or_else(|err| {
+    handle(state, call, body).await.unwrap_or_else(|err| {
         tracing::debug!(code = %err.code, "Trigger call refused.");
         axum::response::IntoResponse::into_response(err)
     })

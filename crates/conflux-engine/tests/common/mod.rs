@@ -117,3 +117,28 @@ pub fn status(outcome: &RunOutcome, name: &str) -> ActionStatus {
 pub fn workflow(actions: Value) -> Value {
     json!({"definition": {"triggers": {"manual": {"type": "Request", "kind": "Http"}}, "actions": actions}, "kind": "Stateful"})
 }
+
+/// `type: Gate` actions send their inputs to `entered` when they start, then
+/// wait for a release that never comes when `release` is set (the run is
+/// interrupted there); without it they pass at once, answering `"passed"`.
+pub struct Gate {
+    pub entered: tokio::sync::mpsc::UnboundedSender<Value>,
+    pub release: Option<Arc<tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<()>>>>,
+}
+
+#[async_trait::async_trait]
+impl ActionExecutor for Gate {
+    fn handles(&self, t: &str) -> bool {
+        t.eq_ignore_ascii_case("Gate")
+    }
+    async fn execute(
+        &self,
+        r: conflux_engine::ExecuteRequest<'_>,
+    ) -> Result<conflux_engine::ExprValue, conflux_engine::ExecutorError> {
+        let _ = self.entered.send(r.inputs.to_json());
+        if let Some(rx) = &self.release {
+            rx.lock().await.recv().await;
+        }
+        Ok(conflux_engine::ExprValue::string("passed"))
+    }
+}
