@@ -54,7 +54,7 @@ use conflux_store::{
     ActionStatus, RunRecord, RunStatus, RunTransition, Store, StoreError, WorkflowName,
     WorkflowVersion, WriteBatch,
 };
-use tokio::sync::{broadcast, oneshot, watch};
+use tokio::sync::{broadcast, oneshot};
 use tokio::task::JoinHandle;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -243,7 +243,7 @@ pub struct StartRun {
     pub workflow: String,
     pub trigger_name: String,
     /// `{headers, body, queries, relativePathParameters}` as the trigger produced them.
-    pub trigger_outputs: serde_json::Value,
+    pub trigger_outputs: Value,
     pub client_tracking_id: Option<String>,
 }
 
@@ -251,12 +251,12 @@ impl StartRun {
     pub fn new(
         workflow: impl Into<String>,
         trigger_name: impl Into<String>,
-        trigger_outputs: serde_json::Value,
+        trigger_outputs: impl Into<Value>,
     ) -> StartRun {
         StartRun {
             workflow: workflow.into(),
             trigger_name: trigger_name.into(),
-            trigger_outputs,
+            trigger_outputs: trigger_outputs.into(),
             client_tracking_id: None,
         }
     }
@@ -300,6 +300,75 @@ pub struct RunHandle {
     /// Present when the workflow has a Response action.
     pub response: Option<oneshot::Receiver<ResponseMessage>>,
     pub completion: oneshot::Receiver<RunOutcome>,
+    /// The run itself, when [`Engine::start_run_driven`] left it to the
+    /// caller to poll (see [`RunDriver`]); `None` when it has its own task.
+    pub driver: Option<RunDriver>,
+}
+
+/// A run that is polled by whoever started it instead of by a task of its
+/// own: a caller waiting for a stateless run's Response drives the run in its
+/// own task, which saves a task spawn and the cross-thread wake-ups between
+/// the two tasks on the hottest path of the host.
+///
+/// Dropping a driver before the run ends (the caller was answered and the
+/// run goes on, the caller gave up waiting, or its connection closed) moves
+/// the rest of the run to a task of its own: a run never stops because its
+/// caller left.
+pub struct RunDriver {
+    run: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
+    run_id: RunId,
+    shared: Arc<EngineShared>,
+}
+
+impl std::fmt::Debug for RunDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunDriver")
+            .field("run_id", &self.run_id)
+            .field("finished", &self.run.is_none())
+            .finish()
+    }
+}
+
+impl std::future::Future for RunDriver {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if let Some(run) = self.run.as_mut() {
+            // A panicking run ends here, as it would in a task of its own,
+            // rather than taking its caller's connection down with it.
+            let polled =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run.as_mut().poll(cx)));
+            match polled {
+                Ok(std::task::Poll::Pending) => return std::task::Poll::Pending,
+                Ok(std::task::Poll::Ready(())) => {}
+                Err(_) => {
+                    tracing::error!(run = %self.run_id, "A run panicked; it ends here.");
+                    lock(&self.shared.runs).remove(self.run_id.as_str());
+                }
+            }
+            self.run = None;
+        }
+        std::task::Poll::Ready(())
+    }
+}
+
+impl Drop for RunDriver {
+    fn drop(&mut self) {
+        let Some(run) = self.run.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => track_task(&self.shared, runtime.spawn(run)),
+            Err(_) => {
+                // No runtime left to finish it (the process is ending).
+                drop(run);
+                lock(&self.shared.runs).remove(self.run_id.as_str());
+            }
+        }
+    }
 }
 
 struct Registered {
@@ -472,7 +541,15 @@ impl Engine {
 
     /// Starts a run; for stateful workflows the run is in the store when this returns.
     pub async fn start_run(&self, req: StartRun) -> Result<RunHandle, EngineError> {
-        start_run_shared(&self.shared, req).await
+        start_run_shared(&self.shared, req, false).await
+    }
+
+    /// [`Engine::start_run`] for a caller that waits for the run's Response:
+    /// a stateless run without concurrency limits comes back as
+    /// [`RunHandle::driver`], to be polled by the caller (see [`RunDriver`]).
+    /// Other runs get their own task as with `start_run`.
+    pub async fn start_run_driven(&self, req: StartRun) -> Result<RunHandle, EngineError> {
+        start_run_shared(&self.shared, req, true).await
     }
 
     /// Cancels a run: running actions are cancelled, pending ones skipped; a
@@ -737,21 +814,7 @@ struct RunSeed {
 }
 
 fn new_run_ctx(shared: &Arc<EngineShared>, reg: &Registered, seed: RunSeed) -> Arc<RunCtx> {
-    let (stop_tx, _) = watch::channel(None);
     let name = reg.reg.name.clone();
-    let mut run = Map::with_capacity(3);
-    run.insert(
-        "id".into(),
-        Value::string(format!("/workflows/{name}/runs/{}", seed.run_id)),
-    );
-    run.insert("name".into(), Value::string(seed.run_id.as_str()));
-    run.insert("type".into(), Value::string("workflows/runs"));
-    let mut workflow_value = Map::with_capacity(4);
-    workflow_value.insert("id".into(), Value::string(format!("/workflows/{name}")));
-    workflow_value.insert("name".into(), Value::string(name.as_str()));
-    workflow_value.insert("type".into(), Value::string("workflows"));
-    workflow_value.insert("run".into(), Value::object(run));
-    let workflow_value = Value::object(workflow_value);
     let limit = reg.reg.run_timeout.unwrap_or(if reg.reg.stateless {
         shared.stateless_run_timeout
     } else {
@@ -768,11 +831,12 @@ fn new_run_ctx(shared: &Arc<EngineShared>, reg: &Registered, seed: RunSeed) -> A
         parameters: reg.parameters.clone(),
         app_settings: reg.app_settings.clone(),
         trigger_record: seed.trigger_record,
-        workflow_value,
+        workflow_value: std::sync::OnceLock::new(),
         client_tracking_id: seed.client_tracking_id,
         variables: Mutex::new(HashMap::new()),
         clock: shared.clock.clone(),
-        stop_tx,
+        stop_reason: Mutex::new(None),
+        stop_signal: tokio::sync::Notify::new(),
         response_tx: Mutex::new(None),
         response_sent: Mutex::new(None),
         terminate: Mutex::new(None),
@@ -790,6 +854,7 @@ fn new_run_ctx(shared: &Arc<EngineShared>, reg: &Registered, seed: RunSeed) -> A
 pub(crate) async fn start_run_shared(
     shared: &Arc<EngineShared>,
     req: StartRun,
+    caller_drives: bool,
 ) -> Result<RunHandle, EngineError> {
     if shared.shutting_down.load(Ordering::SeqCst) {
         return Err(EngineError::ShuttingDown);
@@ -825,14 +890,13 @@ pub(crate) async fn start_run_shared(
     let (recorder, trigger_record) = if reg.reg.stateless {
         // Nothing is stored unless the run fails: the record is built as an
         // expression value straight away.
-        let outputs = Value::from(req.trigger_outputs);
-        let record = trigger_record_value(&req.trigger_name, outputs, now, &tracking);
+        let record = trigger_record_value(&req.trigger_name, req.trigger_outputs, now, &tracking);
         (Recorder::deferred(Some(shared.store.clone())), record)
     } else {
         let time = serde_json::Value::String(fmt_time(now));
         let mut trigger_json = serde_json::Map::with_capacity(7);
         trigger_json.insert("name".into(), req.trigger_name.as_str().into());
-        trigger_json.insert("outputs".into(), req.trigger_outputs);
+        trigger_json.insert("outputs".into(), req.trigger_outputs.to_json());
         trigger_json.insert("startTime".into(), time.clone());
         trigger_json.insert("endTime".into(), time);
         trigger_json.insert("status".into(), "Succeeded".into());
@@ -904,6 +968,7 @@ pub(crate) async fn start_run_shared(
         None
     };
     let (done_tx, done_rx) = oneshot::channel();
+    let mut driver = None;
     match (admission, limits) {
         (Admission::Wait, Some(l)) => {
             let queued = Queued {
@@ -914,12 +979,27 @@ pub(crate) async fn start_run_shared(
             let ready = shared.gates.enqueue(queued, true, l);
             start_ready(shared, ready);
         }
+        (_, None) if caller_drives && reg.reg.stateless => {
+            lock(&shared.runs).insert(ctx.run_id.to_string(), ctx.clone());
+            driver = Some(RunDriver {
+                run: Some(Box::pin(run_task(
+                    shared.clone(),
+                    ctx,
+                    Frame::root(),
+                    done_tx,
+                    false,
+                ))),
+                run_id: run_id.clone(),
+                shared: shared.clone(),
+            });
+        }
         _ => spawn_run(shared, ctx, Frame::root(), done_tx, false),
     }
     Ok(RunHandle {
         run_id,
         response,
         completion: done_rx,
+        driver,
     })
 }
 
@@ -1027,30 +1107,44 @@ fn spawn_run(
     promote: bool,
 ) {
     lock(&shared.runs).insert(ctx.run_id.to_string(), ctx.clone());
-    let shared2 = shared.clone();
-    let handle = tokio::spawn(async move {
-        if promote {
-            let mut batch = WriteBatch::new();
-            batch.transition(RunTransition::new(ctx.run_id.clone(), RunStatus::Running));
-            ctx.recorder.commit(batch).await;
-        }
-        let outcome = drive(&ctx, &root).await;
-        lock(&shared2.runs).remove(ctx.run_id.as_str());
-        if let Some(limits) = Limits::of(&ctx.workflow) {
-            let ready = shared2.gates.release(&ctx.workflow_name, limits);
-            start_ready(&shared2, ready);
-        }
-        if let Some(o) = outcome {
-            // Nobody may be listening; that is fine.
-            if shared2.completions.receiver_count() > 0 {
-                let _ = shared2.completions.send(o.clone());
-            }
-            let _ = done.send(o);
-        }
-    });
+    let handle = tokio::spawn(run_task(shared.clone(), ctx, root, done, promote));
+    track_task(shared, handle);
+}
+
+/// Remembers a run's task, so that shutdown waits for it.
+fn track_task(shared: &EngineShared, handle: JoinHandle<()>) {
     let mut tasks = lock(&shared.tasks);
     tasks.retain(|t| !t.is_finished());
     tasks.push(handle);
+}
+
+/// A run from its first step to its end, for a task of its own or for a
+/// [`RunDriver`]; the run is in `shared.runs` before this starts.
+async fn run_task(
+    shared: Arc<EngineShared>,
+    ctx: Arc<RunCtx>,
+    root: Arc<Frame>,
+    done: oneshot::Sender<RunOutcome>,
+    promote: bool,
+) {
+    if promote {
+        let mut batch = WriteBatch::new();
+        batch.transition(RunTransition::new(ctx.run_id.clone(), RunStatus::Running));
+        ctx.recorder.commit(batch).await;
+    }
+    let outcome = drive(&ctx, &root).await;
+    lock(&shared.runs).remove(ctx.run_id.as_str());
+    if let Some(limits) = Limits::of(&ctx.workflow) {
+        let ready = shared.gates.release(&ctx.workflow_name, limits);
+        start_ready(&shared, ready);
+    }
+    if let Some(o) = outcome {
+        // Nobody may be listening; that is fine.
+        if shared.completions.receiver_count() > 0 {
+            let _ = shared.completions.send(o.clone());
+        }
+        let _ = done.send(o);
+    }
 }
 
 /// Runs the top level and records the run's end. `None` when the engine shut
@@ -1114,7 +1208,9 @@ async fn drive(ctx: &Arc<RunCtx>, root: &Arc<Frame>) -> Option<RunOutcome> {
         transition.error = error.clone();
         transition.end_time = Some(end);
         transition.outputs = outputs.clone();
-        transition.response = lock(&ctx.response_sent).clone();
+        transition.response = lock(&ctx.response_sent)
+            .as_ref()
+            .map(state::SentResponse::to_json);
         transition
     };
     match &ctx.recorder {

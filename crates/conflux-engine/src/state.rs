@@ -8,7 +8,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use conflux_definition::{ActionDefinition, Workflow};
 use conflux_expr::{EvalError, EvalHost, Map, Value};
 use conflux_store::{ActionStatus, RunId};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 
 use crate::clock::Clock;
 use crate::persist::Recorder;
@@ -174,6 +174,29 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// What a Response action sent, for the run's record.
+pub(crate) struct SentResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Value,
+}
+
+impl SentResponse {
+    /// `{statusCode, headers, body}` as run history shows it.
+    pub fn to_json(&self) -> serde_json::Value {
+        let headers = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect::<serde_json::Map<_, _>>();
+        let mut sent = serde_json::Map::with_capacity(3);
+        sent.insert("statusCode".into(), self.status.into());
+        sent.insert("headers".into(), serde_json::Value::Object(headers));
+        sent.insert("body".into(), self.body.to_json());
+        serde_json::Value::Object(sent)
+    }
+}
+
 /// Everything a running workflow shares between its actions.
 pub(crate) struct RunCtx {
     pub engine: Arc<EngineShared>,
@@ -183,13 +206,17 @@ pub(crate) struct RunCtx {
     pub parameters: Arc<HashMap<String, Value>>,
     pub app_settings: Arc<HashMap<String, Value>>,
     pub trigger_record: Value,
-    pub workflow_value: Value,
+    /// What `workflow()` returns, built on first use.
+    pub workflow_value: std::sync::OnceLock<Value>,
     pub client_tracking_id: Option<String>,
     pub variables: Mutex<HashMap<String, Value>>,
     pub clock: Arc<dyn Clock>,
-    pub stop_tx: watch::Sender<Option<Stop>>,
+    /// Why the run was asked to stop, once it was; `stop_signal` wakes
+    /// [`RunCtx::stopped`] waiters when it is set.
+    pub stop_reason: Mutex<Option<Stop>>,
+    pub stop_signal: tokio::sync::Notify,
     pub response_tx: Mutex<Option<oneshot::Sender<ResponseMessage>>>,
-    pub response_sent: Mutex<Option<serde_json::Value>>,
+    pub response_sent: Mutex<Option<SentResponse>>,
     pub terminate: Mutex<Option<(conflux_store::RunStatus, Option<serde_json::Value>)>>,
     pub recorder: Recorder,
     /// Results recorded before a restart, by `name|repetition`.
@@ -209,31 +236,53 @@ pub(crate) struct RunCtx {
 }
 
 impl RunCtx {
-    pub fn stop_reason(&self) -> Option<Stop> {
-        *self.stop_tx.borrow()
+    /// `workflow()`: the workflow's id, name and type, and its run's.
+    pub fn workflow_value(&self) -> &Value {
+        self.workflow_value.get_or_init(|| {
+            let name = &self.workflow_name;
+            let mut run = Map::with_capacity(3);
+            run.insert(
+                "id".into(),
+                Value::string(format!("/workflows/{name}/runs/{}", self.run_id)),
+            );
+            run.insert("name".into(), Value::string(self.run_id.as_str()));
+            run.insert("type".into(), Value::string("workflows/runs"));
+            let mut workflow = Map::with_capacity(4);
+            workflow.insert("id".into(), Value::string(format!("/workflows/{name}")));
+            workflow.insert("name".into(), Value::string(name.as_str()));
+            workflow.insert("type".into(), Value::string("workflows"));
+            workflow.insert("run".into(), Value::object(run));
+            Value::object(workflow)
+        })
     }
 
+    pub fn stop_reason(&self) -> Option<Stop> {
+        *lock(&self.stop_reason)
+    }
+
+    /// Asks the run to stop; the first reason given is kept.
     pub fn stop(&self, why: Stop) {
-        self.stop_tx.send_if_modified(|s| {
-            if s.is_none() {
-                *s = Some(why);
-                true
-            } else {
-                false
+        {
+            let mut reason = lock(&self.stop_reason);
+            if reason.is_some() {
+                return;
             }
-        });
+            *reason = Some(why);
+        }
+        self.stop_signal.notify_waiters();
     }
 
     /// Resolves once the run is asked to stop.
     pub async fn stopped(&self) -> Stop {
-        let mut rx = self.stop_tx.subscribe();
         loop {
-            if let Some(s) = *rx.borrow_and_update() {
-                return s;
+            let signal = self.stop_signal.notified();
+            tokio::pin!(signal);
+            // Registered before the reason is read: a stop in between wakes it.
+            signal.as_mut().enable();
+            if let Some(why) = self.stop_reason() {
+                return why;
             }
-            if rx.changed().await.is_err() {
-                return Stop::Shutdown;
-            }
+            signal.await;
         }
     }
 }
@@ -331,6 +380,13 @@ impl EvalHost for Host<'_> {
         }
     }
 
+    fn action_outputs(&self, name: &str) -> Result<Value, EvalError> {
+        match self.frame.lookup(name) {
+            Some(r) => Ok(r.outputs.clone().unwrap_or_default()),
+            None => self.action(name),
+        }
+    }
+
     fn current_action(&self) -> Result<Value, EvalError> {
         let name = self.current.map(|a| a.name.as_str()).unwrap_or_default();
         match self.frame.lookup(name) {
@@ -416,7 +472,7 @@ impl EvalHost for Host<'_> {
     }
 
     fn workflow(&self) -> Result<Value, EvalError> {
-        Ok(self.run.workflow_value.clone())
+        Ok(self.run.workflow_value().clone())
     }
 
     fn app_setting(&self, name: &str) -> Result<Value, EvalError> {

@@ -39,6 +39,13 @@ pub trait EvalHost {
         Err(unavailable("actions", name))
     }
 
+    /// `outputs('name')`: the `outputs` of [`EvalHost::action`]'s record, null
+    /// when there are none. A host that keeps outputs apart from the record
+    /// answers without building the whole record.
+    fn action_outputs(&self, name: &str) -> Result<Value, EvalError> {
+        Ok(self.action(name)?.get("outputs").unwrap_or_default())
+    }
+
     /// `action()`: the current action's record (Until expressions, trackedProperties,
     /// webhook unsubscribe).
     fn current_action(&self) -> Result<Value, EvalError> {

@@ -75,11 +75,22 @@ pub enum SasError {
 }
 
 /// The two access keys of a Conflux host.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct AccessKeys {
     primary: [u8; 32],
     secondary: [u8; 32],
+    /// HMAC states already keyed with `primary` and `secondary`: a signature
+    /// then costs the hashing of the signed text only, not of the key pads.
+    keyed: [HmacSha256; 2],
 }
+
+impl PartialEq for AccessKeys {
+    fn eq(&self, other: &AccessKeys) -> bool {
+        self.primary == other.primary && self.secondary == other.secondary
+    }
+}
+
+impl Eq for AccessKeys {}
 
 impl std::fmt::Debug for AccessKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -92,18 +103,26 @@ type HmacSha256 = Hmac<Sha256>;
 impl AccessKeys {
     /// Two fresh random keys.
     pub fn generate() -> AccessKeys {
+        AccessKeys::new(random_bytes(), random_bytes())
+    }
+
+    fn new(primary: [u8; 32], secondary: [u8; 32]) -> AccessKeys {
+        let keyed = |secret: &[u8; 32]| {
+            HmacSha256::new_from_slice(secret).expect("HMAC accepts keys of any length")
+        };
         AccessKeys {
-            primary: random_bytes(),
-            secondary: random_bytes(),
+            keyed: [keyed(&primary), keyed(&secondary)],
+            primary,
+            secondary,
         }
     }
 
     /// Replaces one key with a fresh random one.
     pub fn regenerate(&mut self, key: KeyType) {
-        match key {
-            KeyType::Primary => self.primary = random_bytes(),
-            KeyType::Secondary => self.secondary = random_bytes(),
-        }
+        *self = match key {
+            KeyType::Primary => AccessKeys::new(random_bytes(), self.secondary),
+            KeyType::Secondary => AccessKeys::new(self.primary, random_bytes()),
+        };
     }
 
     /// Serialised form (64 bytes) for sealing with the master key.
@@ -122,13 +141,11 @@ impl AccessKeys {
         if raw.len() != 64 {
             return None;
         }
-        let mut keys = AccessKeys {
-            primary: [0; 32],
-            secondary: [0; 32],
-        };
-        keys.primary.copy_from_slice(&raw[..32]);
-        keys.secondary.copy_from_slice(&raw[32..]);
-        Some(keys)
+        let mut primary = [0; 32];
+        let mut secondary = [0; 32];
+        primary.copy_from_slice(&raw[..32]);
+        secondary.copy_from_slice(&raw[32..]);
+        Some(AccessKeys::new(primary, secondary))
     }
 
     /// The `sig` value (URL-safe base64 without padding) for `request`.
@@ -153,14 +170,13 @@ impl AccessKeys {
         let presented = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(sig.trim_end_matches('='))
             .map_err(|_| SasError::Mismatch)?;
-        let mut matched = None;
-        for key in [KeyType::Primary, KeyType::Secondary] {
-            let expected = self.mac(key, request);
-            if bool::from(expected.as_slice().ct_eq(&presented)) {
-                matched = Some(key);
-            }
-        }
-        let key = matched.ok_or(SasError::Mismatch)?;
+        // Each comparison takes constant time. The secondary key is only
+        // tried when the primary does not match, which tells a caller nothing
+        // it does not know: only a holder of a valid URL sees the difference.
+        let key = [KeyType::Primary, KeyType::Secondary]
+            .into_iter()
+            .find(|&key| bool::from(self.mac(key, request).as_slice().ct_eq(&presented)))
+            .ok_or(SasError::Mismatch)?;
         // Expiry is checked after the signature so a forged `se` reads as forged.
         if let Some(expiry) = request.expiry {
             let at =
@@ -173,11 +189,10 @@ impl AccessKeys {
     }
 
     fn mac(&self, key: KeyType, request: &SasRequest<'_>) -> [u8; 32] {
-        let secret = match key {
-            KeyType::Primary => &self.primary,
-            KeyType::Secondary => &self.secondary,
+        let mut mac = match key {
+            KeyType::Primary => self.keyed[0].clone(),
+            KeyType::Secondary => self.keyed[1].clone(),
         };
-        let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC accepts keys of any length");
         // Newline separators keep the fields unambiguous: none may contain one.
         for part in [
             request.version,

@@ -123,7 +123,7 @@ pub async fn authorize_trigger_call(
     state: &HostState,
     wf: &HostedWorkflow,
     trigger: &str,
-    query: &QueryParams,
+    query: &QueryParams<'_>,
     headers: &HeaderMap,
 ) -> Result<(), ApiError> {
     let scheme = if wf.access.oauth.is_empty() {
@@ -184,7 +184,7 @@ fn has_bearer(headers: &HeaderMap) -> bool {
 /// Which scheme a call to a workflow with OAuth policies uses.
 fn oauth_scheme<'a>(
     wf: &HostedWorkflow,
-    query: &QueryParams,
+    query: &QueryParams<'_>,
     headers: &'a HeaderMap,
 ) -> Result<Scheme<'a>, ApiError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();

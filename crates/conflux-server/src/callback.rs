@@ -1,5 +1,7 @@
 //! Signed callback URLs of Request triggers and signed content links.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use conflux_security::{format_expiry, KeyType, SasError, SasRequest, SAS_VERSION};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -171,12 +173,13 @@ pub fn content_link(
     })
 }
 
-/// Decoded query parameters, in order (names may repeat).
+/// Decoded query parameters, in order (names may repeat). Parts that need no
+/// decoding borrow from the query string.
 #[derive(Debug, Default, Clone)]
-pub struct QueryParams(pub Vec<(String, String)>);
+pub struct QueryParams<'a>(pub Vec<(Cow<'a, str>, Cow<'a, str>)>);
 
-impl QueryParams {
-    pub fn parse(raw: Option<&str>) -> QueryParams {
+impl<'a> QueryParams<'a> {
+    pub fn parse(raw: Option<&'a str>) -> QueryParams<'a> {
         let Some(raw) = raw else {
             return QueryParams::default();
         };
@@ -195,19 +198,21 @@ impl QueryParams {
         self.0
             .iter()
             .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 }
 
-fn decode(text: &str) -> String {
+fn decode(text: &str) -> Cow<'_, str> {
     // Most values (the signature, `sv`, `api-version`) need no decoding.
     if !text.contains(['+', '%']) {
-        return text.to_string();
+        return Cow::Borrowed(text);
     }
     let spaced = text.replace('+', " ");
-    percent_encoding::percent_decode_str(&spaced)
-        .decode_utf8_lossy()
-        .into_owned()
+    Cow::Owned(
+        percent_encoding::percent_decode_str(&spaced)
+            .decode_utf8_lossy()
+            .into_owned(),
+    )
 }
 
 #[cfg(test)]

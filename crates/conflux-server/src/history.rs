@@ -460,8 +460,9 @@ pub async fn resubmit(
         .start_run(StartRequest {
             workflow: wf.name.clone(),
             trigger_name: entry.trigger.clone(),
-            trigger_outputs: outputs,
+            trigger_outputs: outputs.into(),
             client_tracking_id: None,
+            caller_drives: false,
         })
         .await
         .map_err(runtime_error)?;

@@ -265,7 +265,15 @@ async fn poll_once(
     };
     if fires_by_status {
         let id = tracking_id(&def.name, at);
-        match crate::triggers::fire(state, wf, def, outputs.clone(), Some(id)).await {
+        match crate::triggers::fire(
+            state,
+            wf,
+            def,
+            conflux_expr::Value::from(&outputs),
+            Some(id),
+        )
+        .await
+        {
             Ok(_) => {}
             // The workflow's waiting-runs queue is full (or the engine is
             // stopping): the answer is not consumed. The poll URL stays as it

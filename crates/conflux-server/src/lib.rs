@@ -170,7 +170,7 @@ impl Host {
             runtime: options.runtime,
             store: options.store,
             master_key: options.master_key,
-            access_keys: RwLock::new(access_keys),
+            access_keys: RwLock::new(Arc::new(access_keys)),
             admin: admin.hash,
             workflows,
             app_settings: options.app_settings,

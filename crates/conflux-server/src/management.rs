@@ -11,7 +11,7 @@ use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use conflux_definition::TriggerDefinition;
-use conflux_security::KeyType;
+use conflux_security::{AccessKeys, KeyType};
 use conflux_store::WorkflowName;
 use serde_json::{json, Map, Value};
 
@@ -330,7 +330,7 @@ pub async fn run_trigger(
             Value::String(String::from_utf8_lossy(&body).into_owned())
         };
     }
-    started_reply(fire(&state, &wf, def, outputs, None).await?)
+    started_reply(fire(&state, &wf, def, outputs.into(), None).await?)
 }
 
 pub fn started_reply(mut fired: Fired) -> Result<Response, ApiError> {
@@ -356,10 +356,10 @@ pub async fn regenerate_key(
             format!("access key '{key}' does not exist; use primary or secondary"),
         )
     })?;
-    let mut keys = state.keys();
+    let mut keys = AccessKeys::clone(&state.keys());
     keys.regenerate(key);
     crate::keys::save_access_keys(state.store.as_ref(), &state.master_key, &keys).await?;
-    *state.access_keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
+    *state.access_keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(keys);
     tracing::info!(key = key.as_str(), "Access key regenerated.");
     Ok(reply::ok_empty())
 }

@@ -511,7 +511,7 @@ async fn schedule(
                     &state,
                     &wf,
                     def,
-                    outputs,
+                    outputs.into(),
                     Some(tracking_id(&trigger, at)),
                 )
                 .await

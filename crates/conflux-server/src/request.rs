@@ -2,7 +2,8 @@
 
 use axum::http::HeaderMap;
 use base64::Engine as _;
-use serde_json::{json, Map, Value};
+use conflux_expr::{Map as ExprMap, Value as ExprValue};
+use serde_json::{Map, Value};
 
 use crate::callback::QueryParams;
 
@@ -71,27 +72,27 @@ pub struct BodyError(pub String);
 pub struct OutputsRequest<'a> {
     pub headers: &'a HeaderMap,
     pub body: &'a [u8],
-    pub query: &'a QueryParams,
+    pub query: &'a QueryParams<'a>,
     pub relative_path_parameters: Option<Map<String, Value>>,
     pub include_authorization: bool,
 }
 
-pub fn trigger_outputs(request: OutputsRequest<'_>) -> Result<Value, BodyError> {
-    let mut headers = Map::new();
+/// Built as the engine's values straight away: the body is parsed into them
+/// without an intermediate JSON tree.
+pub fn trigger_outputs(request: OutputsRequest<'_>) -> Result<ExprValue, BodyError> {
+    let mut headers = ExprMap::with_capacity(request.headers.keys_len());
     for (name, value) in request.headers {
         if !request.include_authorization && name == axum::http::header::AUTHORIZATION {
             continue;
         }
         let Ok(value) = value.to_str() else { continue };
         match headers.entry(title_case(name.as_str())) {
-            serde_json::map::Entry::Occupied(mut entry) => {
-                if let Value::String(existing) = entry.get_mut() {
-                    existing.push_str(", ");
-                    existing.push_str(value);
-                }
+            indexmap::map::Entry::Occupied(mut entry) => {
+                let joined = format!("{}, {value}", entry.get().to_text());
+                entry.insert(ExprValue::string(joined));
             }
-            serde_json::map::Entry::Vacant(entry) => {
-                entry.insert(Value::String(value.to_string()));
+            indexmap::map::Entry::Vacant(entry) => {
+                entry.insert(ExprValue::string(value));
             }
         }
     }
@@ -99,26 +100,29 @@ pub fn trigger_outputs(request: OutputsRequest<'_>) -> Result<Value, BodyError> 
         .headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let mut outputs = Map::new();
-    outputs.insert("headers".into(), Value::Object(headers));
+    let mut outputs = ExprMap::with_capacity(4);
+    outputs.insert("headers".into(), ExprValue::object(headers));
     if let Some(body) = parse_body(content_type, request.body)? {
         outputs.insert("body".into(), body);
     }
     // The signature is a credential; it never reaches run history.
-    let queries: Map<String, Value> = request
+    let queries: ExprMap = request
         .query
         .0
         .iter()
         .filter(|(name, _)| name != "sig")
-        .map(|(n, v)| (n.clone(), Value::String(v.clone())))
+        .map(|(n, v)| (n.to_string(), ExprValue::string(v.as_ref())))
         .collect();
     if !queries.is_empty() {
-        outputs.insert("queries".into(), Value::Object(queries));
+        outputs.insert("queries".into(), ExprValue::object(queries));
     }
     if let Some(params) = request.relative_path_parameters {
-        outputs.insert("relativePathParameters".into(), Value::Object(params));
+        outputs.insert(
+            "relativePathParameters".into(),
+            ExprValue::from(Value::Object(params)),
+        );
     }
-    Ok(Value::Object(outputs))
+    Ok(ExprValue::object(outputs))
 }
 
 pub fn is_json_type(content_type: &str) -> bool {
@@ -131,7 +135,7 @@ pub fn is_json_type(content_type: &str) -> bool {
     essence == "application/json" || essence.ends_with("+json") || essence == "text/json"
 }
 
-fn parse_body(content_type: Option<&str>, body: &[u8]) -> Result<Option<Value>, BodyError> {
+fn parse_body(content_type: Option<&str>, body: &[u8]) -> Result<Option<ExprValue>, BodyError> {
     if body.is_empty() {
         return Ok(None);
     }
@@ -146,7 +150,7 @@ fn parse_body(content_type: Option<&str>, body: &[u8]) -> Result<Option<Value>, 
         // `text/plain` is kept in raw form (a string), as Logic Apps documents;
         // other types become a content envelope.
         Some(ct) if is_plain_text(ct) => match std::str::from_utf8(body) {
-            Ok(text) => Ok(Some(Value::String(text.to_string()))),
+            Ok(text) => Ok(Some(ExprValue::string(text))),
             Err(_) => Ok(Some(envelope(ct, body))),
         },
         _ => Ok(Some(envelope(
@@ -165,11 +169,14 @@ fn is_plain_text(content_type: &str) -> bool {
         .eq_ignore_ascii_case("text/plain")
 }
 
-fn envelope(content_type: &str, body: &[u8]) -> Value {
-    json!({
-        "$content-type": content_type,
-        "$content": base64::engine::general_purpose::STANDARD.encode(body),
-    })
+fn envelope(content_type: &str, body: &[u8]) -> ExprValue {
+    let mut envelope = ExprMap::with_capacity(2);
+    envelope.insert("$content-type".into(), ExprValue::string(content_type));
+    envelope.insert(
+        "$content".into(),
+        ExprValue::string(base64::engine::general_purpose::STANDARD.encode(body)),
+    );
+    ExprValue::object(envelope)
 }
 
 /// `content-type` → `Content-Type`: the first letter of every `-`-separated part upper-cased.
@@ -228,7 +235,8 @@ mod tests {
             relative_path_parameters: None,
             include_authorization: false,
         })
-        .unwrap();
+        .unwrap()
+        .to_json();
         assert_eq!(outputs["body"]["name"], "Ada");
         assert_eq!(outputs["headers"]["Content-Type"], "application/json");
         assert!(outputs["headers"].get("Authorization").is_none());
@@ -246,6 +254,7 @@ mod tests {
             relative_path_parameters: None,
             include_authorization: true,
         })
+        .map(|outputs| outputs.to_json())
     }
 
     #[test]

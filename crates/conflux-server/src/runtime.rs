@@ -17,9 +17,13 @@ use tokio::sync::oneshot;
 pub struct StartRequest {
     pub workflow: String,
     pub trigger_name: String,
-    /// `{headers, body, queries?, relativePathParameters?}`.
-    pub trigger_outputs: Value,
+    /// `{headers, body, queries?, relativePathParameters?}`, as the engine's
+    /// values (a Request trigger parses its call's body straight into them).
+    pub trigger_outputs: conflux_expr::Value,
     pub client_tracking_id: Option<String>,
+    /// The caller waits for the run's Response and will poll
+    /// [`StartedRun::driver`] until then, when the runtime hands one back.
+    pub caller_drives: bool,
 }
 
 /// A run that exists in the store.
@@ -31,6 +35,10 @@ pub struct StartedRun {
     /// receiver tells the run nobody waits any more: a Response action that
     /// runs later fails with `ActionResponseTimedOut`.
     pub response: Option<ResponseReceiver>,
+    /// The run itself, to be polled by the caller while it waits for the
+    /// response (asked for with [`StartRequest::caller_drives`]). Dropping it
+    /// before the run ends lets the run go on in a task of its own.
+    pub driver: Option<conflux_engine::RunDriver>,
 }
 
 /// The answer of a run's Response action: a future that resolves with the
@@ -123,16 +131,17 @@ pub trait WorkflowRuntime: Send + Sync + 'static {
 #[async_trait]
 impl WorkflowRuntime for conflux_engine::Engine {
     async fn start_run(&self, request: StartRequest) -> Result<StartedRun, RuntimeError> {
-        let started = conflux_engine::Engine::start_run(
-            self,
-            conflux_engine::StartRun {
-                workflow: request.workflow,
-                trigger_name: request.trigger_name,
-                trigger_outputs: request.trigger_outputs,
-                client_tracking_id: request.client_tracking_id,
-            },
-        )
-        .await
+        let start = conflux_engine::StartRun {
+            workflow: request.workflow,
+            trigger_name: request.trigger_name,
+            trigger_outputs: request.trigger_outputs,
+            client_tracking_id: request.client_tracking_id,
+        };
+        let started = if request.caller_drives {
+            conflux_engine::Engine::start_run_driven(self, start).await
+        } else {
+            conflux_engine::Engine::start_run(self, start).await
+        }
         .map_err(engine_error)?;
         // When the host stops waiting (the caller timed out), it drops this
         // receiver, which is the engine's own: a later Response fails.
@@ -142,6 +151,7 @@ impl WorkflowRuntime for conflux_engine::Engine {
         Ok(StartedRun {
             run_id: started.run_id,
             response,
+            driver: started.driver,
         })
     }
 

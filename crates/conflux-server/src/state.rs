@@ -83,7 +83,7 @@ pub struct HostState {
     pub runtime: Arc<dyn WorkflowRuntime>,
     pub store: Arc<dyn Store>,
     pub master_key: Arc<MasterKey>,
-    pub access_keys: RwLock<AccessKeys>,
+    pub access_keys: RwLock<Arc<AccessKeys>>,
     pub admin: AdminKeyHash,
     pub workflows: Vec<Arc<HostedWorkflow>>,
     pub app_settings: HashMap<String, String>,
@@ -130,7 +130,7 @@ impl HostState {
     }
 
     /// A snapshot of the access keys; the lock is never held across an await.
-    pub fn keys(&self) -> AccessKeys {
+    pub fn keys(&self) -> Arc<AccessKeys> {
         self.access_keys
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

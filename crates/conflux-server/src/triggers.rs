@@ -2,7 +2,9 @@
 //! (conditions, splitOn, trigger histories).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -11,7 +13,7 @@ use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use conflux_definition::TriggerDefinition;
-use conflux_expr::{EvalError, EvalHost};
+use conflux_expr::{EvalError, EvalHost, Map as ExprMap, Value as ExprValue};
 use conflux_store::{ActionStatus, RunId, TriggerHistoryRecord, WorkflowName, WriteBatch};
 use serde_json::{json, Value};
 
@@ -185,7 +187,7 @@ async fn handle(state: &Arc<HostState>, call: Call, body: Body) -> Result<Respon
     .map_err(|err| ApiError::bad_request("InvalidRequestContent", err.0))?;
     if trigger.options.enable_schema_validation {
         if let Some(schema) = inputs.and_then(|i| i.get("schema")) {
-            let body = outputs.get("body").cloned().unwrap_or(Value::Null);
+            let body = outputs.get("body").map_or(Value::Null, |b| b.to_json());
             let errors = crate::schema::validate(schema, &body);
             if !errors.is_empty() {
                 return Err(ApiError::bad_request(
@@ -210,8 +212,20 @@ async fn handle(state: &Arc<HostState>, call: Call, body: Body) -> Result<Respon
         .filter(|v| !v.is_empty() && v.len() <= 128)
         .map_or_else(new_correlation_id, str::to_string);
     tracing::debug!(workflow = %wf.name, trigger = %trigger.name, correlation = %correlation, "Trigger called.");
-    let (fired, history) =
-        fire_keeping_responses(state, &wf, trigger, outputs, tracking.clone()).await?;
+    // A stateless run answering this caller synchronously is polled by this
+    // task (see `await_response`); others run in tasks of their own.
+    let caller_drives = wf.kind == conflux_definition::WorkflowKind::Stateless
+        && trigger.split_on.is_none()
+        && !crate::async_response::is_asynchronous(&wf.workflow);
+    let (fired, history) = fire_keeping_responses(
+        state,
+        &wf,
+        trigger,
+        outputs,
+        tracking.clone(),
+        caller_drives,
+    )
+    .await?;
     let suppress = trigger.options.suppress_workflow_headers_on_response;
     let mut headers = HeaderMap::new();
     let mut first = match fired {
@@ -265,14 +279,15 @@ async fn handle(state: &Arc<HostState>, call: Call, body: Body) -> Result<Respon
                 && wf.kind == conflux_definition::WorkflowKind::Stateless =>
         {
             history.write_behind(state).await;
-            Ok(await_response(state, receiver, headers, &first.run_id).await)
+            let driver = first.driver.take();
+            Ok(await_response(state, driver, receiver, headers, &first.run_id).await)
         }
         Some(receiver) if !crate::async_response::is_asynchronous(&wf.workflow) => {
             // The history entry is written while the run works; the caller is
             // answered once both are done.
             let (_, response) = tokio::join!(
                 history.commit(state),
-                await_response(state, receiver, headers, &first.run_id)
+                await_response(state, None, receiver, headers, &first.run_id)
             );
             Ok(response)
         }
@@ -392,15 +407,29 @@ pub(crate) async fn read_body(
     }
 }
 
+/// Waits for the run's Response, polling the run itself when the runtime
+/// left it to this task (`driver`). Leaving here with the run unfinished (it
+/// answered and goes on, or the caller's wait timed out) drops the driver,
+/// which moves the rest of the run to a task of its own.
 async fn await_response(
     state: &HostState,
-    receiver: ResponseReceiver,
+    mut driver: Option<conflux_engine::RunDriver>,
+    mut receiver: ResponseReceiver,
     headers: HeaderMap,
     run_id: &RunId,
 ) -> Response {
+    let answered = std::future::poll_fn(|cx| {
+        if let Some(run) = driver.as_mut() {
+            if Pin::new(run).poll(cx).is_ready() {
+                driver = None;
+            }
+        }
+        Pin::new(&mut receiver).poll(cx)
+    });
     // On a timeout the receiver is dropped here: the run learns nobody waits
-    // any more, and a Response action that runs later fails.
-    let outcome = match tokio::time::timeout(state.config.response_timeout, receiver).await {
+    // any more, and a Response action that runs later fails. The timer is
+    // only armed when the first poll found no answer.
+    let outcome = match tokio::time::timeout(state.config.response_timeout, answered).await {
         Ok(Ok(response)) => return render_response(response, headers),
         Ok(Err(_)) => ApiError::new(
             ErrorKind::NoResponse,
@@ -473,11 +502,11 @@ pub async fn fire(
     state: &HostState,
     wf: &HostedWorkflow,
     trigger: &TriggerDefinition,
-    outputs: Value,
+    outputs: ExprValue,
     client_tracking_id: Option<String>,
 ) -> Result<Fired, ApiError> {
     let (mut fired, history) =
-        fire_keeping_responses(state, wf, trigger, outputs, client_tracking_id).await?;
+        fire_keeping_responses(state, wf, trigger, outputs, client_tracking_id, false).await?;
     history.commit(state).await;
     if let Fired::Started(runs) = &mut fired {
         runs.iter_mut().for_each(detach_response);
@@ -650,8 +679,9 @@ async fn fire_keeping_responses(
     state: &HostState,
     wf: &HostedWorkflow,
     trigger: &TriggerDefinition,
-    outputs: Value,
+    outputs: ExprValue,
     client_tracking_id: Option<String>,
+    caller_drives: bool,
 ) -> Result<(Fired, PendingHistory), ApiError> {
     let now = state.clock.now();
     let mut history = PendingHistory {
@@ -684,7 +714,7 @@ async fn fire_keeping_responses(
                         format!("{}.splitOn: {err}", trigger.path),
                     )
                 })?;
-                let serde_json::Value::Array(items) = value.to_json() else {
+                let ExprValue::Array(items) = value else {
                     return Err(ApiError::bad_request(
                         "InvalidSplitOn",
                         format!(
@@ -724,21 +754,25 @@ async fn fire_keeping_responses(
                 outputs: if trigger.runtime.secure_data.outputs {
                     None
                 } else {
-                    Some(outputs)
+                    Some(outputs.to_json())
                 },
             });
             state.store.commit(batch).await?;
             return Ok((Fired::Skipped { history: id }, history));
         }
         Some(None) => vec![outputs],
-        Some(Some(items)) => items
-            .into_iter()
-            .map(|item| {
-                let mut one = outputs.clone();
-                one["body"] = item;
-                one
-            })
-            .collect(),
+        Some(Some(items)) => {
+            let mut one = outputs
+                .as_object()
+                .map_or_else(ExprMap::new, |o| (**o).clone());
+            items
+                .iter()
+                .map(|item| {
+                    one.insert("body".into(), item.clone());
+                    ExprValue::object(one.clone())
+                })
+                .collect()
+        }
     };
     let mut runs = Vec::with_capacity(items.len());
     for item in items {
@@ -747,7 +781,7 @@ async fn fire_keeping_responses(
         let tracking = defined_tracking_id(wf, trigger, &item, &state.app_settings, now)
             .or(client_tracking_id.clone());
         let item_outputs =
-            (wf.keeps_run_history && !trigger.runtime.secure_data.outputs).then(|| item.clone());
+            (wf.keeps_run_history && !trigger.runtime.secure_data.outputs).then(|| item.to_json());
         let started = match state
             .runtime
             .start_run(StartRequest {
@@ -755,6 +789,7 @@ async fn fire_keeping_responses(
                 trigger_name: trigger.name.clone(),
                 trigger_outputs: item,
                 client_tracking_id: tracking,
+                caller_drives,
             })
             .await
         {
@@ -807,7 +842,7 @@ pub fn runtime_error(err: RuntimeError) -> ApiError {
 fn defined_tracking_id(
     wf: &HostedWorkflow,
     trigger: &TriggerDefinition,
-    outputs: &Value,
+    outputs: &ExprValue,
     settings: &HashMap<String, String>,
     now: DateTime<Utc>,
 ) -> Option<String> {
@@ -848,7 +883,7 @@ pub(crate) fn app_setting_value(
 
 struct TriggerHost<'a> {
     name: &'a str,
-    outputs: &'a Value,
+    outputs: &'a ExprValue,
     record: std::sync::OnceLock<conflux_expr::Value>,
     parameters: &'a HashMap<String, Value>,
     settings: &'a HashMap<String, String>,
@@ -858,7 +893,7 @@ struct TriggerHost<'a> {
 impl<'a> TriggerHost<'a> {
     fn new(
         trigger: &'a TriggerDefinition,
-        outputs: &'a Value,
+        outputs: &'a ExprValue,
         wf: &'a HostedWorkflow,
         settings: &'a HashMap<String, String>,
         now: DateTime<Utc>,
@@ -879,12 +914,12 @@ impl EvalHost for TriggerHost<'_> {
         Ok(self
             .record
             .get_or_init(|| {
-                conflux_expr::Value::from(json!({
-                    "name": self.name,
-                    "outputs": self.outputs,
-                    "startTime": self.now,
-                    "status": "Succeeded",
-                }))
+                let mut record = ExprMap::with_capacity(4);
+                record.insert("name".into(), ExprValue::string(self.name));
+                record.insert("outputs".into(), self.outputs.clone());
+                record.insert("startTime".into(), ExprValue::from(json!(self.now)));
+                record.insert("status".into(), ExprValue::string("Succeeded"));
+                ExprValue::object(record)
             })
             .clone())
     }

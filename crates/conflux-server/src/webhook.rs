@@ -221,7 +221,8 @@ async fn deliver(
         relative_path_parameters: None,
         include_authorization: false,
     })
-    .map_err(|err| ApiError::bad_request("InvalidRequestContent", err.0))?;
+    .map_err(|err| ApiError::bad_request("InvalidRequestContent", err.0))?
+    .to_json();
     if let Some(o) = outputs.as_object_mut() {
         o.remove("queries");
     }

@@ -35,6 +35,7 @@ impl WorkflowRuntime for AnsweringRuntime {
         Ok(StartedRun {
             run_id: RunId::generate(Utc::now()),
             response: Some(response.into()),
+            driver: None,
         })
     }
 

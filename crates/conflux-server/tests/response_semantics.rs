@@ -67,6 +67,7 @@ impl WorkflowRuntime for ControlledRuntime {
         Ok(StartedRun {
             run_id: id,
             response: Some(rx.into()),
+            driver: None,
         })
     }
 
@@ -501,7 +502,10 @@ async fn http_webhook_triggers_list_their_callback_url() {
     // The URL is the one the service calls back: it fires the trigger.
     let call = served.client.post(value).json(&json!({"event": 1}));
     let (answered, _, request) = answer_call(&mut runs, call, ok(ResponseBody::Empty)).await;
-    assert_eq!(request.trigger_outputs["body"], json!({"event": 1}));
+    assert_eq!(
+        request.trigger_outputs.to_json()["body"],
+        json!({"event": 1})
+    );
     assert_eq!(answered.status().as_u16(), 200);
 
     // Without the signature, the callback is refused.

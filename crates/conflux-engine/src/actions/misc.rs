@@ -185,11 +185,12 @@ pub(super) fn response(def: &ActionDefinition, host: &Host<'_>, inputs: &Compile
         )
         .with_inputs(Some(v));
     };
-    let sent = serde_json::json!({
-        "statusCode": status,
-        "headers": headers.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect::<serde_json::Map<_, _>>(),
-        "body": body.to_json(),
-    });
+    // Kept as values: turned into JSON only for a run whose end is stored.
+    let sent = crate::state::SentResponse {
+        status,
+        headers: headers.clone(),
+        body: body.clone(),
+    };
     // The receiver is gone when the caller stopped waiting (its wait timed
     // out and it was already answered with an error): nobody gets this answer.
     if sender
@@ -302,10 +303,10 @@ pub(super) async fn call_workflow(
     let req = StartRun {
         workflow: name.clone(),
         trigger_name: trigger,
-        trigger_outputs: serde_json::Value::Object(outputs),
+        trigger_outputs: Value::from(serde_json::Value::Object(outputs)),
         client_tracking_id: ctx.client_tracking_id.clone(),
     };
-    let handle = match crate::start_run_shared(&ctx.engine, req).await {
+    let handle = match crate::start_run_shared(&ctx.engine, req, false).await {
         Ok(h) => h,
         Err(e) => {
             return Outcome::failed("WorkflowNotFound", &e.to_string()).with_inputs(Some(inputs))

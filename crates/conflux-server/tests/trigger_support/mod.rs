@@ -38,6 +38,7 @@ impl WorkflowRuntime for RecordingRuntime {
         Ok(StartedRun {
             run_id,
             response: None,
+            driver: None,
         })
     }
 

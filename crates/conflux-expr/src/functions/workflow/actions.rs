@@ -14,7 +14,9 @@ fn record(ctx: &FnCtx<'_>, args: &[Value]) -> FnResult {
 
 /// `actions(name).outputs`, null when the action has none.
 fn outputs_of(ctx: &FnCtx<'_>, args: &[Value]) -> FnResult {
-    Ok(record(ctx, args)?.get("outputs").unwrap_or_default())
+    ctx.host
+        .action_outputs(string(args, 0)?)
+        .map_err(host_error)
 }
 
 /// `actions(name).outputs.body`, null when there is none.
