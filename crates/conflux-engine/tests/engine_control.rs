@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -272,4 +273,95 @@ async fn unknown_action_types_need_an_executor() {
         .register_workflow(WorkflowRegistration::new("sp", wf))
         .expect_err("no executor");
     assert!(err.to_string().contains("Send (ServiceProvider)"), "{err}");
+}
+
+/// A stateless workflow that answers first and then waits at a `Gate`.
+fn answers_then_waits() -> serde_json::Value {
+    json!({"definition": {
+        "triggers": {"manual": {"type": "Request", "kind": "Http"}},
+        "actions": {
+            "Answer": {"type": "Response", "kind": "Http", "inputs": {"statusCode": 200, "body": "early"}},
+            "After": {"type": "Gate", "inputs": "after", "runAfter": {"Answer": ["Succeeded"]}}
+        }}, "kind": "Stateless"})
+}
+
+#[tokio::test]
+async fn a_run_its_caller_drives_goes_on_after_the_caller_stops_polling() {
+    let (entered_tx, mut entered) = mpsc::unbounded_channel();
+    let (release, release_rx) = mpsc::unbounded_channel();
+    let gate = Arc::new(common::Gate {
+        entered: entered_tx,
+        release: Some(Arc::new(tokio::sync::Mutex::new(release_rx))),
+    });
+    let h = harness_with(vec![gate], None).await;
+    h.register("early", &answers_then_waits());
+    let mut handle = h
+        .engine
+        .start_run_driven(StartRun::new("early", "manual", json!({})))
+        .await
+        .expect("started");
+    let mut driver = Some(
+        handle
+            .driver
+            .take()
+            .expect("the caller drives a stateless run"),
+    );
+    let mut response = handle.response.take().expect("the workflow has a Response");
+    // Poll the run and the response together, as the host's trigger endpoint does.
+    let answer = std::future::poll_fn(|cx| {
+        if let Some(run) = driver.as_mut() {
+            if std::pin::Pin::new(run).poll(cx).is_ready() {
+                driver = None;
+            }
+        }
+        std::pin::Pin::new(&mut response).poll(cx)
+    })
+    .await
+    .expect("answered");
+    assert_eq!(answer.body, ExprValue::string("early"));
+    assert!(driver.is_some(), "the run still waits at its Gate");
+    // The caller is answered and stops polling: the run must go on alone.
+    drop(driver);
+    assert_eq!(entered.recv().await, Some(json!("after")));
+    release.send(()).expect("gate waits");
+    let outcome = handle.completion.await.expect("the run ends");
+    assert_eq!(outcome.status, RunStatus::Succeeded);
+    assert_eq!(status(&outcome, "After"), ActionStatus::Succeeded);
+}
+
+#[tokio::test]
+async fn a_driven_run_never_polled_still_runs_and_stateful_runs_are_not_driven() {
+    let (entered_tx, mut entered) = mpsc::unbounded_channel();
+    let gate = Arc::new(common::Gate {
+        entered: entered_tx,
+        release: None,
+    });
+    let h = harness_with(vec![gate], None).await;
+    h.register("early", &answers_then_waits());
+    let mut handle = h
+        .engine
+        .start_run_driven(StartRun::new("early", "manual", json!({})))
+        .await
+        .expect("started");
+    // The caller gives up at once (its connection closed): nothing is lost.
+    drop(handle.driver.take().expect("driven"));
+    let outcome = handle.completion.await.expect("the run ends");
+    assert_eq!(outcome.status, RunStatus::Succeeded);
+    assert_eq!(status(&outcome, "Answer"), ActionStatus::Succeeded);
+    assert_eq!(entered.recv().await, Some(json!("after")));
+
+    let mut stateful = answers_then_waits();
+    stateful["kind"] = json!("Stateful");
+    h.register("kept", &stateful);
+    let handle = h
+        .engine
+        .start_run_driven(StartRun::new("kept", "manual", json!({})))
+        .await
+        .expect("started");
+    assert!(
+        handle.driver.is_none(),
+        "a stateful run has a task of its own"
+    );
+    let outcome = handle.completion.await.expect("the run ends");
+    assert_eq!(outcome.status, RunStatus::Succeeded);
 }

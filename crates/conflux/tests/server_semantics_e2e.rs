@@ -89,6 +89,43 @@ async fn a_response_after_the_caller_timed_out_fails_the_run() {
 }
 
 #[tokio::test]
+async fn a_stateless_run_goes_on_after_its_caller_timed_out() {
+    // The caller's task polls a stateless run while it waits; when the wait
+    // times out, the run must carry on by itself and fail its late Response.
+    let mut doc = request_workflow(
+        pause_then_reply(
+            2,
+            json!({"type": "Response", "kind": "Http", "inputs": {"statusCode": 200, "body": "late"}}),
+        ),
+        json!({}),
+    );
+    doc["kind"] = json!("Stateless");
+    let server = serve_workflows(&[("wf", doc)])
+        .args(&["--response-timeout-secs", "1"])
+        .start();
+    let url = callback_url(&server).await;
+    let timed_out = server.client.post(&url).send().await.unwrap();
+    assert_eq!(timed_out.status().as_u16(), 408);
+    let run = header(&timed_out, "x-ms-workflow-run-id");
+    // A failed stateless run is stored when it ends, so its end can be read.
+    let patience = server.patience("the stateless run to be stored");
+    let record = loop {
+        let (status, record) = server.get(&format!("workflows/wf/runs/{run}")).await;
+        if status == 200 {
+            break record;
+        }
+        assert_eq!(status, 404, "{record}");
+        patience.tick().await;
+    };
+    assert_eq!(record["properties"]["status"], "Failed", "{record}");
+    let reply = server.action("wf", &run, "Reply").await;
+    assert_eq!(
+        reply["properties"]["code"], "ActionResponseTimedOut",
+        "{reply}"
+    );
+}
+
+#[tokio::test]
 async fn a_second_response_fails_and_the_caller_keeps_the_first() {
     let server = serve(
         json!({
