@@ -354,7 +354,7 @@ async fn execute(ctx: &Arc<RunCtx>, def: &Arc<ActionDefinition>, frame: &Arc<Fra
             };
             skip_all(ctx, other, frame, ActionStatus::Succeeded).await;
             let results = run_map(ctx, taken, frame).await;
-            let mut inputs = conflux_expr::Map::new();
+            let mut inputs = conflux_expr::Map::default();
             inputs.insert("expressionResult".into(), Value::Bool(value));
             container_outcome(aggregate(taken, &results), Some(Value::object(inputs)))
         }
@@ -388,18 +388,23 @@ async fn execute(ctx: &Arc<RunCtx>, def: &Arc<ActionDefinition>, frame: &Arc<Fra
                 skip_all(ctx, default, frame, ActionStatus::Succeeded).await;
             }
             let results = run_map(ctx, taken, frame).await;
-            let mut inputs = conflux_expr::Map::new();
+            let mut inputs = conflux_expr::Map::default();
             inputs.insert("expressionValue".into(), value);
             container_outcome(aggregate(taken, &results), Some(Value::object(inputs)))
         }
+        // Loops and waiting actions are boxed: the future of an immediate
+        // action (most of them) then stays small to build and move.
         ActionKind::Foreach { foreach, actions } => {
-            run_foreach(ctx, def, frame, foreach, actions).await
+            Box::pin(run_foreach(ctx, def, frame, foreach, actions)).await
         }
         ActionKind::Until {
             expression,
             actions,
-        } => run_until(ctx, def, frame, expression, actions).await,
-        _ => actions::run_leaf(ctx, def, frame).await,
+        } => Box::pin(run_until(ctx, def, frame, expression, actions)).await,
+        _ => match actions::run_immediate(ctx, def, frame) {
+            Some(outcome) => outcome,
+            None => Box::pin(actions::run_leaf(ctx, def, frame)).await,
+        },
     }
 }
 

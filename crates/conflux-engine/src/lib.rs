@@ -1006,7 +1006,7 @@ pub(crate) async fn start_run_shared(
 /// What `trigger()` returns in a run: the trigger's outputs and how it fired.
 fn trigger_record_value(name: &str, outputs: Value, now: DateTime<Utc>, tracking: &str) -> Value {
     let time = Value::string(fmt_time(now));
-    let mut m = Map::with_capacity(7);
+    let mut m = conflux_expr::map_with_capacity(7);
     m.insert("name".into(), Value::string(name));
     m.insert("outputs".into(), outputs);
     m.insert("startTime".into(), time.clone());
@@ -1296,9 +1296,9 @@ fn evaluate_outputs(ctx: &Arc<RunCtx>, root: &Arc<Frame>) -> Option<serde_json::
         item: None,
         nondet: None,
     };
-    let mut m = Map::new();
+    let mut m = Map::default();
     for o in &ctx.workflow.outputs {
-        let mut entry = Map::new();
+        let mut entry = Map::default();
         entry.insert("type".into(), Value::string(o.type_name.as_str()));
         match o.value.eval(&host) {
             Ok(v) => {

@@ -55,7 +55,7 @@ impl ActionResult {
     }
 
     fn make_record(&self) -> Value {
-        let mut m = Map::with_capacity(9);
+        let mut m = conflux_expr::map_with_capacity(9);
         m.insert("name".into(), Value::string(self.name.as_str()));
         if let Some(i) = &self.inputs {
             m.insert("inputs".into(), i.clone());
@@ -240,14 +240,14 @@ impl RunCtx {
     pub fn workflow_value(&self) -> &Value {
         self.workflow_value.get_or_init(|| {
             let name = &self.workflow_name;
-            let mut run = Map::with_capacity(3);
+            let mut run = conflux_expr::map_with_capacity(3);
             run.insert(
                 "id".into(),
                 Value::string(format!("/workflows/{name}/runs/{}", self.run_id)),
             );
             run.insert("name".into(), Value::string(self.run_id.as_str()));
             run.insert("type".into(), Value::string("workflows/runs"));
-            let mut workflow = Map::with_capacity(4);
+            let mut workflow = conflux_expr::map_with_capacity(4);
             workflow.insert("id".into(), Value::string(format!("/workflows/{name}")));
             workflow.insert("name".into(), Value::string(name.as_str()));
             workflow.insert("type".into(), Value::string("workflows"));
@@ -392,7 +392,7 @@ impl EvalHost for Host<'_> {
         match self.frame.lookup(name) {
             Some(r) => Ok(r.record()),
             None => {
-                let mut m = Map::new();
+                let mut m = Map::default();
                 m.insert("name".into(), Value::string(name));
                 Ok(Value::object(m))
             }

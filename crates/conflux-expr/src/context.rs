@@ -80,7 +80,7 @@ impl JsonContext {
         }
         let map = |key: &str| -> Result<Map, EvalError> {
             match obj.get(key) {
-                None | Some(Value::Null) => Ok(Map::new()),
+                None | Some(Value::Null) => Ok(Map::default()),
                 Some(Value::Object(o)) => Ok((**o).clone()),
                 Some(other) => Err(EvalError::new(format!(
                     "context: '{key}' must be an object of names to values, got {}",
@@ -99,7 +99,7 @@ impl JsonContext {
             (None, outputs, body) => {
                 let mut out = match outputs {
                     Some(Value::Object(o)) => (**o).clone(),
-                    Some(Value::Null) | None => Map::new(),
+                    Some(Value::Null) | None => Map::default(),
                     Some(other) => {
                         return Err(EvalError::new(format!(
                             "context: 'triggerOutputs' must be an object, got {}",
@@ -114,7 +114,7 @@ impl JsonContext {
             }
         };
 
-        let mut actions = Map::new();
+        let mut actions = Map::default();
         for (name, outputs) in map("outputs")? {
             let rec = record(&name, outputs);
             actions.insert(name, rec);
@@ -152,7 +152,7 @@ impl JsonContext {
 
 /// The record of a trigger or action that succeeded with `outputs`.
 fn record(name: &str, outputs: Value) -> Value {
-    let mut m = Map::new();
+    let mut m = Map::default();
     m.insert("name".into(), Value::from(name));
     m.insert("outputs".into(), outputs);
     m.insert("status".into(), Value::from("Succeeded"));

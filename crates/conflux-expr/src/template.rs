@@ -12,7 +12,7 @@ use crate::error::{CompileError, EvalError, ParseError};
 use crate::eval::eval_node;
 use crate::host::EvalHost;
 use crate::parser::parse_expression;
-use crate::value::{Map, Value};
+use crate::value::Value;
 
 /// One compiled JSON string: a literal, a whole-value expression (`@expr`, keeps
 /// the value's type) or an interpolation template (`a @{expr} b`, always a string).
@@ -332,7 +332,7 @@ fn compile_json(json: &serde_json::Value, path: &str, errors: &mut Vec<CompileEr
                 .iter()
                 .all(|(k, v)| matches!(k, CKey::Literal(_)) && matches!(v, CNode::Literal(_)));
             if all_literal {
-                let mut out = Map::with_capacity(entries.len());
+                let mut out = crate::map_with_capacity(entries.len());
                 for (k, v) in entries {
                     if let (CKey::Literal(k), CNode::Literal(v)) = (k, v) {
                         out.insert(k, v);
@@ -372,7 +372,7 @@ fn eval_cnode(node: &CNode, host: &dyn EvalHost) -> Result<Value, EvalError> {
                 .collect::<Result<Vec<_>, _>>()?,
         )),
         CNode::Object(entries) => {
-            let mut out = Map::with_capacity(entries.len());
+            let mut out = crate::map_with_capacity(entries.len());
             for (k, v) in entries {
                 let key = match k {
                     CKey::Literal(s) => s.clone(),

@@ -17,7 +17,18 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 /// An object's properties, in insertion order (JSON order is kept).
-pub type Map = IndexMap<String, Value>;
+///
+/// Hashed with foldhash rather than SipHash: every trigger call builds a few
+/// such maps (headers, body, records), and SipHash was the larger part of
+/// building them. foldhash is seeded at random per process, so keys a caller
+/// chooses cannot be aimed at collisions without knowing the seed. Build one
+/// with `Map::default()` or [`map_with_capacity`].
+pub type Map = IndexMap<String, Value, foldhash::fast::RandomState>;
+
+/// An empty [`Map`] with room for `capacity` properties.
+pub fn map_with_capacity(capacity: usize) -> Map {
+    Map::with_capacity_and_hasher(capacity, Default::default())
+}
 
 /// A value produced or consumed by an expression.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -469,7 +480,10 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::array(out))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
-        let mut out = Map::with_capacity(access.size_hint().unwrap_or(0).min(4096));
+        let mut out = Map::with_capacity_and_hasher(
+            access.size_hint().unwrap_or(0).min(4096),
+            Default::default(),
+        );
         while let Some((k, v)) = access.next_entry::<String, Value>()? {
             out.insert(k, v);
         }

@@ -207,7 +207,10 @@ fn decode(text: &str) -> Cow<'_, str> {
     if !text.contains(['+', '%']) {
         return Cow::Borrowed(text);
     }
-    let spaced = text.replace('+', " ");
+    let spaced = match text.contains('+') {
+        true => Cow::Owned(text.replace('+', " ")),
+        false => Cow::Borrowed(text),
+    };
     Cow::Owned(
         percent_encoding::percent_decode_str(&spaced)
             .decode_utf8_lossy()

@@ -80,7 +80,7 @@ pub struct OutputsRequest<'a> {
 /// Built as the engine's values straight away: the body is parsed into them
 /// without an intermediate JSON tree.
 pub fn trigger_outputs(request: OutputsRequest<'_>) -> Result<ExprValue, BodyError> {
-    let mut headers = ExprMap::with_capacity(request.headers.keys_len());
+    let mut headers = conflux_expr::map_with_capacity(request.headers.keys_len());
     for (name, value) in request.headers {
         if !request.include_authorization && name == axum::http::header::AUTHORIZATION {
             continue;
@@ -100,7 +100,7 @@ pub fn trigger_outputs(request: OutputsRequest<'_>) -> Result<ExprValue, BodyErr
         .headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let mut outputs = ExprMap::with_capacity(4);
+    let mut outputs = conflux_expr::map_with_capacity(4);
     outputs.insert("headers".into(), ExprValue::object(headers));
     if let Some(body) = parse_body(content_type, request.body)? {
         outputs.insert("body".into(), body);
@@ -170,7 +170,7 @@ fn is_plain_text(content_type: &str) -> bool {
 }
 
 fn envelope(content_type: &str, body: &[u8]) -> ExprValue {
-    let mut envelope = ExprMap::with_capacity(2);
+    let mut envelope = conflux_expr::map_with_capacity(2);
     envelope.insert("$content-type".into(), ExprValue::string(content_type));
     envelope.insert(
         "$content".into(),

@@ -764,7 +764,7 @@ async fn fire_keeping_responses(
         Some(Some(items)) => {
             let mut one = outputs
                 .as_object()
-                .map_or_else(ExprMap::new, |o| (**o).clone());
+                .map_or_else(ExprMap::default, |o| (**o).clone());
             items
                 .iter()
                 .map(|item| {
@@ -914,7 +914,7 @@ impl EvalHost for TriggerHost<'_> {
         Ok(self
             .record
             .get_or_init(|| {
-                let mut record = ExprMap::with_capacity(4);
+                let mut record = conflux_expr::map_with_capacity(4);
                 record.insert("name".into(), ExprValue::string(self.name));
                 record.insert("outputs".into(), self.outputs.clone());
                 record.insert("startTime".into(), ExprValue::from(json!(self.now)));

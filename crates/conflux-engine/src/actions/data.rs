@@ -17,7 +17,7 @@ fn with_item<'a>(host: &'a Host<'a>, item: &'a Value) -> Host<'a> {
 }
 
 fn body(v: Value) -> Value {
-    let mut m = Map::with_capacity(1);
+    let mut m = conflux_expr::map_with_capacity(1);
     m.insert("body".into(), v);
     Value::object(m)
 }
@@ -81,7 +81,7 @@ pub(super) fn parse_json(
         },
         other => other.clone(),
     };
-    let mut inputs = Map::new();
+    let mut inputs = Map::default();
     inputs.insert("content".into(), content);
     inputs.insert("schema".into(), Value::from(schema_json));
     let inputs = Some(Value::object(inputs));
@@ -132,7 +132,7 @@ pub(super) fn query(
             Err(e) => return template_error(def, &e),
         }
     }
-    let mut inputs = Map::new();
+    let mut inputs = Map::default();
     inputs.insert("from".into(), Value::Array(items));
     Outcome::ok(Some(Value::object(inputs)), Some(body(Value::array(out))))
 }
@@ -153,7 +153,7 @@ pub(super) fn select(
         let v = match select {
             SelectMap::Single(expr) => expr.eval(&h),
             SelectMap::Object(pairs) => {
-                let mut m = Map::with_capacity(pairs.len());
+                let mut m = conflux_expr::map_with_capacity(pairs.len());
                 let mut err = None;
                 for (k, v) in pairs {
                     match (k.eval(&h), v.eval(&h)) {
@@ -177,7 +177,7 @@ pub(super) fn select(
             Err(e) => return template_error(def, &e),
         }
     }
-    let mut inputs = Map::new();
+    let mut inputs = Map::default();
     inputs.insert("from".into(), Value::Array(items));
     Outcome::ok(Some(Value::object(inputs)), Some(body(Value::array(out))))
 }

@@ -488,11 +488,11 @@ fn decode_body(content_type: &str, bytes: &[u8]) -> Value {
 }
 
 fn outputs_value(r: Response) -> Value {
-    let mut headers = Map::with_capacity(r.headers.len());
+    let mut headers = conflux_expr::map_with_capacity(r.headers.len());
     for (k, v) in r.headers {
         headers.insert(k, Value::string(v));
     }
-    let mut m = Map::with_capacity(3);
+    let mut m = conflux_expr::map_with_capacity(3);
     m.insert("statusCode".into(), Value::Int(i64::from(r.status)));
     m.insert("headers".into(), Value::object(headers));
     m.insert("body".into(), r.body);

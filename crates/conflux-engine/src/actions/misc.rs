@@ -257,7 +257,7 @@ pub(super) fn expression(
     let ctx = conflux_expr::functions::FnCtx { host };
     match (f.body)(&ctx, &args) {
         Ok(result) => {
-            let mut out = Map::with_capacity(1);
+            let mut out = conflux_expr::map_with_capacity(1);
             out.insert("body".into(), result);
             Outcome::ok(Some(v), Some(Value::object(out)))
         }
@@ -315,16 +315,16 @@ pub(super) async fn call_workflow(
     let Some(rx) = handle.response else {
         // A child without Response: its trigger accepts the call the way an HTTP
         // caller sees it (202, no body), and the action succeeds once the run started.
-        let mut out = Map::new();
+        let mut out = Map::default();
         out.insert("statusCode".into(), Value::Int(202));
-        out.insert("headers".into(), Value::object(Map::new()));
+        out.insert("headers".into(), Value::object(Map::default()));
         return Outcome::ok(Some(inputs), Some(Value::object(out)));
     };
     match rx.await {
         Ok(resp) => {
-            let mut out = Map::new();
+            let mut out = Map::default();
             out.insert("statusCode".into(), Value::Int(i64::from(resp.status)));
-            let mut headers = Map::new();
+            let mut headers = Map::default();
             for (k, v) in &resp.headers {
                 headers.insert(k.clone(), Value::string(v.as_str()));
             }

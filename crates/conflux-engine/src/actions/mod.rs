@@ -10,7 +10,7 @@ pub(crate) mod webhook;
 use std::sync::Arc;
 
 use conflux_definition::{ActionDefinition, ActionKind, StaticResult};
-use conflux_expr::{EvalError, Map, Value};
+use conflux_expr::{EvalError, Value};
 use conflux_store::ActionStatus;
 
 use crate::executor::{ExecuteRequest, ExecutorError};
@@ -70,7 +70,7 @@ impl Outcome {
 
 /// `{"code": ..., "message": ...}`.
 pub(crate) fn error_value(code: &str, message: &str) -> Value {
-    let mut m = Map::with_capacity(2);
+    let mut m = conflux_expr::map_with_capacity(2);
     m.insert("code".into(), Value::string(code));
     m.insert("message".into(), Value::string(message));
     Value::object(m)
@@ -144,7 +144,16 @@ pub(crate) async fn run_leaf(
     }
 }
 
-async fn dispatch(ctx: &Arc<RunCtx>, def: &Arc<ActionDefinition>, frame: &Arc<Frame>) -> Outcome {
+/// Runs a leaf action that finishes without waiting for anything (Compose,
+/// the data operations, variables, Terminate, Response, ...) in place: no
+/// future, no timeout timer and no cancellation watch, none of which could
+/// act before it returns. `None` for the actions that wait (HTTP, Wait,
+/// connectors, webhooks, child workflows).
+pub(crate) fn run_immediate(
+    ctx: &Arc<RunCtx>,
+    def: &Arc<ActionDefinition>,
+    frame: &Arc<Frame>,
+) -> Option<Outcome> {
     let host = Host {
         run: ctx,
         frame,
@@ -152,7 +161,7 @@ async fn dispatch(ctx: &Arc<RunCtx>, def: &Arc<ActionDefinition>, frame: &Arc<Fr
         item: None,
         nondet: None,
     };
-    match &def.kind {
+    Some(match &def.kind {
         ActionKind::Compose { inputs } => match inputs.eval(&host) {
             Ok(v) => Outcome::ok(Some(v.clone()), Some(v)),
             Err(e) => template_error(def, &e),
@@ -169,25 +178,46 @@ async fn dispatch(ctx: &Arc<RunCtx>, def: &Arc<ActionDefinition>, frame: &Arc<Fr
         ActionKind::InitializeVariable { inputs } => variables::initialize(def, &host, inputs),
         ActionKind::Variable { op, inputs } => variables::update(def, &host, *op, inputs),
         ActionKind::Terminate { inputs } => misc::terminate(def, &host, inputs),
-        ActionKind::Wait { inputs } => misc::wait(def, &host, inputs).await,
         ActionKind::Response { inputs } => misc::response(def, &host, inputs),
         ActionKind::Expression { kind, inputs } => misc::expression(def, &host, kind, inputs),
+        _ => return None,
+    })
+}
+
+/// The waiting leaf actions. Each one's future is boxed, so that this
+/// future (and those of the scheduler around it) stays small for the
+/// immediate actions, which never get here.
+async fn dispatch(ctx: &Arc<RunCtx>, def: &Arc<ActionDefinition>, frame: &Arc<Frame>) -> Outcome {
+    if let Some(outcome) = run_immediate(ctx, def, frame) {
+        return outcome;
+    }
+    match &def.kind {
+        ActionKind::Wait { inputs } => {
+            let host = Host {
+                run: ctx,
+                frame,
+                current: Some(def),
+                item: None,
+                nondet: None,
+            };
+            Box::pin(misc::wait(def, &host, inputs)).await
+        }
         ActionKind::Http { inputs } => {
             let evaluated = match eval_recorded(ctx, def, frame, inputs).await {
                 Ok(v) => v,
                 Err(e) => return template_error(def, &e),
             };
-            http::run(ctx, def, evaluated).await
+            Box::pin(http::run(ctx, def, evaluated)).await
         }
         ActionKind::Workflow { inputs } => {
             let evaluated = match eval_recorded(ctx, def, frame, inputs).await {
                 Ok(v) => v,
                 Err(e) => return template_error(def, &e),
             };
-            misc::call_workflow(ctx, def, evaluated).await
+            Box::pin(misc::call_workflow(ctx, def, evaluated)).await
         }
         ActionKind::Other { type_name, .. } if webhook::is_webhook(type_name) => {
-            webhook::run(ctx, def, frame).await
+            Box::pin(webhook::run(ctx, def, frame)).await
         }
         ActionKind::Other {
             type_name,
@@ -198,7 +228,14 @@ async fn dispatch(ctx: &Arc<RunCtx>, def: &Arc<ActionDefinition>, frame: &Arc<Fr
                 Ok(v) => v,
                 Err(e) => return template_error(def, &e),
             };
-            run_executor(ctx, def, type_name, kind.as_deref(), evaluated).await
+            Box::pin(run_executor(
+                ctx,
+                def,
+                type_name,
+                kind.as_deref(),
+                evaluated,
+            ))
+            .await
         }
         // Containers are handled by the scheduler.
         _ => Outcome::failed("InternalError", "container action dispatched as a leaf"),

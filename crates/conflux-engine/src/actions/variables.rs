@@ -2,7 +2,7 @@
 //! Increment/Decrement, AppendToArray, AppendToString.
 
 use conflux_definition::{ActionDefinition, VariableOp};
-use conflux_expr::{CompiledValue, Map, Value};
+use conflux_expr::{CompiledValue, Value};
 
 use super::{template_error, Outcome};
 use crate::state::{lock, Host};
@@ -187,10 +187,10 @@ pub(super) fn update(
     };
     vars.insert(key, new.clone());
     drop(vars);
-    let mut body = Map::with_capacity(2);
+    let mut body = conflux_expr::map_with_capacity(2);
     body.insert("name".into(), Value::string(name.as_str()));
     body.insert("value".into(), new.clone());
-    let mut outputs = Map::with_capacity(1);
+    let mut outputs = conflux_expr::map_with_capacity(1);
     outputs.insert("body".into(), Value::object(body));
     let mut o = Outcome::ok(Some(v), Some(Value::object(outputs)));
     o.variables = vec![(name, new)];

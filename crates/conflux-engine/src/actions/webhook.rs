@@ -120,7 +120,7 @@ pub(crate) async fn run(
         Ok(v) => v,
         Err(e) => return template_error(def, &e),
     };
-    let mut recorded = Map::with_capacity(2);
+    let mut recorded = conflux_expr::map_with_capacity(2);
     recorded.insert("subscribe".into(), mask(&subscribe, &secret));
 
     let (method, url) = match target(&subscribe) {
@@ -307,7 +307,7 @@ async fn subscribe_phase(job: SubscribeJob) -> Result<Subscribed, Outcome> {
     let mut request = None;
     if let Some(compiled) = &unsubscribe_compiled {
         // `action()` in the unsubscribe request sees the subscribe exchange.
-        let mut record = Map::with_capacity(3);
+        let mut record = conflux_expr::map_with_capacity(3);
         record.insert("name".into(), Value::string(def.name.as_str()));
         record.insert("inputs".into(), Value::object(recorded.clone()));
         record.insert("outputs".into(), subscribe_outputs.clone());
@@ -364,12 +364,12 @@ async fn subscribe_phase(job: SubscribeJob) -> Result<Subscribed, Outcome> {
 
 /// `{headers, body}` of the callback request.
 fn callback_outputs(json: Json) -> Value {
-    let mut m = Map::with_capacity(2);
+    let mut m = conflux_expr::map_with_capacity(2);
     m.insert(
         "headers".into(),
         json.get("headers")
             .map(Value::from)
-            .unwrap_or_else(|| Value::object(Map::new())),
+            .unwrap_or_else(|| Value::object(Map::default())),
     );
     if let Some(body) = json.get("body") {
         m.insert("body".into(), Value::from(body));
@@ -378,11 +378,11 @@ fn callback_outputs(json: Json) -> Value {
 }
 
 fn reply_value(r: http::Response) -> Value {
-    let mut headers = Map::with_capacity(r.headers.len());
+    let mut headers = conflux_expr::map_with_capacity(r.headers.len());
     for (k, v) in r.headers {
         headers.insert(k, Value::string(v));
     }
-    let mut m = Map::with_capacity(3);
+    let mut m = conflux_expr::map_with_capacity(3);
     m.insert("statusCode".into(), Value::Int(i64::from(r.status)));
     m.insert("headers".into(), Value::object(headers));
     m.insert("body".into(), r.body);
@@ -404,7 +404,7 @@ fn mask_secret(v: &Value, secret: &str) -> Value {
     match v {
         Value::String(s) if s.contains(secret) => Value::string(s.replace(secret, "*sanitized*")),
         Value::Object(o) => {
-            let mut m = Map::with_capacity(o.len());
+            let mut m = conflux_expr::map_with_capacity(o.len());
             for (k, x) in o.iter() {
                 m.insert(k.clone(), mask_secret(x, secret));
             }

@@ -60,7 +60,7 @@ fn intersection(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
             Ok(Value::array(out))
         }
         Collections::Objects(objects) => {
-            let mut out = Map::new();
+            let mut out = Map::default();
             for (k, v) in objects[0] {
                 let everywhere = objects[1..]
                     .iter()
@@ -86,7 +86,7 @@ fn union(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
             Ok(Value::array(out))
         }
         Collections::Objects(objects) => {
-            let mut out = Map::new();
+            let mut out = Map::default();
             for (k, v) in objects.iter().flat_map(|o| o.iter()) {
                 out.insert(k.clone(), v.clone());
             }

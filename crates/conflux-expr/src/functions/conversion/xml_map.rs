@@ -117,7 +117,7 @@ fn declaration(text: &str) -> Option<Map> {
         .trim_start()
         .strip_prefix("<?xml")?;
     let body = &body[..body.find("?>")?];
-    let mut map = Map::new();
+    let mut map = Map::default();
     let mut rest = body;
     while let Some(eq) = rest.find('=') {
         let name = rest[..eq].trim();
@@ -173,7 +173,7 @@ fn declared_namespaces(e: &Element<'_>) -> Vec<(String, String)> {
 }
 
 fn element_to_json(e: &Element<'_>) -> Value {
-    let mut props = Map::new();
+    let mut props = Map::default();
     for (name, uri) in declared_namespaces(e) {
         props.insert(name, Value::from(uri));
     }
@@ -241,7 +241,7 @@ fn element_to_json(e: &Element<'_>) -> Value {
 pub fn xml_to_json(text: &str) -> Result<Value, EvalError> {
     let package = parse_xml(text)?;
     let doc = package.as_document();
-    let mut out = Map::new();
+    let mut out = Map::default();
     if let Some(decl) = declaration(text) {
         out.insert("?xml".into(), Value::object(decl));
     }

@@ -174,7 +174,7 @@ fn split_multipart(content: &Content) -> Result<Vec<Value>, EvalError> {
                 None => (&raw[..0], raw),
             },
         };
-        let mut headers = Map::new();
+        let mut headers = Map::default();
         for line in String::from_utf8_lossy(head).lines() {
             if let Some((k, v)) = line.split_once(':') {
                 headers.insert(k.trim().to_string(), Value::from(v.trim()));
@@ -185,7 +185,7 @@ fn split_multipart(content: &Content) -> Result<Vec<Value>, EvalError> {
             .find(|(k, _)| k.eq_ignore_ascii_case("Content-Type"))
             .and_then(|(_, v)| v.as_str().map(str::to_string))
             .unwrap_or_else(|| "text/plain".to_string());
-        let mut part = Map::new();
+        let mut part = Map::default();
         part.insert("headers".into(), Value::object(headers));
         part.insert(
             "body".into(),
