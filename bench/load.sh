@@ -3,7 +3,7 @@
 # stateful, next to a minimal axum echo server measured in the same run as the
 # physical bound. Also measures start-up to first served request and idle memory.
 #
-#   bench/load.sh            (DURATION=10s CONNECTIONS=64 THREADS=2 by default)
+#   bench/load.sh    (ROUNDS=5 DURATION=10s WARMUP=2s CONNECTIONS=64 THREADS=2 by default)
 #
 # CARGO_TARGET_DIR picks the build directory (default `target`); CONFLUX_BIN
 # runs an already built `conflux` binary instead of building one.
@@ -13,6 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-10s}
+WARMUP=${WARMUP:-2s}
+ROUNDS=${ROUNDS:-5}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 CONFLUX_ADDR=127.0.0.1:7198
@@ -60,13 +62,40 @@ callback() { # workflow
     python3 -c 'import json,sys; print(json.load(sys.stdin)["value"])'
 }
 
-run() { # label url
-  echo "== $1"
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s bench/post.lua "$2" | grep -E 'Requests/sec|Latency|Non-2xx|errors'
+rps() { # url -> requests/s of one measured run, after an unmeasured warm-up
+  # The warm-up opens the connections and warms buffers and the allocator.
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s bench/post.lua "$1" >/dev/null
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s bench/post.lua "$1" |
+    awk '/Non-2xx|Socket errors/ {print "  " $0 > "/dev/stderr"} /Requests\/sec/ {print int($2)}'
 }
 
-run "echo server (axum, physical bound)" "http://$ECHO_ADDR/echo"
-run "conflux stateless: Request -> Compose -> Response" "$(callback stateless)"
-run "conflux stateless with WithStatelessRunHistory (every call's trigger history written)" "$(callback stateless_history)"
-run "conflux stateful: Request -> Compose -> Response" "$(callback stateful)"
+median() { sort -n | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : int((v[NR/2]+v[NR/2+1])/2)}'; }
+
+# Throughput on a shared 2-core machine swings by a fifth from minute to
+# minute, so each target is measured ROUNDS times, interleaved with the echo
+# bound, and each round's share of echo is reported with the median.
+declare -A urls=(
+  [stateless]="$(callback stateless)"
+  [stateless_history]="$(callback stateless_history)"
+  [stateful]="$(callback stateful)"
+)
+targets=(stateless stateless_history stateful)
+declare -A results
+for round in $(seq 1 "$ROUNDS"); do
+  echo_rps=$(rps "http://$ECHO_ADDR/echo")
+  results[echo]+="$echo_rps "
+  line="round $round: echo $echo_rps"
+  for t in "${targets[@]}"; do
+    r=$(rps "${urls[$t]}")
+    results[$t]+="$r "
+    results[$t.share]+="$(( 100 * r / echo_rps )) "
+    line+=", $t $r ($(( 100 * r / echo_rps ))%)"
+  done
+  echo "$line"
+done
+echo "== medians over $ROUNDS rounds (requests/s, share of the echo bound in the same round)"
+echo "echo server (axum, physical bound): $(tr ' ' '\n' <<<"${results[echo]}" | grep . | median)"
+for t in "${targets[@]}"; do
+  echo "conflux $t (Request -> Compose -> Response): $(tr ' ' '\n' <<<"${results[$t]}" | grep . | median), $(tr ' ' '\n' <<<"${results[$t.share]}" | grep . | median)% of echo"
+done
 echo "RSS after load: $(awk '/VmRSS/ {print $2, $3}' /proc/$conflux_pid/status)"
