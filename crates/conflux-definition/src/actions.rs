@@ -100,7 +100,9 @@ impl Loader {
             .map(|(mut a, ra)| {
                 a.run_after = ra;
                 let a = Arc::new(a);
-                self.all.entry(a.name.clone()).or_insert_with(|| a.clone());
+                self.all
+                    .entry(a.name.to_string())
+                    .or_insert_with(|| a.clone());
                 a
             })
             .collect();
@@ -147,7 +149,7 @@ impl Loader {
         if order.len() < n {
             let names: Vec<&str> = (0..n)
                 .filter(|&i| indegree[i] > 0)
-                .map(|i| actions[i].name.as_str())
+                .map(|i| &*actions[i].name)
                 .collect();
             for i in (0..n).filter(|&i| indegree[i] > 0) {
                 let msg = format!(
@@ -581,7 +583,7 @@ impl Loader {
             },
         };
         Some(ActionDefinition {
-            name: name.to_string(),
+            name: name.into(),
             path: path.to_string(),
             type_name,
             kind,

@@ -221,7 +221,7 @@ impl ActionMap {
 
 /// One action, as loaded.
 pub struct ActionDefinition {
-    pub name: String,
+    pub name: Arc<str>,
     /// JSON path of the action in the document (`$.definition.actions.A`).
     pub path: String,
     /// The `type` as written.

@@ -53,6 +53,12 @@ pub(crate) fn run_map<'a>(
                 };
                 match verdict {
                     None => {}
+                    // The only action that can run now (a chain, most
+                    // workflows): run here, without the set's bookkeeping.
+                    Some(Ok(())) if running.is_empty() && ready.is_empty() => {
+                        let r = run_action_here(ctx, def, frame).await;
+                        complete(map, i, r, &mut results, &mut waiting, &mut ready);
+                    }
                     Some(Ok(())) => running.push(run_action(ctx, def, frame).map(move |r| (i, r))),
                     Some(Err(cause)) => {
                         let r = skipped(ctx, def, frame, cause).await;
@@ -251,71 +257,78 @@ pub(crate) fn run_action<'a>(
     def: &'a Arc<ActionDefinition>,
     frame: &'a Arc<Frame>,
 ) -> BoxFuture<'a, Arc<ActionResult>> {
-    async move {
-        if !ctx.replay.is_empty() {
-            // Finished before a restart: its variables were restored when the run
-            // resumed, so only its record is needed (containers included).
-            let key = crate::persist::replay_key(&def.name, &frame.repetition);
-            if let Some(r) = ctx.replay.get(&key) {
-                frame.insert(r.clone());
-                return r.clone();
-            }
+    run_action_here(ctx, def, frame).boxed()
+}
+
+/// [`run_action`] as a future of its own type, for a caller that awaits it
+/// in place (the recursion through containers is boxed in [`run_map`]).
+async fn run_action_here(
+    ctx: &Arc<RunCtx>,
+    def: &Arc<ActionDefinition>,
+    frame: &Arc<Frame>,
+) -> Arc<ActionResult> {
+    if !ctx.replay.is_empty() {
+        // Finished before a restart: its variables were restored when the run
+        // resumed, so only its record is needed (containers included).
+        let key = crate::persist::replay_key(&def.name, &frame.repetition);
+        if let Some(r) = ctx.replay.get(&key) {
+            frame.insert(r.clone());
+            return r.clone();
         }
-        let start = ctx.clock.now();
-        ctx.recorder.action_started(ctx, def, frame, start).await;
-        if matches!(def.kind, ActionKind::Response { .. }) {
-            // The caller learns of the run's work only once that work is durable.
-            ctx.recorder.flush().await;
-        }
-        let outcome = execute(ctx, def, frame).await;
-        let end = ctx.clock.now();
-        let mut r = ActionResult {
-            name: def.name.clone(),
-            status: outcome.status,
-            effective: outcome.status,
-            // Logic Apps reports `OK` for an action that succeeded without a code of its own.
-            code: outcome
-                .code
-                .or_else(|| (outcome.status == ActionStatus::Succeeded).then(|| "OK".to_string())),
-            error: outcome.error,
-            inputs: outcome.inputs,
-            outputs: outcome.outputs,
-            start,
-            end,
-            retry_history: outcome.retry_history,
-            tracked_properties: None,
-            iteration_count: outcome.iteration_count,
-            secured_inputs: false,
-            secured_outputs: false,
-            variables: outcome.variables,
-            record: std::sync::OnceLock::new(),
-            tracking_id: None,
-        };
-        crate::secure::apply(ctx, def, frame, &mut r);
-        r.build_record(ctx.client_tracking_id.as_deref());
-        if let Some(tp) = &def.tracked_properties {
-            let host = Host {
-                run: ctx,
-                frame,
-                current: Some(def),
-                item: None,
-                nondet: None,
-            };
-            // trackedProperties see the action's own record through action().
-            frame.insert(Arc::new(r.clone()));
-            if let Ok(v) = tp.eval(&host) {
-                r.tracked_properties = Some(v);
-                r.build_record(ctx.client_tracking_id.as_deref());
-            }
-        }
-        let r = Arc::new(r);
-        frame.insert(r.clone());
-        if ctx.stop_reason() != Some(Stop::Shutdown) {
-            ctx.recorder.action_completed(ctx, def, frame, &r).await;
-        }
-        r
     }
-    .boxed()
+    let start = ctx.clock.now();
+    ctx.recorder.action_started(ctx, def, frame, start).await;
+    if matches!(def.kind, ActionKind::Response { .. }) {
+        // The caller learns of the run's work only once that work is durable.
+        ctx.recorder.flush().await;
+    }
+    let outcome = execute(ctx, def, frame).await;
+    let end = ctx.clock.now();
+    let mut r = ActionResult {
+        name: def.name.clone(),
+        status: outcome.status,
+        effective: outcome.status,
+        // Logic Apps reports `OK` for an action that succeeded without a code of its own.
+        code: outcome
+            .code
+            .or_else(|| (outcome.status == ActionStatus::Succeeded).then(|| "OK".to_string())),
+        error: outcome.error,
+        inputs: outcome.inputs,
+        outputs: outcome.outputs,
+        start,
+        end,
+        retry_history: outcome.retry_history,
+        tracked_properties: None,
+        iteration_count: outcome.iteration_count,
+        secured_inputs: false,
+        secured_outputs: false,
+        variables: outcome.variables,
+        record: std::sync::OnceLock::new(),
+        tracking_id: None,
+    };
+    crate::secure::apply(ctx, def, frame, &mut r);
+    r.build_record(ctx.client_tracking_id.as_deref());
+    if let Some(tp) = &def.tracked_properties {
+        let host = Host {
+            run: ctx,
+            frame,
+            current: Some(def),
+            item: None,
+            nondet: None,
+        };
+        // trackedProperties see the action's own record through action().
+        frame.insert(Arc::new(r.clone()));
+        if let Ok(v) = tp.eval(&host) {
+            r.tracked_properties = Some(v);
+            r.build_record(ctx.client_tracking_id.as_deref());
+        }
+    }
+    let r = Arc::new(r);
+    frame.insert(r.clone());
+    if ctx.stop_reason() != Some(Stop::Shutdown) {
+        ctx.recorder.action_completed(ctx, def, frame, &r).await;
+    }
+    r
 }
 
 async fn execute(ctx: &Arc<RunCtx>, def: &Arc<ActionDefinition>, frame: &Arc<Frame>) -> Outcome {
@@ -591,7 +604,7 @@ async fn run_foreach(
     if keep_records {
         kept.sort_by_key(|(i, _)| *i);
         let records = kept.into_iter().flat_map(|(_, r)| r).collect();
-        lock(&frame.loop_results).insert(def.name.clone(), records);
+        lock(&frame.loop_results).insert(def.name.to_string(), records);
     }
     let mut o = container_outcome(status, None);
     o.iteration_count = Some(count as u32);
@@ -614,7 +627,7 @@ async fn run_until(
         .result_targets
         .contains(&def.name.to_ascii_lowercase());
     if keep_records {
-        lock(&frame.loop_results).insert(def.name.clone(), Vec::new());
+        lock(&frame.loop_results).insert(def.name.to_string(), Vec::new());
     }
     let mut index: u32 = 0;
     let mut last;
@@ -625,7 +638,7 @@ async fn run_until(
         last = aggregate(actions_map, &results);
         if keep_records {
             lock(&frame.loop_results)
-                .entry(def.name.clone())
+                .entry(def.name.to_string())
                 .or_default()
                 .extend(results);
         }

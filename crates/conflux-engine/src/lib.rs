@@ -403,7 +403,7 @@ pub(crate) struct EngineShared {
     stateless_run_timeout: std::time::Duration,
     pub(crate) sealer: Option<Arc<dyn Sealer>>,
     workflows: RwLock<HashMap<String, Arc<Registered>>>,
-    runs: Mutex<HashMap<String, Arc<RunCtx>>>,
+    runs: Mutex<HashMap<RunId, Arc<RunCtx>>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     shutting_down: AtomicBool,
     completions: broadcast::Sender<RunOutcome>,
@@ -617,7 +617,10 @@ impl Engine {
                 &reg,
                 RunSeed {
                     run_id: run.run_id.clone(),
-                    trigger_record: Value::from(&trigger_record),
+                    trigger: state::TriggerRecord::stored(
+                        Value::from(&trigger_record),
+                        run.start_time,
+                    ),
                     client_tracking_id: replay
                         .client_tracking_id
                         .clone()
@@ -804,7 +807,7 @@ async fn registration_for_run(
 
 struct RunSeed {
     run_id: RunId,
-    trigger_record: Value,
+    trigger: state::TriggerRecord,
     client_tracking_id: Option<String>,
     recorder: Recorder,
     replay: HashMap<String, Arc<state::ActionResult>>,
@@ -830,7 +833,7 @@ fn new_run_ctx(shared: &Arc<EngineShared>, reg: &Registered, seed: RunSeed) -> A
         workflow: reg.reg.workflow.clone(),
         parameters: reg.parameters.clone(),
         app_settings: reg.app_settings.clone(),
-        trigger_record: seed.trigger_record,
+        trigger: seed.trigger,
         workflow_value: std::sync::OnceLock::new(),
         client_tracking_id: seed.client_tracking_id,
         variables: Mutex::new(HashMap::new()),
@@ -888,9 +891,9 @@ pub(crate) async fn start_run_shared(
         .unwrap_or_else(|| run_id.to_string());
     let trigger_secured = trigger_outputs_secured(&reg.reg.workflow, &req.trigger_name);
     let (recorder, trigger_record) = if reg.reg.stateless {
-        // Nothing is stored unless the run fails: the record is built as an
-        // expression value straight away.
-        let record = trigger_record_value(&req.trigger_name, req.trigger_outputs, now, &tracking);
+        // Nothing is stored unless the run fails: the record is built, as an
+        // expression value, only when the run asks for it.
+        let record = state::TriggerRecord::new(req.trigger_name, req.trigger_outputs, now);
         (Recorder::deferred(Some(shared.store.clone())), record)
     } else {
         let time = serde_json::Value::String(fmt_time(now));
@@ -945,14 +948,17 @@ pub(crate) async fn start_run_shared(
         if new_version.is_some() {
             reg.version_stored.store(true, Ordering::SeqCst);
         }
-        (recorder, Value::from(&trigger_json))
+        (
+            recorder,
+            state::TriggerRecord::stored(Value::from(&trigger_json), now),
+        )
     };
     let ctx = new_run_ctx(
         shared,
         &reg,
         RunSeed {
             run_id: run_id.clone(),
-            trigger_record,
+            trigger: trigger_record,
             client_tracking_id: Some(tracking),
             recorder,
             replay: HashMap::new(),
@@ -980,7 +986,7 @@ pub(crate) async fn start_run_shared(
             start_ready(shared, ready);
         }
         (_, None) if caller_drives && reg.reg.stateless => {
-            lock(&shared.runs).insert(ctx.run_id.to_string(), ctx.clone());
+            lock(&shared.runs).insert(ctx.run_id.clone(), ctx.clone());
             driver = Some(RunDriver {
                 run: Some(Box::pin(run_task(
                     shared.clone(),
@@ -1001,20 +1007,6 @@ pub(crate) async fn start_run_shared(
         completion: done_rx,
         driver,
     })
-}
-
-/// What `trigger()` returns in a run: the trigger's outputs and how it fired.
-fn trigger_record_value(name: &str, outputs: Value, now: DateTime<Utc>, tracking: &str) -> Value {
-    let time = Value::string(fmt_time(now));
-    let mut m = conflux_expr::map_with_capacity(7);
-    m.insert("name".into(), Value::string(name));
-    m.insert("outputs".into(), outputs);
-    m.insert("startTime".into(), time.clone());
-    m.insert("endTime".into(), time);
-    m.insert("status".into(), Value::string("Succeeded"));
-    m.insert("code".into(), Value::string("OK"));
-    m.insert("clientTrackingId".into(), Value::string(tracking));
-    Value::object(m)
 }
 
 /// Ends a run whose definition version cannot run: `Failed` with code
@@ -1106,7 +1098,7 @@ fn spawn_run(
     done: oneshot::Sender<RunOutcome>,
     promote: bool,
 ) {
-    lock(&shared.runs).insert(ctx.run_id.to_string(), ctx.clone());
+    lock(&shared.runs).insert(ctx.run_id.clone(), ctx.clone());
     let handle = tokio::spawn(run_task(shared.clone(), ctx, root, done, promote));
     track_task(shared, handle);
 }
@@ -1132,7 +1124,9 @@ async fn run_task(
         batch.transition(RunTransition::new(ctx.run_id.clone(), RunStatus::Running));
         ctx.recorder.commit(batch).await;
     }
-    let outcome = drive(&ctx, &root).await;
+    // Summaries of the run's actions are built only for someone who listens.
+    let listened = !done.is_closed() || shared.completions.receiver_count() > 0;
+    let outcome = drive(&ctx, &root, listened).await;
     lock(&shared.runs).remove(ctx.run_id.as_str());
     if let Some(limits) = Limits::of(&ctx.workflow) {
         let ready = shared.gates.release(&ctx.workflow_name, limits);
@@ -1149,7 +1143,7 @@ async fn run_task(
 
 /// Runs the top level and records the run's end. `None` when the engine shut
 /// down mid-run (the run stays incomplete and resumes later).
-async fn drive(ctx: &Arc<RunCtx>, root: &Arc<Frame>) -> Option<RunOutcome> {
+async fn drive(ctx: &Arc<RunCtx>, root: &Arc<Frame>, listened: bool) -> Option<RunOutcome> {
     let work = exec::run_map(ctx, &ctx.workflow.actions, root);
     // The run duration limit stops the run like a cancellation: running
     // actions and those not started yet end Cancelled, and the run winds down.
@@ -1232,15 +1226,8 @@ async fn drive(ctx: &Arc<RunCtx>, root: &Arc<Frame>) -> Option<RunOutcome> {
             if ctx.keeps_history || matches!(status, RunStatus::Failed | RunStatus::TimedOut) {
                 if let Some((store, records)) = ctx.recorder.deferred_records(ctx) {
                     let trigger = persist::stored_trigger(
-                        &ctx.trigger_record.to_json(),
-                        trigger_outputs_secured(
-                            &ctx.workflow,
-                            ctx.trigger_record
-                                .get("name")
-                                .map(|n| n.to_text())
-                                .unwrap_or_default()
-                                .as_str(),
-                        ),
+                        &ctx.trigger_record().to_json(),
+                        trigger_outputs_secured(&ctx.workflow, &ctx.trigger.name),
                     );
                     let trigger_name = trigger
                         .get("name")
@@ -1281,7 +1268,11 @@ async fn drive(ctx: &Arc<RunCtx>, root: &Arc<Frame>) -> Option<RunOutcome> {
         code,
         error,
         outputs,
-        actions: ctx.recorder.take_summaries(),
+        actions: if listened {
+            ctx.recorder.take_summaries()
+        } else {
+            Vec::new()
+        },
     })
 }
 

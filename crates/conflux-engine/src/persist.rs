@@ -142,7 +142,6 @@ pub(crate) enum Recorder {
         records: Mutex<Vec<DeferredRecord>>,
         /// Loop repetitions seen, kept or not.
         repetitions: std::sync::atomic::AtomicUsize,
-        summaries: Mutex<Vec<ActionSummary>>,
     },
 }
 
@@ -189,7 +188,6 @@ impl Recorder {
             store,
             records: Mutex::new(Vec::new()),
             repetitions: std::sync::atomic::AtomicUsize::new(0),
-            summaries: Mutex::new(Vec::new()),
         }
     }
 
@@ -237,9 +235,12 @@ impl Recorder {
 
     pub fn take_summaries(&self) -> Vec<ActionSummary> {
         match self {
-            Recorder::Durable { summaries, .. } | Recorder::Deferred { summaries, .. } => {
-                std::mem::take(&mut *lock(summaries))
-            }
+            Recorder::Durable { summaries, .. } => std::mem::take(&mut *lock(summaries)),
+            // A stateless run's summaries come from the results it keeps anyway.
+            Recorder::Deferred { records, .. } => lock(records)
+                .iter()
+                .map(|(r, repetition, _)| summary(r, repetition))
+                .collect(),
         }
     }
 
@@ -292,8 +293,11 @@ impl Recorder {
             start,
             json!({"type": "actionStarted", "name": def.name, "repetition": frame.repetition}),
         ));
-        let mut rec =
-            ActionRecord::new(ctx.run_id.clone(), def.name.clone(), ActionStatus::Running);
+        let mut rec = ActionRecord::new(
+            ctx.run_id.clone(),
+            def.name.to_string(),
+            ActionStatus::Running,
+        );
         rec.repetition = RepetitionKey::from_indexes(&frame.repetition);
         rec.repetition_indexes = frame.loop_indexes.clone();
         rec.start_time = Some(start);
@@ -315,21 +319,13 @@ impl Recorder {
         frame: &Frame,
         r: &Arc<ActionResult>,
     ) {
-        let summary = ActionSummary {
-            name: r.name.clone(),
-            repetition: frame.repetition.clone(),
-            status: r.status,
-            code: r.code.clone(),
-            start: r.start,
-            end: r.end,
-        };
         // What the run holds in memory stays bounded: the in-memory summaries
         // (and a stateless run's records) keep the first repetitions, not all.
         let keep = self.keeps(frame);
         match self {
             Recorder::Durable { summaries, .. } => {
                 if keep {
-                    lock(summaries).push(summary);
+                    lock(summaries).push(summary(r, &frame.repetition));
                 }
                 let mut batch = WriteBatch::new();
                 batch.append_event(self.event(
@@ -345,11 +341,8 @@ impl Recorder {
                 ));
                 self.enqueue_bounded(batch).await;
             }
-            Recorder::Deferred {
-                records, summaries, ..
-            } => {
+            Recorder::Deferred { records, .. } => {
                 if keep {
-                    lock(summaries).push(summary);
                     lock(records).push((
                         r.clone(),
                         frame.repetition.clone(),
@@ -377,8 +370,7 @@ impl Recorder {
                 records,
                 ..
             } => {
-                let kept = std::mem::take(&mut *lock(records));
-                let out = kept
+                let out = lock(records)
                     .iter()
                     .map(|(r, rep, loops)| action_record(ctx, rep, loops, r))
                     .collect();
@@ -389,13 +381,24 @@ impl Recorder {
     }
 }
 
+fn summary(r: &ActionResult, repetition: &[u32]) -> ActionSummary {
+    ActionSummary {
+        name: r.name.to_string(),
+        repetition: repetition.to_vec(),
+        status: r.status,
+        code: r.code.clone(),
+        start: r.start,
+        end: r.end,
+    }
+}
+
 fn action_record(
     ctx: &RunCtx,
     repetition: &[u32],
     loops: &[(String, u32)],
     r: &ActionResult,
 ) -> ActionRecord {
-    let mut rec = ActionRecord::new(ctx.run_id.clone(), r.name.clone(), r.status);
+    let mut rec = ActionRecord::new(ctx.run_id.clone(), r.name.to_string(), r.status);
     rec.repetition = RepetitionKey::from_indexes(repetition);
     rec.repetition_indexes = loops.to_vec();
     rec.code = r.code.clone();
@@ -669,7 +672,7 @@ pub(crate) fn decode_journal(
                     .unwrap_or(status);
                 let opt = |k: &str| p.get(k).filter(|v| !v.is_null()).map(Value::from);
                 let mut r = ActionResult {
-                    name: name.clone(),
+                    name: name.as_str().into(),
                     status,
                     effective,
                     code: p.get("code").and_then(|c| c.as_str()).map(str::to_string),

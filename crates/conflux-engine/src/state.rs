@@ -17,7 +17,7 @@ use crate::{EngineShared, ResponseMessage};
 /// How an action finished (or was skipped).
 #[derive(Debug, Clone)]
 pub struct ActionResult {
-    pub name: String,
+    pub name: Arc<str>,
     pub status: ActionStatus,
     /// For the final-status rules: the status itself, or for a Skipped action
     /// the status of what caused the skip (a branch not taken counts as Succeeded).
@@ -56,7 +56,7 @@ impl ActionResult {
 
     fn make_record(&self) -> Value {
         let mut m = conflux_expr::map_with_capacity(9);
-        m.insert("name".into(), Value::string(self.name.as_str()));
+        m.insert("name".into(), Value::string(&*self.name));
         if let Some(i) = &self.inputs {
             m.insert("inputs".into(), i.clone());
         }
@@ -113,7 +113,7 @@ pub(crate) struct Frame {
     /// Indexes of the enclosing loops, outermost first.
     pub repetition: Vec<u32>,
     pub loop_indexes: Vec<(String, u32)>,
-    pub results: Mutex<HashMap<String, Arc<ActionResult>>>,
+    pub results: Mutex<HashMap<Arc<str>, Arc<ActionResult>>>,
     /// By loop name: the records of the top-level actions of every finished
     /// iteration of a Foreach or Until run in this frame, in iteration order
     /// (what `result('loop')` returns).
@@ -205,7 +205,7 @@ pub(crate) struct RunCtx {
     pub workflow: Arc<Workflow>,
     pub parameters: Arc<HashMap<String, Value>>,
     pub app_settings: Arc<HashMap<String, Value>>,
-    pub trigger_record: Value,
+    pub trigger: TriggerRecord,
     /// What `workflow()` returns, built on first use.
     pub workflow_value: std::sync::OnceLock<Value>,
     pub client_tracking_id: Option<String>,
@@ -235,7 +235,67 @@ pub(crate) struct RunCtx {
     pub version: Option<Arc<conflux_store::WorkflowVersion>>,
 }
 
+/// What `trigger()` returns in a run. A new run keeps the trigger's outputs
+/// apart and builds the whole record only when something asks for it:
+/// `triggerBody()` and `triggerOutputs()`, what most expressions use, read
+/// the outputs alone.
+pub(crate) struct TriggerRecord {
+    pub name: String,
+    pub outputs: Value,
+    /// When the trigger fired (its start and end time).
+    fired: DateTime<Utc>,
+    record: std::sync::OnceLock<Value>,
+}
+
+impl TriggerRecord {
+    pub fn new(name: String, outputs: Value, fired: DateTime<Utc>) -> TriggerRecord {
+        TriggerRecord {
+            name,
+            outputs,
+            fired,
+            record: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// A record as it was stored (a resumed or stateful run).
+    pub fn stored(record: Value, fired: DateTime<Utc>) -> TriggerRecord {
+        let name = record.get("name").map(|n| n.to_text()).unwrap_or_default();
+        let outputs = record.get("outputs").unwrap_or_default();
+        TriggerRecord {
+            name,
+            outputs,
+            fired,
+            record: std::sync::OnceLock::from(record),
+        }
+    }
+
+    /// The whole record; `tracking` is the run's client tracking id.
+    pub fn record(&self, tracking: &str) -> &Value {
+        self.record.get_or_init(|| {
+            let time = Value::string(fmt_time(self.fired));
+            let mut m = conflux_expr::map_with_capacity(7);
+            m.insert("name".into(), Value::string(self.name.as_str()));
+            m.insert("outputs".into(), self.outputs.clone());
+            m.insert("startTime".into(), time.clone());
+            m.insert("endTime".into(), time);
+            m.insert("status".into(), Value::string("Succeeded"));
+            m.insert("code".into(), Value::string("OK"));
+            m.insert("clientTrackingId".into(), Value::string(tracking));
+            Value::object(m)
+        })
+    }
+}
+
 impl RunCtx {
+    /// `trigger()`: the record of the trigger that started the run.
+    pub fn trigger_record(&self) -> &Value {
+        let tracking = self
+            .client_tracking_id
+            .as_deref()
+            .unwrap_or(self.run_id.as_str());
+        self.trigger.record(tracking)
+    }
+
     /// `workflow()`: the workflow's id, name and type, and its run's.
     pub fn workflow_value(&self) -> &Value {
         self.workflow_value.get_or_init(|| {
@@ -362,7 +422,11 @@ impl EvalHost for Host<'_> {
     }
 
     fn trigger(&self) -> Result<Value, EvalError> {
-        Ok(self.run.trigger_record.clone())
+        Ok(self.run.trigger_record().clone())
+    }
+
+    fn trigger_outputs(&self) -> Result<Value, EvalError> {
+        Ok(self.run.trigger.outputs.clone())
     }
 
     fn action(&self, name: &str) -> Result<Value, EvalError> {
@@ -388,7 +452,7 @@ impl EvalHost for Host<'_> {
     }
 
     fn current_action(&self) -> Result<Value, EvalError> {
-        let name = self.current.map(|a| a.name.as_str()).unwrap_or_default();
+        let name = self.current.map(|a| &*a.name).unwrap_or_default();
         match self.frame.lookup(name) {
             Some(r) => Ok(r.record()),
             None => {
@@ -455,7 +519,7 @@ impl EvalHost for Host<'_> {
         }
         let mut f = Some(self.frame);
         while let Some(frame) = f {
-            if let Some(records) = lock(&frame.loop_results).get(def.name.as_str()) {
+            if let Some(records) = lock(&frame.loop_results).get(&*def.name) {
                 return Ok(Value::array(records.iter().map(|r| r.record()).collect()));
             }
             f = frame.parent.as_ref();

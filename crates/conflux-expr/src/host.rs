@@ -32,6 +32,13 @@ pub trait EvalHost {
         Err(unavailable("trigger", ""))
     }
 
+    /// `triggerOutputs()`: the `outputs` of [`EvalHost::trigger`]'s record,
+    /// null when there are none. A host that keeps the outputs apart answers
+    /// without building the whole record.
+    fn trigger_outputs(&self) -> Result<Value, EvalError> {
+        Ok(self.trigger()?.get("outputs").unwrap_or_default())
+    }
+
     /// `actions('name')`: the record of an action that has run
     /// (`name, startTime, endTime, inputs, outputs, status, code, error, ...`).
     /// `outputs()` and `body()` are derived from it.

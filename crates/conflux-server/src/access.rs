@@ -132,7 +132,9 @@ pub async fn authorize_trigger_call(
         oauth_scheme(wf, query, headers)?
     };
     match scheme {
-        Scheme::Bearer(token) => authorize_bearer(state, wf, token).await,
+        // Boxed: the token check (which may fetch signing keys) stays out of
+        // the future of every SAS-signed call.
+        Scheme::Bearer(token) => Box::pin(authorize_bearer(state, wf, token)).await,
         Scheme::Sas => {
             if wf.access.sas_disabled {
                 let hint = if wf.access.oauth.is_empty() {

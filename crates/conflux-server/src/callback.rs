@@ -25,11 +25,14 @@ pub fn encode(text: &str) -> String {
 
 /// The signed path of a trigger: what callers call, without any relative path.
 pub fn invoke_path(workflow: &str, trigger: &str) -> String {
-    format!(
-        "/api/{}/triggers/{}/invoke",
-        encode(workflow),
-        encode(trigger)
-    )
+    // Checked on every call: written straight into one string.
+    let mut path = String::with_capacity(27 + workflow.len() + trigger.len());
+    path.push_str("/api/");
+    path.extend(utf8_percent_encode(workflow, QUERY_VALUE));
+    path.push_str("/triggers/");
+    path.extend(utf8_percent_encode(trigger, QUERY_VALUE));
+    path.push_str("/invoke");
+    path
 }
 
 /// `sp` of a trigger callback.
@@ -204,18 +207,38 @@ impl<'a> QueryParams<'a> {
 
 fn decode(text: &str) -> Cow<'_, str> {
     // Most values (the signature, `sv`, `api-version`) need no decoding.
-    if !text.contains(['+', '%']) {
+    if !text.bytes().any(|b| b == b'+' || b == b'%') {
         return Cow::Borrowed(text);
     }
-    let spaced = match text.contains('+') {
-        true => Cow::Owned(text.replace('+', " ")),
-        false => Cow::Borrowed(text),
-    };
-    Cow::Owned(
-        percent_encoding::percent_decode_str(&spaced)
-            .decode_utf8_lossy()
-            .into_owned(),
-    )
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3).and_then(|pair| {
+                    let high = char::from(pair[0]).to_digit(16)?;
+                    let low = char::from(pair[1]).to_digit(16)?;
+                    u8::try_from(high * 16 + low).ok()
+                });
+                match hex {
+                    Some(byte) => {
+                        out.push(byte);
+                        i += 2;
+                    }
+                    // A '%' that starts no escape stays as it is.
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    Cow::Owned(match String::from_utf8(out) {
+        Ok(text) => text,
+        Err(err) => String::from_utf8_lossy(err.as_bytes()).into_owned(),
+    })
 }
 
 #[cfg(test)]
@@ -229,6 +252,11 @@ mod tests {
         assert_eq!(q.get("a"), Some("b c"));
         assert_eq!(q.get("flag"), Some(""));
         assert_eq!(q.get("missing"), None);
+        let odd = QueryParams::parse(Some("a=100%&b=%zz&c=%C3%A9&d=%ff"));
+        assert_eq!(odd.get("a"), Some("100%"));
+        assert_eq!(odd.get("b"), Some("%zz"));
+        assert_eq!(odd.get("c"), Some("é"));
+        assert_eq!(odd.get("d"), Some("\u{fffd}"));
     }
 
     #[test]

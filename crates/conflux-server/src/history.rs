@@ -151,7 +151,7 @@ pub async fn get_run(
 /// whether it sits inside a loop.
 fn definition_actions(map: &ActionMap, in_loop: bool, out: &mut Vec<(String, bool)>) {
     for action in &map.actions {
-        out.push((action.name.clone(), in_loop));
+        out.push((action.name.to_string(), in_loop));
         let child_in_loop = in_loop
             || matches!(
                 action.kind,

@@ -126,13 +126,14 @@ pub fn trigger_outputs(request: OutputsRequest<'_>) -> Result<ExprValue, BodyErr
 }
 
 pub fn is_json_type(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json" || essence.ends_with("+json") || essence == "text/json"
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    let suffix = essence
+        .len()
+        .checked_sub(5)
+        .and_then(|at| essence.get(at..));
+    essence.eq_ignore_ascii_case("application/json")
+        || essence.eq_ignore_ascii_case("text/json")
+        || suffix.is_some_and(|s| s.eq_ignore_ascii_case("+json"))
 }
 
 fn parse_body(content_type: Option<&str>, body: &[u8]) -> Result<Option<ExprValue>, BodyError> {
@@ -198,6 +199,22 @@ fn title_case(name: &str) -> String {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+
+    #[test]
+    fn json_media_types_are_recognised_in_any_case() {
+        for json in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "text/json",
+            "application/vnd.api+json",
+            " application/problem+JSON ;q=1",
+        ] {
+            assert!(is_json_type(json), "{json}");
+        }
+        for other in ["text/plain", "json", "application/jsonx", "", "+jso"] {
+            assert!(!is_json_type(other), "{other}");
+        }
+    }
 
     #[test]
     fn header_names_are_title_cased_part_by_part() {

@@ -227,7 +227,8 @@ async fn handle(state: &Arc<HostState>, call: Call, body: Body) -> Result<Respon
     )
     .await?;
     let suppress = trigger.options.suppress_workflow_headers_on_response;
-    let mut headers = HeaderMap::new();
+    // Room for the workflow headers and a Response action's usual few.
+    let mut headers = HeaderMap::with_capacity(12);
     let mut first = match fired {
         Fired::Skipped { history: entry } => {
             if !suppress {
@@ -535,7 +536,8 @@ impl PendingHistory {
     /// Queues the entries to be written behind the answer (see [`HistoryWrites`]).
     async fn write_behind(self, state: &HostState) {
         if !self.batch.is_empty() {
-            state.history_writes.queue(&state.store, self).await;
+            // Boxed: most calls queue nothing, and their futures stay small.
+            Box::pin(state.history_writes.queue(&state.store, self)).await;
         }
     }
 }

@@ -17,9 +17,12 @@ use crate::StoreError;
 /// subtracted from a fixed maximum, so ascending id order is descending start
 /// time. That lets every backend page through history with a plain index on
 /// the id. The shape (29 digits) resembles Logic Apps run ids.
+///
+/// Shared text: a run's id is handed to many places (its context, its
+/// caller, its records, the map of running runs), and a clone is a count.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct RunId(String);
+pub struct RunId(std::sync::Arc<str>);
 
 /// Microseconds since the epoch that the inverted prefix counts down from
 /// (about the year 5138); later instants clamp to it.
@@ -36,12 +39,23 @@ impl RunId {
     pub fn from_parts(now: DateTime<Utc>, suffix: u64) -> Self {
         let micros = now.timestamp_micros().clamp(0, RUN_ID_MAX_MICROS);
         let inverted = RUN_ID_MAX_MICROS - micros;
-        Self(format!("{inverted:017}{:012}", suffix % 1_000_000_000_000))
+        // Written in place: the id's one allocation is its shared text.
+        let mut digits = [b'0'; 29];
+        let fill = |mut value: u64, field: &mut [u8]| {
+            for d in field.iter_mut().rev() {
+                *d = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        let (prefix, rest) = digits.split_at_mut(17);
+        fill(inverted.unsigned_abs(), prefix);
+        fill(suffix % 1_000_000_000_000, rest);
+        Self(std::str::from_utf8(&digits).unwrap_or_default().into())
     }
 
     /// Wraps an existing id (e.g. one read from a URL) without checking its shape.
     pub fn new(id: impl Into<String>) -> Self {
-        Self(id.into())
+        Self(id.into().into())
     }
 
     /// The start time encoded in a generated id, or `None` for other ids.
@@ -56,6 +70,13 @@ impl RunId {
 
     /// The id as text.
     pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Maps keyed by run id are looked up with the id's text.
+impl std::borrow::Borrow<str> for RunId {
+    fn borrow(&self) -> &str {
         &self.0
     }
 }
@@ -484,6 +505,12 @@ mod tests {
         assert_eq!(a.timestamp(), Some(earlier));
         assert_eq!(RunId::new("custom").timestamp(), None);
         assert_ne!(RunId::generate(earlier), RunId::generate(earlier));
+        let expected = format!(
+            "{:017}{:012}",
+            RUN_ID_MAX_MICROS - earlier.timestamp_micros(),
+            42
+        );
+        assert_eq!(RunId::from_parts(earlier, 42).as_str(), expected);
     }
 
     #[test]

@@ -113,7 +113,7 @@ pub(crate) async fn run(
         key,
         waiter_id,
         phase: phase.clone(),
-        action: def.name.clone(),
+        action: def.name.to_string(),
     };
 
     let subscribe = match eval_recorded(ctx, def, frame, &subscribe_compiled).await {
@@ -308,7 +308,7 @@ async fn subscribe_phase(job: SubscribeJob) -> Result<Subscribed, Outcome> {
     if let Some(compiled) = &unsubscribe_compiled {
         // `action()` in the unsubscribe request sees the subscribe exchange.
         let mut record = conflux_expr::map_with_capacity(3);
-        record.insert("name".into(), Value::string(def.name.as_str()));
+        record.insert("name".into(), Value::string(&*def.name));
         record.insert("inputs".into(), Value::object(recorded.clone()));
         record.insert("outputs".into(), subscribe_outputs.clone());
         let host = UnsubscribeHost {

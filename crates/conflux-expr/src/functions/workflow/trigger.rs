@@ -14,7 +14,7 @@ fn trigger_record(ctx: &FnCtx<'_>) -> FnResult {
 
 /// `trigger().outputs`, null when the trigger has none.
 fn outputs_of(ctx: &FnCtx<'_>) -> FnResult {
-    Ok(trigger_record(ctx)?.get("outputs").unwrap_or_default())
+    ctx.host.trigger_outputs().map_err(host_error)
 }
 
 /// `trigger().outputs.body`, null when there is none.
