@@ -1299,7 +1299,7 @@ fn evaluate_outputs(ctx: &Arc<RunCtx>, root: &Arc<Frame>) -> Option<serde_json::
                 entry.insert("error".into(), actions_error(&e.to_string()));
             }
         }
-        m.insert(o.name.clone(), Value::object(entry));
+        m.insert(o.name.as_str().into(), Value::object(entry));
     }
     Some(Value::object(m).to_json())
 }

@@ -167,7 +167,7 @@ fn lookup(
     key: &str,
 ) -> Result<Value, EvalError> {
     map.get(name).cloned().ok_or_else(|| {
-        let known: Vec<&str> = map.keys().take(8).map(String::as_str).collect();
+        let known: Vec<&str> = map.keys().take(8).map(|k| k.as_str()).collect();
         let hint = if known.is_empty() {
             format!("the context has no '{key}'")
         } else {

@@ -201,7 +201,7 @@ fn available(target: &Value) -> String {
     match target {
         Value::Object(o) if o.is_empty() => " (the object is empty)".into(),
         Value::Object(o) => {
-            let names: Vec<&str> = o.keys().take(SHOWN).map(String::as_str).collect();
+            let names: Vec<&str> = o.keys().take(SHOWN).map(|k| k.as_str()).collect();
             let more = if o.len() > SHOWN { ", ..." } else { "" };
             format!(" (available: {}{more})", names.join(", "))
         }

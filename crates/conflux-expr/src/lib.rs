@@ -31,5 +31,5 @@ pub use context::JsonContext;
 pub use error::{CompileError, EvalError, ParseError};
 pub use host::{EvalHost, NoHost};
 pub use template::{eval_str, CompiledValue, Template};
-pub use value::{map_with_capacity, Content, Map, Value};
+pub use value::{map_with_capacity, Content, Key, KeyBuilder, Map, Value};
 pub mod time;

@@ -225,7 +225,7 @@ enum CNode {
 }
 
 enum CKey {
-    Literal(String),
+    Literal(crate::Key),
     Template(Template),
 }
 
@@ -314,7 +314,7 @@ fn compile_json(json: &serde_json::Value, path: &str, errors: &mut Vec<CompileEr
                 let child = child_path(path, k);
                 let key = match Template::compile(k) {
                     Ok(t) => match t.literal() {
-                        Some(v) => CKey::Literal(v.to_text()),
+                        Some(v) => CKey::Literal(v.to_text().into()),
                         None => CKey::Template(t),
                     },
                     Err(e) => {
@@ -322,7 +322,7 @@ fn compile_json(json: &serde_json::Value, path: &str, errors: &mut Vec<CompileEr
                             path: format!("{child} (property name)"),
                             error: e,
                         });
-                        CKey::Literal(k.clone())
+                        CKey::Literal(k.as_str().into())
                     }
                 };
                 let value = compile_json(v, &child, errors);
@@ -376,7 +376,7 @@ fn eval_cnode(node: &CNode, host: &dyn EvalHost) -> Result<Value, EvalError> {
             for (k, v) in entries {
                 let key = match k {
                     CKey::Literal(s) => s.clone(),
-                    CKey::Template(t) => t.eval(host)?.to_text(),
+                    CKey::Template(t) => t.eval(host)?.to_text().into(),
                 };
                 out.insert(key, eval_cnode(v, host)?);
             }

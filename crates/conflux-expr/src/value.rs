@@ -23,7 +23,14 @@ use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 /// building them. foldhash is seeded at random per process, so keys a caller
 /// chooses cannot be aimed at collisions without knowing the seed. Build one
 /// with `Map::default()` or [`map_with_capacity`].
-pub type Map = IndexMap<String, Value, foldhash::fast::RandomState>;
+pub type Map = IndexMap<Key, Value, foldhash::fast::RandomState>;
+
+/// A property name: names up to 23 bytes (nearly all) are kept inline, so
+/// building an object allocates nothing per property.
+pub type Key = smol_str::SmolStr;
+
+/// Builds a [`Key`] piece by piece, inline while it is short.
+pub type KeyBuilder = smol_str::SmolStrBuilder;
 
 /// An empty [`Map`] with room for `capacity` properties.
 pub fn map_with_capacity(capacity: usize) -> Map {
@@ -254,7 +261,7 @@ impl Value {
             Value::Array(a) => J::Array(a.iter().map(Value::to_json).collect()),
             Value::Object(o) => J::Object(
                 o.iter()
-                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .map(|(k, v)| (k.to_string(), v.to_json()))
                     .collect::<serde_json::Map<_, _>>(),
             ),
             Value::Content(c) => {
@@ -356,9 +363,11 @@ impl From<serde_json::Value> for Value {
             J::Number(n) => number_value(&n),
             J::String(s) => Value::String(s.into()),
             J::Array(a) => Value::array(a.into_iter().map(Value::from).collect()),
-            J::Object(o) => {
-                Value::object(o.into_iter().map(|(k, v)| (k, Value::from(v))).collect())
-            }
+            J::Object(o) => Value::object(
+                o.into_iter()
+                    .map(|(k, v)| (k.into(), Value::from(v)))
+                    .collect(),
+            ),
         }
     }
 }
@@ -373,9 +382,11 @@ impl From<&serde_json::Value> for Value {
             J::Number(n) => number_value(n),
             J::String(s) => Value::String(s.as_str().into()),
             J::Array(a) => Value::array(a.iter().map(Value::from).collect()),
-            J::Object(o) => {
-                Value::object(o.iter().map(|(k, v)| (k.clone(), Value::from(v))).collect())
-            }
+            J::Object(o) => Value::object(
+                o.iter()
+                    .map(|(k, v)| (k.as_str().into(), Value::from(v)))
+                    .collect(),
+            ),
         }
     }
 }
@@ -484,7 +495,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
             access.size_hint().unwrap_or(0).min(4096),
             Default::default(),
         );
-        while let Some((k, v)) = access.next_entry::<String, Value>()? {
+        while let Some((k, v)) = access.next_entry::<crate::Key, Value>()? {
             out.insert(k, v);
         }
         Ok(Value::object(out))
@@ -519,7 +530,12 @@ mod tests {
         assert_eq!(borrowed, Value::from(json.clone()));
         assert_eq!(borrowed.get("big"), Some(Value::Float(u64::MAX as f64)));
         assert_eq!(borrowed.get("z").unwrap().to_json(), json["z"]);
-        let keys: Vec<&String> = borrowed.as_object().unwrap().keys().collect();
+        let keys: Vec<&str> = borrowed
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
         assert_eq!(keys, ["z", "a", "big"]);
     }
 

@@ -111,7 +111,7 @@ pub fn trigger_outputs(request: OutputsRequest<'_>) -> Result<ExprValue, BodyErr
         .0
         .iter()
         .filter(|(name, _)| name != "sig")
-        .map(|(n, v)| (n.to_string(), ExprValue::string(v.as_ref())))
+        .map(|(n, v)| (n.as_ref().into(), ExprValue::string(v.as_ref())))
         .collect();
     if !queries.is_empty() {
         outputs.insert("queries".into(), ExprValue::object(queries));
@@ -181,8 +181,10 @@ fn envelope(content_type: &str, body: &[u8]) -> ExprValue {
 }
 
 /// `content-type` → `Content-Type`: the first letter of every `-`-separated part upper-cased.
-fn title_case(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
+fn title_case(name: &str) -> conflux_expr::Key {
+    // Built in place: a name of up to 23 bytes (nearly every header) needs
+    // no allocation.
+    let mut out = conflux_expr::KeyBuilder::new();
     let mut part_start = true;
     for c in name.chars() {
         out.push(if part_start {
@@ -192,7 +194,7 @@ fn title_case(name: &str) -> String {
         });
         part_start = c == '-';
     }
-    out
+    out.finish()
 }
 
 #[cfg(test)]

@@ -158,7 +158,7 @@ pub(super) fn select(
                 for (k, v) in pairs {
                     match (k.eval(&h), v.eval(&h)) {
                         (Ok(k), Ok(v)) => {
-                            m.insert(k.to_text(), v);
+                            m.insert(k.to_text().into(), v);
                         }
                         (Err(e), _) | (_, Err(e)) => {
                             err = Some(e);
@@ -239,8 +239,8 @@ pub(super) fn table(
             for item in items.iter() {
                 if let Value::Object(o) = item {
                     for k in o.keys() {
-                        if !headers.contains(k) {
-                            headers.push(k.clone());
+                        if !headers.iter().any(|h| h == k.as_str()) {
+                            headers.push(k.to_string());
                         }
                     }
                 }

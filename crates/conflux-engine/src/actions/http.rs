@@ -288,7 +288,7 @@ async fn paginate(
     merged.shift_remove("@odata.nextLink");
     merged.insert("value".into(), Value::array(items));
     if let Some((key, link)) = next {
-        merged.insert(key, Value::string(link));
+        merged.insert(key.into(), Value::string(link));
     }
     response.body = Value::object(merged);
     Ok(())
@@ -490,7 +490,7 @@ fn decode_body(content_type: &str, bytes: &[u8]) -> Value {
 fn outputs_value(r: Response) -> Value {
     let mut headers = conflux_expr::map_with_capacity(r.headers.len());
     for (k, v) in r.headers {
-        headers.insert(k, Value::string(v));
+        headers.insert(k.into(), Value::string(v));
     }
     let mut m = conflux_expr::map_with_capacity(3);
     m.insert("statusCode".into(), Value::Int(i64::from(r.status)));

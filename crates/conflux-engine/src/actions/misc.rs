@@ -165,7 +165,10 @@ pub(super) fn response(def: &ActionDefinition, host: &Host<'_>, inputs: &Compile
         },
     };
     let headers: Vec<(String, String)> = match v.get("headers") {
-        Some(Value::Object(h)) => h.iter().map(|(k, v)| (k.clone(), v.to_text())).collect(),
+        Some(Value::Object(h)) => h
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_text()))
+            .collect(),
         _ => Vec::new(),
     };
     let body = match v.get("body") {
@@ -326,7 +329,7 @@ pub(super) async fn call_workflow(
             out.insert("statusCode".into(), Value::Int(i64::from(resp.status)));
             let mut headers = Map::default();
             for (k, v) in &resp.headers {
-                headers.insert(k.clone(), Value::string(v.as_str()));
+                headers.insert(k.as_str().into(), Value::string(v.as_str()));
             }
             out.insert("headers".into(), Value::object(headers));
             out.insert("body".into(), resp.body);

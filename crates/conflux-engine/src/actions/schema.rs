@@ -66,7 +66,7 @@ fn check(value: &Value, schema: &Json, path: &str, errors: &mut Vec<String>) {
             }
             let props = s.get("properties").and_then(Json::as_object);
             for (k, v) in o.iter() {
-                match props.and_then(|p| p.get(k)) {
+                match props.and_then(|p| p.get(k.as_str())) {
                     Some(ps) => check(v, ps, &format!("{path}.{k}"), errors),
                     None => {
                         if s.get("additionalProperties") == Some(&Json::Bool(false)) {

@@ -380,7 +380,7 @@ fn callback_outputs(json: Json) -> Value {
 fn reply_value(r: http::Response) -> Value {
     let mut headers = conflux_expr::map_with_capacity(r.headers.len());
     for (k, v) in r.headers {
-        headers.insert(k, Value::string(v));
+        headers.insert(k.into(), Value::string(v));
     }
     let mut m = conflux_expr::map_with_capacity(3);
     m.insert("statusCode".into(), Value::Int(i64::from(r.status)));

@@ -72,7 +72,7 @@ fn write_key(v: &Value, out: &mut String) {
             }
             None => {
                 let Some(o) = v.as_object() else { return };
-                let mut entries: Vec<(&String, &Value)> = o.iter().collect();
+                let mut entries: Vec<(&crate::Key, &Value)> = o.iter().collect();
                 entries.sort_by(|a, b| a.0.cmp(b.0));
                 out.push('{');
                 for (k, item) in entries {

@@ -127,7 +127,7 @@ fn declaration(text: &str) -> Option<Map> {
             return Some(map);
         }
         let end = after[1..].find(quote)? + 1;
-        map.insert(format!("@{name}"), Value::from(&after[1..end]));
+        map.insert(format!("@{name}").into(), Value::from(&after[1..end]));
         rest = &after[end + 1..];
     }
     Some(map)
@@ -175,11 +175,11 @@ fn declared_namespaces(e: &Element<'_>) -> Vec<(String, String)> {
 fn element_to_json(e: &Element<'_>) -> Value {
     let mut props = Map::default();
     for (name, uri) in declared_namespaces(e) {
-        props.insert(name, Value::from(uri));
+        props.insert(name.into(), Value::from(uri));
     }
     for attr in e.attributes() {
         let name = qualified(attr.preferred_prefix(), attr.name().local_part());
-        props.insert(format!("@{name}"), Value::from(attr.value()));
+        props.insert(format!("@{name}").into(), Value::from(attr.value()));
     }
     let mut children: Vec<(String, Vec<Value>)> = Vec::new();
     let mut texts: Vec<String> = Vec::new();
@@ -232,7 +232,7 @@ fn element_to_json(e: &Element<'_>) -> Value {
         } else {
             Value::array(values)
         };
-        props.insert(name, value);
+        props.insert(name.into(), value);
     }
     Value::object(props)
 }
@@ -247,7 +247,7 @@ pub fn xml_to_json(text: &str) -> Result<Value, EvalError> {
     }
     for child in doc.root().children() {
         if let ChildOfRoot::Element(e) = child {
-            out.insert(element_name(&e), element_to_json(&e));
+            out.insert(element_name(&e).into(), element_to_json(&e));
         }
     }
     Ok(Value::object(out))
@@ -321,7 +321,7 @@ fn write_element(name: &str, value: &Value, out: &mut String) -> Result<(), Eval
                     ));
                 }
             }
-            let body: Vec<(&String, &Value)> =
+            let body: Vec<(&crate::Key, &Value)> =
                 o.iter().filter(|(k, _)| !k.starts_with('@')).collect();
             if body.is_empty() {
                 out.push_str(" />");
@@ -359,7 +359,7 @@ fn write_element(name: &str, value: &Value, out: &mut String) -> Result<(), Eval
 /// declaration) to XML text.
 pub fn json_to_xml(object: &Map) -> Result<String, EvalError> {
     let mut out = String::new();
-    let roots: Vec<(&String, &Value)> = object
+    let roots: Vec<(&crate::Key, &Value)> = object
         .iter()
         .filter(|(k, _)| !k.starts_with('?') && !k.starts_with('!'))
         .collect();

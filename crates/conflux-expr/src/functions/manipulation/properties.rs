@@ -32,14 +32,14 @@ fn add_property(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
             "the property '{name}' already exists; use setProperty() to change its value"
         )));
     }
-    map.insert(name.to_string(), args::arg(args, 2).clone());
+    map.insert(name.into(), args::arg(args, 2).clone());
     Ok(Value::object(map))
 }
 
 fn set_property(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
     let mut map = object_arg(args)?;
     let name = args::string(args, 1)?;
-    map.insert(name.to_string(), args::arg(args, 2).clone());
+    map.insert(name.into(), args::arg(args, 2).clone());
     Ok(Value::object(map))
 }
 

@@ -177,7 +177,7 @@ fn split_multipart(content: &Content) -> Result<Vec<Value>, EvalError> {
         let mut headers = Map::default();
         for line in String::from_utf8_lossy(head).lines() {
             if let Some((k, v)) = line.split_once(':') {
-                headers.insert(k.trim().to_string(), Value::from(v.trim()));
+                headers.insert(k.trim().into(), Value::from(v.trim()));
             }
         }
         let ct = headers
