@@ -290,7 +290,9 @@ pub struct RunOutcome {
     pub code: Option<String>,
     pub error: Option<serde_json::Value>,
     pub outputs: Option<serde_json::Value>,
-    /// Every action result in completion order.
+    /// Every action result in completion order (the first 1,000 loop
+    /// repetitions). Empty when the run ended with nobody listening: its
+    /// completion receiver dropped and no [`Engine::completions`] subscriber.
     pub actions: Vec<ActionSummary>,
 }
 
@@ -1124,9 +1126,7 @@ async fn run_task(
         batch.transition(RunTransition::new(ctx.run_id.clone(), RunStatus::Running));
         ctx.recorder.commit(batch).await;
     }
-    // Summaries of the run's actions are built only for someone who listens.
-    let listened = !done.is_closed() || shared.completions.receiver_count() > 0;
-    let outcome = drive(&ctx, &root, listened).await;
+    let outcome = drive(&ctx, &root, &done).await;
     lock(&shared.runs).remove(ctx.run_id.as_str());
     if let Some(limits) = Limits::of(&ctx.workflow) {
         let ready = shared.gates.release(&ctx.workflow_name, limits);
@@ -1143,7 +1143,13 @@ async fn run_task(
 
 /// Runs the top level and records the run's end. `None` when the engine shut
 /// down mid-run (the run stays incomplete and resumes later).
-async fn drive(ctx: &Arc<RunCtx>, root: &Arc<Frame>, listened: bool) -> Option<RunOutcome> {
+/// `done` is where the outcome goes; when nobody listens there or on the
+/// engine's completions, the outcome carries no action summaries.
+async fn drive(
+    ctx: &Arc<RunCtx>,
+    root: &Arc<Frame>,
+    done: &oneshot::Sender<RunOutcome>,
+) -> Option<RunOutcome> {
     let work = exec::run_map(ctx, &ctx.workflow.actions, root);
     // The run duration limit stops the run like a cancellation: running
     // actions and those not started yet end Cancelled, and the run winds down.
@@ -1268,7 +1274,8 @@ async fn drive(ctx: &Arc<RunCtx>, root: &Arc<Frame>, listened: bool) -> Option<R
         code,
         error,
         outputs,
-        actions: if listened {
+        // Summaries of the run's actions are built only for someone who listens.
+        actions: if !done.is_closed() || ctx.engine.completions.receiver_count() > 0 {
             ctx.recorder.take_summaries()
         } else {
             Vec::new()
