@@ -309,13 +309,7 @@ async fn run_action_here(
     crate::secure::apply(ctx, def, frame, &mut r);
     r.build_record(ctx.client_tracking_id.as_deref());
     if let Some(tp) = &def.tracked_properties {
-        let host = Host {
-            run: ctx,
-            frame,
-            current: Some(def),
-            item: None,
-            nondet: None,
-        };
+        let host = Host::of(ctx, frame, def);
         // trackedProperties see the action's own record through action().
         frame.insert(Arc::new(r.clone()));
         if let Ok(v) = tp.eval(&host) {
@@ -349,13 +343,7 @@ async fn execute(ctx: &Arc<RunCtx>, def: &Arc<ActionDefinition>, frame: &Arc<Fra
             actions,
             else_actions,
         } => {
-            let host = Host {
-                run: ctx,
-                frame,
-                current: Some(def),
-                item: None,
-                nondet: None,
-            };
+            let host = Host::of(ctx, frame, def);
             let value = match eval_condition(condition, &host) {
                 Ok(b) => b,
                 Err(e) => return expression_failed(def, &e),
@@ -376,13 +364,7 @@ async fn execute(ctx: &Arc<RunCtx>, def: &Arc<ActionDefinition>, frame: &Arc<Fra
             cases,
             default,
         } => {
-            let host = Host {
-                run: ctx,
-                frame,
-                current: Some(def),
-                item: None,
-                nondet: None,
-            };
+            let host = Host::of(ctx, frame, def);
             let value = match expression.eval(&host) {
                 Ok(v) => v,
                 Err(e) => return expression_failed(def, &e),
@@ -531,13 +513,7 @@ async fn run_foreach(
     foreach: &conflux_expr::CompiledValue,
     actions_map: &ActionMap,
 ) -> Outcome {
-    let host = Host {
-        run: ctx,
-        frame,
-        current: Some(def),
-        item: None,
-        nondet: None,
-    };
+    let host = Host::of(ctx, frame, def);
     let items = match foreach.eval(&host) {
         Ok(Value::Array(a)) => a,
         // `null` is not an array either (a missing `?['value']` fails the loop).
@@ -646,13 +622,7 @@ async fn run_until(
         if ctx.stop_reason().is_some() {
             break;
         }
-        let host = Host {
-            run: ctx,
-            frame: &iframe,
-            current: Some(def),
-            item: None,
-            nondet: None,
-        };
+        let host = Host::of(ctx, &iframe, def);
         match eval_condition(expression, &host) {
             Ok(true) => break,
             Ok(false) => {}

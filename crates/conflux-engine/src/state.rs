@@ -401,6 +401,19 @@ impl NondetLog {
     }
 }
 
+impl<'a> Host<'a> {
+    /// What the inputs of action `def`, running in `frame`, see.
+    pub fn of(run: &'a RunCtx, frame: &'a Arc<Frame>, def: &'a ActionDefinition) -> Host<'a> {
+        Host {
+            run,
+            frame,
+            current: Some(def),
+            item: None,
+            nondet: None,
+        }
+    }
+}
+
 impl EvalHost for Host<'_> {
     fn parameter(&self, name: &str) -> Result<Value, EvalError> {
         self.run.parameters.get(name).cloned().ok_or_else(|| {

@@ -285,21 +285,35 @@ fn answers_then_waits() -> serde_json::Value {
         }}, "kind": "Stateless"})
 }
 
-#[tokio::test]
-async fn a_run_its_caller_drives_goes_on_after_the_caller_stops_polling() {
-    let (entered_tx, mut entered) = mpsc::unbounded_channel();
-    let (release, release_rx) = mpsc::unbounded_channel();
+/// A harness with a Gate executor (held until `release` says so, when given)
+/// and a started, caller-driven run of [`answers_then_waits`]; the receiver
+/// hears each Gate the run enters.
+async fn driven_run(
+    release: Option<mpsc::UnboundedReceiver<()>>,
+) -> (
+    common::Harness,
+    conflux_engine::RunHandle,
+    mpsc::UnboundedReceiver<serde_json::Value>,
+) {
+    let (entered_tx, entered) = mpsc::unbounded_channel();
     let gate = Arc::new(common::Gate {
         entered: entered_tx,
-        release: Some(Arc::new(tokio::sync::Mutex::new(release_rx))),
+        release: release.map(|r| Arc::new(tokio::sync::Mutex::new(r))),
     });
     let h = harness_with(vec![gate], None).await;
     h.register("early", &answers_then_waits());
-    let mut handle = h
+    let handle = h
         .engine
         .start_run_driven(StartRun::new("early", "manual", json!({})))
         .await
         .expect("started");
+    (h, handle, entered)
+}
+
+#[tokio::test]
+async fn a_run_its_caller_drives_goes_on_after_the_caller_stops_polling() {
+    let (release, release_rx) = mpsc::unbounded_channel();
+    let (_h, mut handle, mut entered) = driven_run(Some(release_rx)).await;
     let mut driver = Some(
         handle
             .driver
@@ -331,18 +345,7 @@ async fn a_run_its_caller_drives_goes_on_after_the_caller_stops_polling() {
 
 #[tokio::test]
 async fn a_driven_run_never_polled_still_runs_and_stateful_runs_are_not_driven() {
-    let (entered_tx, mut entered) = mpsc::unbounded_channel();
-    let gate = Arc::new(common::Gate {
-        entered: entered_tx,
-        release: None,
-    });
-    let h = harness_with(vec![gate], None).await;
-    h.register("early", &answers_then_waits());
-    let mut handle = h
-        .engine
-        .start_run_driven(StartRun::new("early", "manual", json!({})))
-        .await
-        .expect("started");
+    let (h, mut handle, mut entered) = driven_run(None).await;
     // The caller gives up at once (its connection closed): nothing is lost.
     drop(handle.driver.take().expect("driven"));
     let outcome = handle.completion.await.expect("the run ends");

@@ -154,13 +154,7 @@ pub(crate) fn run_immediate(
     def: &Arc<ActionDefinition>,
     frame: &Arc<Frame>,
 ) -> Option<Outcome> {
-    let host = Host {
-        run: ctx,
-        frame,
-        current: Some(def),
-        item: None,
-        nondet: None,
-    };
+    let host = Host::of(ctx, frame, def);
     Some(match &def.kind {
         ActionKind::Compose { inputs } => match inputs.eval(&host) {
             Ok(v) => Outcome::ok(Some(v.clone()), Some(v)),
@@ -193,13 +187,7 @@ async fn dispatch(ctx: &Arc<RunCtx>, def: &Arc<ActionDefinition>, frame: &Arc<Fr
     }
     match &def.kind {
         ActionKind::Wait { inputs } => {
-            let host = Host {
-                run: ctx,
-                frame,
-                current: Some(def),
-                item: None,
-                nondet: None,
-            };
+            let host = Host::of(ctx, frame, def);
             Box::pin(misc::wait(def, &host, inputs)).await
         }
         ActionKind::Http { inputs } => {

@@ -312,13 +312,7 @@ async fn subscribe_phase(job: SubscribeJob) -> Result<Subscribed, Outcome> {
         record.insert("inputs".into(), Value::object(recorded.clone()));
         record.insert("outputs".into(), subscribe_outputs.clone());
         let host = UnsubscribeHost {
-            inner: Host {
-                run: &ctx,
-                frame: &frame,
-                current: Some(&def),
-                item: None,
-                nondet: None,
-            },
+            inner: Host::of(&ctx, &frame, &def),
             record: Value::object(record),
         };
         match compiled.eval(&host) {
