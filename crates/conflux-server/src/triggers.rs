@@ -587,15 +587,26 @@ impl HistoryWrites {
             sender
         });
         let ticket = self.shared.take_ticket();
-        if let Err(refused) = queue.send((ticket, entries)).await {
-            // The writer is gone (the runtime is stopping): write in place.
-            let (ticket, entries) = refused.0;
-            let workflow = entries.workflow.clone();
-            if let Err(err) = store.commit(entries.batch).await {
-                tracing::warn!(workflow = %workflow, error = %err, "Could not record the trigger history entry.");
-            }
-            self.shared.finish(&[ticket]);
-        }
+        // Once its ticket is taken, an entry must reach the writer (or be
+        // written here) whatever becomes of this caller: readers wait in
+        // `settled` until the ticket is finished. A caller whose client
+        // disconnects while the queue is full is dropped mid-wait, so the
+        // wait for room happens in a task of its own.
+        let item = match queue.try_send((ticket, entries)) {
+            Ok(()) => return,
+            Err(
+                tokio::sync::mpsc::error::TrySendError::Full(item)
+                | tokio::sync::mpsc::error::TrySendError::Closed(item),
+            ) => item,
+        };
+        let delivery = tokio::spawn(deliver_history(
+            queue.clone(),
+            self.shared.clone(),
+            store.clone(),
+            item,
+        ));
+        // Waiting keeps the queue's back-pressure on the callers that stay.
+        let _ = delivery.await;
     }
 
     /// Waits until every entry queued before this call is written (or failed).
@@ -614,6 +625,24 @@ impl HistoryWrites {
             }
             written.await;
         }
+    }
+}
+
+/// Hands one call's entries to the writer once the queue has room; if the
+/// writer is gone (the runtime is stopping), writes them in place.
+async fn deliver_history(
+    queue: tokio::sync::mpsc::Sender<(u64, PendingHistory)>,
+    shared: Arc<WritesShared>,
+    store: Arc<dyn conflux_store::Store>,
+    item: (u64, PendingHistory),
+) {
+    if let Err(refused) = queue.send(item).await {
+        let (ticket, entries) = refused.0;
+        let workflow = entries.workflow.clone();
+        if let Err(err) = store.commit(entries.batch).await {
+            tracing::warn!(workflow = %workflow, error = %err, "Could not record the trigger history entry.");
+        }
+        shared.finish(&[ticket]);
     }
 }
 
@@ -971,6 +1000,47 @@ mod tests {
         assert!(poll_once(&mut settled).await.is_ready());
         // Nothing in flight: ready at once.
         assert!(poll_once(&mut Box::pin(writes.settled())).await.is_ready());
+    }
+
+    #[tokio::test]
+    async fn a_caller_gone_while_the_queue_is_full_still_delivers_and_readers_do_not_hang() {
+        let writes = HistoryWrites::default();
+        // A writer that has not taken anything yet, behind a queue of one.
+        let (sender, mut writer) = tokio::sync::mpsc::channel(1);
+        assert!(writes.queue.set(sender).is_ok());
+        let store: Arc<dyn conflux_store::Store> = Arc::new(
+            conflux_store::SqliteStore::open_in_memory()
+                .await
+                .expect("store"),
+        );
+        let entries = || PendingHistory {
+            workflow: "w".into(),
+            batch: WriteBatch::new(),
+        };
+        writes.queue(&store, entries()).await;
+        let mut waiting = Box::pin(writes.queue(&store, entries()));
+        assert!(
+            poll_once(&mut waiting).await.is_pending(),
+            "the queue is full"
+        );
+        // The caller's client disconnects: its handler is dropped mid-wait.
+        drop(waiting);
+        let mut settled = Box::pin(writes.settled());
+        assert!(poll_once(&mut settled).await.is_pending());
+        // The writer still receives both calls' entries and finishes them;
+        // then nothing holds the reader.
+        let delivered = async {
+            let mut tickets = Vec::new();
+            for _ in 0..2 {
+                let (ticket, _) = writer.recv().await.expect("writer queue open");
+                tickets.push(ticket);
+            }
+            writes.shared.finish(&tickets);
+            settled.await;
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(30), delivered)
+            .await
+            .expect("the entries of a caller that went away are delivered and readers go on");
     }
 
     #[test]
