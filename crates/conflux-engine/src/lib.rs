@@ -92,6 +92,8 @@ pub enum EngineError {
     TooManyWaitingRuns { workflow: String, limit: usize },
     #[error("the store failed: {0}")]
     Store(#[from] StoreError),
+    #[error("the run could not be started: {0}")]
+    StartFailed(String),
 }
 
 /// How the engine is built.
@@ -543,7 +545,7 @@ impl Engine {
 
     /// Starts a run; for stateful workflows the run is in the store when this returns.
     pub async fn start_run(&self, req: StartRun) -> Result<RunHandle, EngineError> {
-        start_run_shared(&self.shared, req, false).await
+        start_run_detached(&self.shared, req, false).await
     }
 
     /// [`Engine::start_run`] for a caller that waits for the run's Response:
@@ -551,7 +553,7 @@ impl Engine {
     /// [`RunHandle::driver`], to be polled by the caller (see [`RunDriver`]).
     /// Other runs get their own task as with `start_run`.
     pub async fn start_run_driven(&self, req: StartRun) -> Result<RunHandle, EngineError> {
-        start_run_shared(&self.shared, req, true).await
+        start_run_detached(&self.shared, req, true).await
     }
 
     /// Cancels a run: running actions are cancelled, pending ones skipped; a
@@ -854,6 +856,31 @@ fn new_run_ctx(shared: &Arc<EngineShared>, reg: &Registered, seed: RunSeed) -> A
         version_id: reg.version_id.clone(),
         version: reg.version.clone(),
     })
+}
+
+/// Starts a run so that it starts whatever becomes of the caller. Creating
+/// a stateful run is a store write and starting it another step; a caller
+/// dropped in between (its client disconnected) would leave a run created
+/// but never started, so such a start runs in a task of its own. A stateless
+/// start does not wait on anything and stays in the caller's task.
+async fn start_run_detached(
+    shared: &Arc<EngineShared>,
+    req: StartRun,
+    caller_drives: bool,
+) -> Result<RunHandle, EngineError> {
+    let stateless = shared
+        .workflows
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&req.workflow)
+        .is_some_and(|reg| reg.reg.stateless);
+    if stateless {
+        return start_run_shared(shared, req, caller_drives).await;
+    }
+    let shared = shared.clone();
+    tokio::spawn(async move { start_run_shared(&shared, req, caller_drives).await })
+        .await
+        .unwrap_or_else(|err| Err(EngineError::StartFailed(err.to_string())))
 }
 
 pub(crate) async fn start_run_shared(

@@ -296,3 +296,38 @@ async fn completion_waits_for_the_final_status_to_be_stored() {
         .expect("C recorded with the final status");
     assert_eq!(c.outputs, Some(json!("done-6")));
 }
+
+#[tokio::test]
+async fn a_stateful_run_starts_even_when_its_caller_goes_away_while_it_is_created() {
+    let h = common::harness().await;
+    h.register("chain", &chain_with_loop());
+    let mut done = h.engine.completions();
+    let mut start = Box::pin(h.engine.start_run(StartRun::new(
+        "chain",
+        "manual",
+        json!({"body": {"x": 3}}),
+    )));
+    // One poll: the run's creation is under way (a store write), then the
+    // caller is dropped, as when its client disconnects.
+    let first = std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(std::future::Future::poll(start.as_mut(), cx))
+    })
+    .await;
+    assert!(
+        first.is_pending(),
+        "creating a stateful run waits for the store"
+    );
+    drop(start);
+    let outcome = tokio::time::timeout(std::time::Duration::from_secs(30), done.recv())
+        .await
+        .expect("the created run is started and ends")
+        .expect("completion");
+    assert_eq!(outcome.status, RunStatus::Succeeded);
+    let stored = h
+        .store
+        .get_run(&outcome.run_id)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(stored.status, RunStatus::Succeeded);
+}
