@@ -243,13 +243,13 @@ async fn handle(state: &Arc<HostState>, call: Call, body: Body) -> Result<Respon
                     },
                 );
             }
-            history.commit(state).await;
+            history.commit().await;
             return Ok(reply::accepted(headers));
         }
         Fired::Started(runs) => {
             let mut runs = runs.into_iter();
             let Some(first) = runs.next() else {
-                history.commit(state).await;
+                history.commit().await;
                 return Ok(reply::accepted(headers));
             };
             for mut other in runs {
@@ -287,13 +287,13 @@ async fn handle(state: &Arc<HostState>, call: Call, body: Body) -> Result<Respon
             // The history entry is written while the run works; the caller is
             // answered once both are done.
             let (_, response) = tokio::join!(
-                history.commit(state),
+                history.commit(),
                 await_response(state, None, receiver, headers, &first.run_id)
             );
             Ok(response)
         }
         Some(receiver) => {
-            history.commit(state).await;
+            history.commit().await;
             state.async_responses.watch(&first.run_id, receiver);
             reply::insert_header(
                 &mut headers,
@@ -308,7 +308,7 @@ async fn handle(state: &Arc<HostState>, call: Call, body: Body) -> Result<Respon
             Ok(reply::accepted(headers))
         }
         None => {
-            history.commit(state).await;
+            history.commit().await;
             Ok(reply::accepted(headers))
         }
     }
@@ -508,7 +508,7 @@ pub async fn fire(
 ) -> Result<Fired, ApiError> {
     let (mut fired, history) =
         fire_keeping_responses(state, wf, trigger, outputs, client_tracking_id, false).await?;
-    history.commit(state).await;
+    history.commit().await;
     if let Fired::Started(runs) = &mut fired {
         runs.iter_mut().for_each(detach_response);
     }
@@ -516,21 +516,41 @@ pub async fn fire(
 }
 
 /// The trigger history entries of started runs, not written yet: a caller
-/// that waits for a run's response writes them while the run works.
+/// that waits for a run's response writes them while the run works. The
+/// entries are written whatever becomes of that caller: a commit runs in a
+/// task of its own, and entries dropped unwritten (the caller went away
+/// between the runs of a debatched call) are written by the drop.
 #[must_use = "the trigger history entries are written only by `commit`"]
 struct PendingHistory {
     workflow: String,
+    store: Arc<dyn conflux_store::Store>,
     batch: WriteBatch,
 }
 
 impl PendingHistory {
-    async fn commit(self, state: &HostState) {
+    fn new(workflow: &str, store: &Arc<dyn conflux_store::Store>) -> PendingHistory {
+        PendingHistory {
+            workflow: workflow.to_string(),
+            store: store.clone(),
+            batch: WriteBatch::new(),
+        }
+    }
+
+    /// The entries, leaving none to be written on drop.
+    fn take_batch(&mut self) -> WriteBatch {
+        std::mem::take(&mut self.batch)
+    }
+
+    async fn commit(mut self) {
         if self.batch.is_empty() {
             return;
         }
-        if let Err(err) = state.store.commit(self.batch).await {
-            tracing::warn!(workflow = %self.workflow, error = %err, "Could not record the trigger history entry.");
-        }
+        let _ = tokio::spawn(write_entries(
+            self.store.clone(),
+            self.workflow.clone(),
+            self.take_batch(),
+        ))
+        .await;
     }
 
     /// Queues the entries to be written behind the answer (see [`HistoryWrites`]).
@@ -539,6 +559,27 @@ impl PendingHistory {
             // Boxed: most calls queue nothing, and their futures stay small.
             Box::pin(state.history_writes.queue(&state.store, self)).await;
         }
+    }
+}
+
+impl Drop for PendingHistory {
+    fn drop(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(write_entries(
+                self.store.clone(),
+                self.workflow.clone(),
+                self.take_batch(),
+            ));
+        }
+    }
+}
+
+async fn write_entries(store: Arc<dyn conflux_store::Store>, workflow: String, batch: WriteBatch) {
+    if let Err(err) = store.commit(batch).await {
+        tracing::warn!(workflow = %workflow, error = %err, "Could not record the trigger history entry.");
     }
 }
 
@@ -637,11 +678,8 @@ async fn deliver_history(
     item: (u64, PendingHistory),
 ) {
     if let Err(refused) = queue.send(item).await {
-        let (ticket, entries) = refused.0;
-        let workflow = entries.workflow.clone();
-        if let Err(err) = store.commit(entries.batch).await {
-            tracing::warn!(workflow = %workflow, error = %err, "Could not record the trigger history entry.");
-        }
+        let (ticket, mut entries) = refused.0;
+        write_entries(store, entries.workflow.clone(), entries.take_batch()).await;
         shared.finish(&[ticket]);
     }
 }
@@ -678,10 +716,10 @@ async fn write_histories(
     mut receiver: tokio::sync::mpsc::Receiver<(u64, PendingHistory)>,
 ) {
     let mut tickets = Vec::new();
-    while let Some((ticket, first)) = receiver.recv().await {
+    while let Some((ticket, mut first)) = receiver.recv().await {
         tickets.clear();
         tickets.push(ticket);
-        let mut batch = first.batch;
+        let mut batch = first.take_batch();
         let gathered = tokio::time::sleep(HISTORY_LINGER);
         tokio::pin!(gathered);
         while tickets.len() < HISTORY_GROUP {
@@ -690,11 +728,11 @@ async fn write_histories(
                 next = receiver.recv() => next,
                 () = &mut gathered => break,
             };
-            let Some((ticket, more)) = next else {
+            let Some((ticket, mut more)) = next else {
                 break;
             };
             tickets.push(ticket);
-            batch.append(more.batch);
+            batch.append(more.take_batch());
         }
         if let Err(err) = store.commit(batch).await {
             tracing::warn!(error = %err, entries = tickets.len(), "Could not record trigger history entries.");
@@ -715,10 +753,7 @@ async fn fire_keeping_responses(
     caller_drives: bool,
 ) -> Result<(Fired, PendingHistory), ApiError> {
     let now = state.clock.now();
-    let mut history = PendingHistory {
-        workflow: wf.name.clone(),
-        batch: WriteBatch::new(),
-    };
+    let mut history = PendingHistory::new(&wf.name, &state.store);
     // `None`: a condition is false. `Some(None)`: one run with `outputs`.
     let split_items = {
         let host = TriggerHost::new(trigger, &outputs, wf, &state.app_settings, now);
@@ -827,7 +862,7 @@ async fn fire_keeping_responses(
             Ok(started) => started,
             Err(err) => {
                 // Runs started before this one keep their entries.
-                history.commit(state).await;
+                history.commit().await;
                 return Err(runtime_error(err));
             }
         };
@@ -1013,10 +1048,7 @@ mod tests {
                 .await
                 .expect("store"),
         );
-        let entries = || PendingHistory {
-            workflow: "w".into(),
-            batch: WriteBatch::new(),
-        };
+        let entries = || PendingHistory::new("w", &store);
         writes.queue(&store, entries()).await;
         let mut waiting = Box::pin(writes.queue(&store, entries()));
         assert!(
@@ -1041,6 +1073,50 @@ mod tests {
         tokio::time::timeout(std::time::Duration::from_secs(30), delivered)
             .await
             .expect("the entries of a caller that went away are delivered and readers go on");
+    }
+
+    #[tokio::test]
+    async fn trigger_history_entries_dropped_unwritten_are_written_anyway() {
+        let store: Arc<dyn conflux_store::Store> = Arc::new(
+            conflux_store::SqliteStore::open_in_memory()
+                .await
+                .expect("store"),
+        );
+        let now = Utc::now();
+        let id = RunId::generate(now);
+        let mut history = PendingHistory::new("w", &store);
+        history.batch.record_trigger_history(TriggerHistoryRecord {
+            workflow: WorkflowName::new("w"),
+            trigger: "manual".into(),
+            id: id.clone(),
+            status: ActionStatus::Succeeded,
+            code: Some("OK".into()),
+            error: None,
+            start_time: now,
+            end_time: Some(now),
+            fired: true,
+            run_id: Some(id.clone()),
+            inputs: None,
+            outputs: None,
+        });
+        // The caller went away before committing (between the runs of a
+        // debatched call): the entry must still land.
+        drop(history);
+        let written = async {
+            loop {
+                let entry = store
+                    .get_trigger_history(&WorkflowName::new("w"), "manual", &id)
+                    .await
+                    .expect("read");
+                if entry.is_some() {
+                    return;
+                }
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(30), written)
+            .await
+            .expect("the dropped entry is written");
     }
 
     #[test]
