@@ -545,7 +545,7 @@ impl Engine {
 
     /// Starts a run; for stateful workflows the run is in the store when this returns.
     pub async fn start_run(&self, req: StartRun) -> Result<RunHandle, EngineError> {
-        start_run_detached(&self.shared, req, false).await
+        start_run_shared(&self.shared, req, false).await
     }
 
     /// [`Engine::start_run`] for a caller that waits for the run's Response:
@@ -553,7 +553,7 @@ impl Engine {
     /// [`RunHandle::driver`], to be polled by the caller (see [`RunDriver`]).
     /// Other runs get their own task as with `start_run`.
     pub async fn start_run_driven(&self, req: StartRun) -> Result<RunHandle, EngineError> {
-        start_run_detached(&self.shared, req, true).await
+        start_run_shared(&self.shared, req, true).await
     }
 
     /// Cancels a run: running actions are cancelled, pending ones skipped; a
@@ -860,29 +860,10 @@ fn new_run_ctx(shared: &Arc<EngineShared>, reg: &Registered, seed: RunSeed) -> A
 
 /// Starts a run so that it starts whatever becomes of the caller. Creating
 /// a stateful run is a store write and starting it another step; a caller
-/// dropped in between (its client disconnected) would leave a run created
-/// but never started, so such a start runs in a task of its own. A stateless
-/// start does not wait on anything and stays in the caller's task.
-async fn start_run_detached(
-    shared: &Arc<EngineShared>,
-    req: StartRun,
-    caller_drives: bool,
-) -> Result<RunHandle, EngineError> {
-    let stateless = shared
-        .workflows
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&req.workflow)
-        .is_some_and(|reg| reg.reg.stateless);
-    if stateless {
-        return start_run_shared(shared, req, caller_drives).await;
-    }
-    let shared = shared.clone();
-    tokio::spawn(async move { start_run_shared(&shared, req, caller_drives).await })
-        .await
-        .unwrap_or_else(|err| Err(EngineError::StartFailed(err.to_string())))
-}
-
+/// dropped in between (a client that disconnected, a parent action that was
+/// cancelled) would leave a run created but never started, so such a start
+/// runs in a task of its own. A stateless start does not wait on anything
+/// and stays in the caller's task.
 pub(crate) async fn start_run_shared(
     shared: &Arc<EngineShared>,
     req: StartRun,
@@ -901,6 +882,22 @@ pub(crate) async fn start_run_shared(
     if !reg.reg.enabled {
         return Err(EngineError::WorkflowDisabled(req.workflow));
     }
+    if reg.reg.stateless {
+        return start_registered(shared, reg, req, caller_drives).await;
+    }
+    let shared = shared.clone();
+    tokio::spawn(async move { start_registered(&shared, reg, req, caller_drives).await })
+        .await
+        .unwrap_or_else(|err| Err(EngineError::StartFailed(err.to_string())))
+}
+
+/// [`start_run_shared`] once the workflow's registration is known.
+async fn start_registered(
+    shared: &Arc<EngineShared>,
+    reg: Arc<Registered>,
+    req: StartRun,
+    caller_drives: bool,
+) -> Result<RunHandle, EngineError> {
     let limits = Limits::of(&reg.reg.workflow);
     let admission = match limits {
         Some(l) => shared.gates.admit(&reg.reg.name, l),

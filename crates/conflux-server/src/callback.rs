@@ -210,30 +210,14 @@ fn decode(text: &str) -> Cow<'_, str> {
     if !text.bytes().any(|b| b == b'+' || b == b'%') {
         return Cow::Borrowed(text);
     }
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3).and_then(|pair| {
-                    let high = char::from(pair[0]).to_digit(16)?;
-                    let low = char::from(pair[1]).to_digit(16)?;
-                    u8::try_from(high * 16 + low).ok()
-                });
-                match hex {
-                    Some(byte) => {
-                        out.push(byte);
-                        i += 2;
-                    }
-                    // A '%' that starts no escape stays as it is.
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
+    // '+' is a space; an escaped "%2B" stays a '+', so pieces are decoded
+    // between the '+'s.
+    let mut out = Vec::with_capacity(text.len());
+    for (i, piece) in text.split('+').enumerate() {
+        if i > 0 {
+            out.push(b' ');
         }
-        i += 1;
+        out.extend(percent_encoding::percent_decode_str(piece));
     }
     Cow::Owned(match String::from_utf8(out) {
         Ok(text) => text,

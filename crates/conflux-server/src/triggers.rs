@@ -212,11 +212,11 @@ async fn handle(state: &Arc<HostState>, call: Call, body: Body) -> Result<Respon
         .filter(|v| !v.is_empty() && v.len() <= 128)
         .map_or_else(new_correlation_id, str::to_string);
     tracing::debug!(workflow = %wf.name, trigger = %trigger.name, correlation = %correlation, "Trigger called.");
+    let asynchronous = crate::async_response::is_asynchronous(&wf.workflow);
+    let stateless = wf.kind == conflux_definition::WorkflowKind::Stateless;
     // A stateless run answering this caller synchronously is polled by this
     // task (see `await_response`); others run in tasks of their own.
-    let caller_drives = wf.kind == conflux_definition::WorkflowKind::Stateless
-        && trigger.split_on.is_none()
-        && !crate::async_response::is_asynchronous(&wf.workflow);
+    let caller_drives = stateless && trigger.split_on.is_none() && !asynchronous;
     let (fired, history) = fire_keeping_responses(
         state,
         &wf,
@@ -275,15 +275,12 @@ async fn handle(state: &Arc<HostState>, call: Call, body: Body) -> Result<Respon
         detach_response(&mut first);
     }
     match first.response.take() {
-        Some(receiver)
-            if !crate::async_response::is_asynchronous(&wf.workflow)
-                && wf.kind == conflux_definition::WorkflowKind::Stateless =>
-        {
+        Some(receiver) if !asynchronous && stateless => {
             history.write_behind(state).await;
             let driver = first.driver.take();
             Ok(await_response(state, driver, receiver, headers, &first.run_id).await)
         }
-        Some(receiver) if !crate::async_response::is_asynchronous(&wf.workflow) => {
+        Some(receiver) if !asynchronous => {
             // The history entry is written while the run works; the caller is
             // answered once both are done.
             let (_, response) = tokio::join!(

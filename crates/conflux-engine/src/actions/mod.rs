@@ -105,7 +105,8 @@ pub(crate) fn static_result(res: &StaticResult) -> Outcome {
     o
 }
 
-/// Runs a non-container action, with its timeout and the run's cancellation.
+/// Runs a waiting leaf action (not a container, not an immediate action),
+/// with its timeout and the run's cancellation.
 pub(crate) async fn run_leaf(
     ctx: &Arc<RunCtx>,
     def: &Arc<ActionDefinition>,
@@ -179,12 +180,9 @@ pub(crate) fn run_immediate(
 }
 
 /// The waiting leaf actions. Each one's future is boxed, so that this
-/// future (and those of the scheduler around it) stays small for the
-/// immediate actions, which never get here.
+/// future (and those of the scheduler around it) stays small. Immediate
+/// actions never get here: the scheduler runs them with [`run_immediate`].
 async fn dispatch(ctx: &Arc<RunCtx>, def: &Arc<ActionDefinition>, frame: &Arc<Frame>) -> Outcome {
-    if let Some(outcome) = run_immediate(ctx, def, frame) {
-        return outcome;
-    }
     match &def.kind {
         ActionKind::Wait { inputs } => {
             let host = Host::of(ctx, frame, def);
@@ -225,8 +223,11 @@ async fn dispatch(ctx: &Arc<RunCtx>, def: &Arc<ActionDefinition>, frame: &Arc<Fr
             ))
             .await
         }
-        // Containers are handled by the scheduler.
-        _ => Outcome::failed("InternalError", "container action dispatched as a leaf"),
+        // Containers and immediate actions are handled by the scheduler.
+        _ => Outcome::failed(
+            "InternalError",
+            "container or immediate action dispatched as a waiting action",
+        ),
     }
 }
 
