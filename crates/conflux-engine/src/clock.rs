@@ -28,10 +28,49 @@ pub trait Clock: Send + Sync + 'static {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
 
+/// The time `secs` + `nanos` after the Unix epoch. A run reads the clock a few
+/// times per action; the calendar date of the day is kept per thread, so only
+/// the first reading of a day pays for turning a day count into a date.
+fn from_unix(secs: u64, nanos: u32) -> DateTime<Utc> {
+    use std::cell::Cell;
+
+    use chrono::{NaiveDate, NaiveTime};
+    const DAY: u64 = 86_400;
+    thread_local! {
+        static TODAY: Cell<Option<(u64, NaiveDate)>> = const { Cell::new(None) };
+    }
+    let day = secs / DAY;
+    let date = TODAY.with(|today| match today.get() {
+        Some((cached, date)) if cached == day => Some(date),
+        _ => {
+            let date = i64::try_from(secs - secs % DAY)
+                .ok()
+                .and_then(|start| DateTime::from_timestamp(start, 0))?
+                .date_naive();
+            today.set(Some((day, date)));
+            Some(date)
+        }
+    });
+    // Seconds of the day are below 86,400; nanos above a second mark a leap second.
+    let time = u32::try_from(secs % DAY)
+        .ok()
+        .and_then(|s| NaiveTime::from_num_seconds_from_midnight_opt(s, nanos));
+    match (date, time) {
+        (Some(date), Some(time)) => date.and_time(time).and_utc(),
+        _ => i64::try_from(secs)
+            .ok()
+            .and_then(|s| DateTime::from_timestamp(s, nanos))
+            .unwrap_or_default(),
+    }
+}
+
 #[async_trait]
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        let Ok(since) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) else {
+            return Utc::now();
+        };
+        from_unix(since.as_secs(), since.subsec_nanos())
     }
 
     async fn sleep_until(&self, deadline: DateTime<Utc>) {
@@ -143,5 +182,37 @@ impl ManualClock {
             }
             notified.await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+
+    #[test]
+    fn the_system_clock_reads_what_chrono_reads() {
+        // Around day boundaries, leap days and far dates, with and without nanos.
+        for secs in [
+            0u64,
+            1,
+            86_399,
+            86_400,
+            951_782_399,
+            951_782_400,
+            1_709_251_199,
+            1_709_251_200,
+            1_795_000_000,
+            4_102_444_799,
+            4_102_444_800,
+        ] {
+            for nanos in [0, 1, 999_999_999] {
+                let expected = DateTime::from_timestamp(secs as i64, nanos).unwrap();
+                assert_eq!(super::from_unix(secs, nanos), expected, "{secs}.{nanos}");
+            }
+        }
+        let before = Utc::now();
+        let read = super::Clock::now(&super::SystemClock);
+        let after = Utc::now();
+        assert!(before <= read && read <= after);
     }
 }

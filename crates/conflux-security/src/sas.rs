@@ -167,15 +167,27 @@ impl AccessKeys {
         if request.version != SAS_VERSION {
             return Err(SasError::UnsupportedVersion(request.version.to_string()));
         }
-        let presented = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(sig.trim_end_matches('='))
+        // A tag is 32 bytes; anything that does not decode to that many is
+        // no signature of ours (decoded on the stack, no allocation per call).
+        let mut presented = [0u8; 32];
+        let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode_slice(sig.trim_end_matches('='), &mut presented)
             .map_err(|_| SasError::Mismatch)?;
+        if decoded != presented.len() {
+            return Err(SasError::Mismatch);
+        }
         // Each comparison takes constant time. The secondary key is only
         // tried when the primary does not match, which tells a caller nothing
         // it does not know: only a holder of a valid URL sees the difference.
         let key = [KeyType::Primary, KeyType::Secondary]
             .into_iter()
-            .find(|&key| bool::from(self.mac(key, request).as_slice().ct_eq(&presented)))
+            .find(|&key| {
+                bool::from(
+                    self.mac(key, request)
+                        .as_slice()
+                        .ct_eq(presented.as_slice()),
+                )
+            })
             .ok_or(SasError::Mismatch)?;
         // Expiry is checked after the signature so a forged `se` reads as forged.
         if let Some(expiry) = request.expiry {
@@ -266,6 +278,11 @@ mod tests {
         let flipped = String::from_utf8(flipped).unwrap();
         assert_eq!(keys.verify(&req, &flipped, now), Err(SasError::Mismatch));
         assert_eq!(keys.verify(&req, "%%%", now), Err(SasError::Mismatch));
+        // A signature cut short or carrying extra bytes is no signature.
+        let short = &sig[..sig.len() - 4];
+        assert_eq!(keys.verify(&req, short, now), Err(SasError::Mismatch));
+        let long = format!("{sig}AAAA");
+        assert_eq!(keys.verify(&req, &long, now), Err(SasError::Mismatch));
         assert_eq!(keys.verify(&req, "", now), Err(SasError::MissingSignature));
         let v2 = SasRequest {
             version: "2.0",

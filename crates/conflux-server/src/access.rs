@@ -14,7 +14,7 @@ use axum::http::{header::AUTHORIZATION, HeaderMap};
 use conflux_security::IpFilter;
 use serde_json::Value;
 
-use crate::callback::{trigger_permissions, verify_trigger_call, QueryParams};
+use crate::callback::{is_trigger_permissions, verify_trigger_call, QueryParams};
 use crate::oauth_policy::{OAuthPolicies, TrustError};
 use crate::reply::{ApiError, ErrorKind};
 use crate::state::{HostState, HostedWorkflow};
@@ -164,7 +164,10 @@ pub async fn authorize_trigger_call(
                     ApiError::unauthorized("AuthorizationFailed", format!("{err}{hint}"))
                 },
             )?;
-            if query.get("sp") != Some(trigger_permissions(trigger).as_str()) {
+            if !query
+                .get("sp")
+                .is_some_and(|sp| is_trigger_permissions(sp, trigger))
+            {
                 return Err(ApiError::unauthorized(
                     "AuthorizationFailed",
                     "the signed permissions `sp` do not allow running this trigger; use the URL returned by listCallbackUrl",

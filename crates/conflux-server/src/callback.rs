@@ -40,6 +40,13 @@ pub fn trigger_permissions(trigger: &str) -> String {
     format!("/triggers/{trigger}/run")
 }
 
+/// Whether `sp` is [`trigger_permissions`] of `trigger`, without building it.
+pub fn is_trigger_permissions(sp: &str, trigger: &str) -> bool {
+    sp.strip_prefix("/triggers/")
+        .and_then(|rest| rest.strip_suffix("/run"))
+        == Some(trigger)
+}
+
 /// The answer of listCallbackUrl.
 pub fn callback_url(
     state: &HostState,
@@ -228,6 +235,18 @@ fn decode(text: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trigger_permissions_are_recognised_without_building_them() {
+        assert!(is_trigger_permissions(
+            &trigger_permissions("manual"),
+            "manual"
+        ));
+        assert!(!is_trigger_permissions("/triggers/manual/run", "other"));
+        assert!(!is_trigger_permissions("/triggers/manual/runs", "manual"));
+        assert!(!is_trigger_permissions("/triggers//run", "manual"));
+        assert!(!is_trigger_permissions("", "manual"));
+    }
 
     #[test]
     fn query_values_are_decoded() {

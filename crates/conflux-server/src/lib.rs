@@ -13,6 +13,7 @@ mod async_response;
 mod callback;
 pub mod connection_store;
 pub mod connections_api;
+mod front;
 mod history;
 mod http_trigger;
 mod keys;
@@ -153,6 +154,7 @@ impl Host {
                         .map(|(k, v)| (k.as_str(), v.as_str())),
                 );
             workflows.push(Arc::new(HostedWorkflow {
+                name_header: axum::http::HeaderValue::from_str(&spec.name).ok(),
                 name: spec.name,
                 kind: spec.kind,
                 document: spec.document,
@@ -294,13 +296,13 @@ impl BoundHost {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
-        let app = router(self.state.clone());
-        let result = axum::serve(
-            self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let make = front::MakeFront {
+            router: router(self.state.clone()),
+            state: self.state.clone(),
+        };
+        let result = axum::serve(self.listener, make)
+            .with_graceful_shutdown(shutdown)
+            .await;
         self.state.history_writes.settled().await;
         self.state.runtime.shutdown().await;
         result.map_err(ServerError::Serve)
@@ -393,7 +395,6 @@ fn router(state: Arc<HostState>) -> Router {
         .nest("/runtime/webhooks/workflow/api/management", management)
         .fallback(|| async { ApiError::not_found("NotFound", "no such endpoint; triggers are under /api/{workflow}/triggers/{trigger}/invoke and the management API under /runtime/webhooks/workflow/api/management/") })
         .layer(axum::extract::DefaultBodyLimit::disable())
-        .layer(LogRequestsLayer)
         .with_state(state)
 }
 
@@ -401,16 +402,6 @@ fn router(state: Arc<HostState>) -> Router {
 /// carries signatures. A plain wrapper rather than `middleware::from_fn`,
 /// which boxes every request's future; with debug logging off it costs a
 /// level check.
-#[derive(Clone, Copy)]
-struct LogRequestsLayer;
-
-impl<S> tower_layer::Layer<S> for LogRequestsLayer {
-    type Service = LogRequests<S>;
-    fn layer(&self, inner: S) -> LogRequests<S> {
-        LogRequests(inner)
-    }
-}
-
 #[derive(Clone)]
 struct LogRequests<S>(S);
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, Request, State};
-use axum::http::{HeaderMap, Method};
+use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use conflux_definition::TriggerDefinition;
@@ -46,7 +46,7 @@ pub async fn invoke_relative(
 }
 
 /// Answers a trigger call named by `(workflow, trigger, relative path)`.
-async fn answer(
+pub(crate) async fn answer(
     state: &Arc<HostState>,
     peer: SocketAddr,
     (workflow, trigger, relative): (String, String, String),
@@ -208,10 +208,10 @@ async fn handle(state: &Arc<HostState>, call: Call, body: Body) -> Result<Respon
     let correlation = call
         .headers
         .get("x-ms-correlation-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128)
-        .map_or_else(new_correlation_id, str::to_string);
-    tracing::debug!(workflow = %wf.name, trigger = %trigger.name, correlation = %correlation, "Trigger called.");
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.to_str().is_ok())
+        .cloned()
+        .unwrap_or_else(new_correlation_id);
+    tracing::debug!(workflow = %wf.name, trigger = %trigger.name, correlation = ?correlation, "Trigger called.");
     let asynchronous = crate::async_response::is_asynchronous(&wf.workflow);
     let stateless = wf.kind == conflux_definition::WorkflowKind::Stateless;
     // A stateless run answering this caller synchronously is polled by this
@@ -234,12 +234,12 @@ async fn handle(state: &Arc<HostState>, call: Call, body: Body) -> Result<Respon
             if !suppress {
                 workflow_headers(
                     &mut headers,
-                    &WorkflowHeaders {
-                        workflow: &wf.name,
+                    WorkflowHeaders {
+                        workflow: wf.name_header.as_ref(),
                         history: entry.as_str(),
                         run: None,
                         tracking: tracking.as_deref(),
-                        correlation: &correlation,
+                        correlation,
                     },
                 );
             }
@@ -261,13 +261,13 @@ async fn handle(state: &Arc<HostState>, call: Call, body: Body) -> Result<Respon
     if !suppress {
         workflow_headers(
             &mut headers,
-            &WorkflowHeaders {
-                workflow: &wf.name,
+            WorkflowHeaders {
+                workflow: wf.name_header.as_ref(),
                 history: first.run_id.as_str(),
                 run: Some(first.run_id.as_str()),
                 // The engine's default tracking id is the run id.
                 tracking: Some(tracking.as_deref().unwrap_or(first.run_id.as_str())),
-                correlation: &correlation,
+                correlation,
             },
         );
     }
@@ -313,47 +313,60 @@ async fn handle(state: &Arc<HostState>, call: Call, body: Body) -> Result<Respon
 
 /// The `x-ms-*` headers a trigger call is answered with.
 struct WorkflowHeaders<'a> {
-    workflow: &'a str,
+    /// The workflow's name, made a header value once (none if it cannot be one).
+    workflow: Option<&'a HeaderValue>,
     /// The trigger history entry the call made.
     history: &'a str,
     run: Option<&'a str>,
     tracking: Option<&'a str>,
-    correlation: &'a str,
+    correlation: HeaderValue,
 }
 
-fn workflow_headers(headers: &mut HeaderMap, values: &WorkflowHeaders<'_>) {
-    use axum::http::{HeaderName, HeaderValue};
-    // Names known at compile time: no parsing per call.
-    let mut put = |name: &'static str, value: &str| {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            headers.append(HeaderName::from_static(name), value);
+fn workflow_headers(headers: &mut HeaderMap, values: WorkflowHeaders<'_>) {
+    use axum::http::HeaderName;
+    let history = HeaderValue::from_str(values.history).ok();
+    // The run id usually names the history entry and tracks the run too:
+    // one value, shared by the headers that carry it.
+    let value_of = |text: &str| {
+        if text == values.history {
+            history.clone()
+        } else {
+            HeaderValue::from_str(text).ok()
         }
     };
-    put("x-ms-workflow-name", values.workflow);
-    put("x-ms-trigger-history-name", values.history);
-    if let Some(run) = values.run {
-        put("x-ms-workflow-run-id", run);
+    let run = values.run.and_then(value_of);
+    let tracking = values.tracking.and_then(value_of);
+    // Names known at compile time: no parsing per call.
+    for (name, value) in [
+        ("x-ms-workflow-name", values.workflow.cloned()),
+        ("x-ms-trigger-history-name", history),
+        ("x-ms-workflow-run-id", run),
+        ("x-ms-client-tracking-id", tracking),
+        ("x-ms-correlation-id", Some(values.correlation)),
+    ] {
+        if let Some(value) = value {
+            headers.append(HeaderName::from_static(name), value);
+        }
     }
-    if let Some(tracking) = values.tracking {
-        put("x-ms-client-tracking-id", tracking);
-    }
-    put("x-ms-correlation-id", values.correlation);
 }
 
 /// A random id in GUID form, for calls that bring no `x-ms-correlation-id`.
-fn new_correlation_id() -> String {
+fn new_correlation_id() -> HeaderValue {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     // Unique, not secret: the thread's generator, not a system call per call.
     let bytes = rand::random::<u128>().to_le_bytes();
-    let mut id = String::with_capacity(36);
+    let mut id = [0u8; 36];
+    let mut at = 0;
     for (i, byte) in bytes.iter().enumerate() {
         if matches!(i, 4 | 6 | 8 | 10) {
-            id.push('-');
+            id[at] = b'-';
+            at += 1;
         }
-        id.push(char::from(HEX[usize::from(byte >> 4)]));
-        id.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        id[at] = HEX[usize::from(byte >> 4)];
+        id[at + 1] = HEX[usize::from(byte & 0x0f)];
+        at += 2;
     }
-    id
+    HeaderValue::from_bytes(&id).expect("hex digits and dashes make a header value")
 }
 
 /// Lets the run answer nobody: a run started without a waiting caller
@@ -368,10 +381,11 @@ pub fn detach_response(run: &mut StartedRun) {
 }
 
 pub(crate) async fn read_body(
-    body: Body,
+    mut body: Body,
     headers: &HeaderMap,
     limit: usize,
-) -> Result<Vec<u8>, ApiError> {
+) -> Result<axum::body::Bytes, ApiError> {
+    use http_body_util::BodyExt;
     let too_large = || {
         ApiError::new(
             ErrorKind::PayloadTooLarge,
@@ -386,23 +400,36 @@ pub(crate) async fn read_body(
     if declared.is_some_and(|len| len > limit) {
         return Err(too_large());
     }
-    match axum::body::to_bytes(body, limit).await {
-        Ok(bytes) => Ok(bytes.to_vec()),
-        Err(err) => {
-            let inner = err.into_inner();
-            if inner
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                Err(too_large())
-            } else {
-                Err(ApiError::bad_request(
-                    "InvalidRequestContent",
-                    format!("the request body could not be read: {inner}"),
-                ))
+    // A small body arrives as one frame, which is kept as it is; more
+    // frames are joined. Trailers are not part of the body.
+    let mut first = axum::body::Bytes::new();
+    let mut joined: Option<Vec<u8>> = None;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|err| {
+            ApiError::bad_request(
+                "InvalidRequestContent",
+                format!("the request body could not be read: {err}"),
+            )
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        let so_far = joined.as_ref().map_or(first.len(), Vec::len);
+        if so_far + data.len() > limit {
+            return Err(too_large());
+        }
+        match &mut joined {
+            Some(all) => all.extend_from_slice(&data),
+            None if first.is_empty() => first = data,
+            None => {
+                let mut all = Vec::with_capacity(2 * (first.len() + data.len()));
+                all.extend_from_slice(&first);
+                all.extend_from_slice(&data);
+                joined = Some(all);
             }
         }
     }
+    Ok(joined.map_or(first, axum::body::Bytes::from))
 }
 
 /// Waits for the run's Response, polling the run itself when the runtime
@@ -1116,9 +1143,45 @@ mod tests {
             .expect("the dropped entry is written");
     }
 
+    fn chunked(pieces: &[&'static str]) -> Body {
+        let frames: Vec<Result<&'static str, std::io::Error>> =
+            pieces.iter().copied().map(Ok).collect();
+        Body::from_stream(futures::stream::iter(frames))
+    }
+
+    #[tokio::test]
+    async fn bodies_are_read_whole_and_held_to_the_limit_without_a_length() {
+        let none = HeaderMap::new();
+        let one = read_body(Body::from("{\"a\":1}"), &none, 100)
+            .await
+            .unwrap();
+        assert_eq!(&one[..], b"{\"a\":1}");
+        let many = read_body(chunked(&["{\"a\"", ":", "", "1}"]), &none, 100)
+            .await
+            .unwrap();
+        assert_eq!(&many[..], b"{\"a\":1}");
+        assert!(read_body(chunked(&[]), &none, 100)
+            .await
+            .unwrap()
+            .is_empty());
+        let over = read_body(chunked(&["12345", "67890", "x"]), &none, 10)
+            .await
+            .unwrap_err();
+        assert_eq!(over.code, "RequestEntityTooLarge");
+        let exactly = read_body(chunked(&["12345", "67890"]), &none, 10).await;
+        assert_eq!(&exactly.unwrap()[..], b"1234567890");
+        let mut declared = HeaderMap::new();
+        declared.insert("content-length", HeaderValue::from_static("11"));
+        let refused = read_body(Body::from("12345678901"), &declared, 10)
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code, "RequestEntityTooLarge");
+    }
+
     #[test]
     fn correlation_ids_have_the_guid_form() {
         let id = new_correlation_id();
+        let id = id.to_str().unwrap();
         let parts: Vec<usize> = id.split('-').map(str::len).collect();
         assert_eq!(parts, [8, 4, 4, 4, 12], "{id}");
         assert!(id
