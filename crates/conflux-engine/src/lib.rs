@@ -245,15 +245,79 @@ pub struct StartRun {
     pub workflow: String,
     pub trigger_name: String,
     /// `{headers, body, queries, relativePathParameters}` as the trigger produced them.
-    pub trigger_outputs: Value,
+    pub trigger_outputs: TriggerOutputs,
     pub client_tracking_id: Option<String>,
+}
+
+/// The outputs a trigger hands a run.
+#[derive(Debug, Clone)]
+pub enum TriggerOutputs {
+    /// Built in full.
+    Built(Value),
+    /// The body now, the rest when the run reads it.
+    Deferred(DeferredOutputs),
+}
+
+impl TriggerOutputs {
+    /// The whole outputs (built now if they were deferred).
+    pub fn built(&self) -> Value {
+        match self {
+            TriggerOutputs::Built(outputs) => outputs.clone(),
+            TriggerOutputs::Deferred(deferred) => deferred.build(),
+        }
+    }
+}
+
+impl<T: Into<Value>> From<T> for TriggerOutputs {
+    fn from(outputs: T) -> TriggerOutputs {
+        TriggerOutputs::Built(outputs.into())
+    }
+}
+
+/// Trigger outputs of which only the body is at hand: most runs read the
+/// body alone (`triggerBody()`), so the rest (a call's headers and queries,
+/// say) is built only when a run reads more, or records its trigger.
+#[derive(Clone)]
+pub struct DeferredOutputs {
+    body: Option<Value>,
+    build: Arc<dyn Fn(Option<&Value>) -> Value + Send + Sync>,
+}
+
+impl DeferredOutputs {
+    /// `build` makes the whole outputs from the body; it may be called more
+    /// than once and must give the same outputs each time.
+    pub fn new(
+        body: Option<Value>,
+        build: impl Fn(Option<&Value>) -> Value + Send + Sync + 'static,
+    ) -> DeferredOutputs {
+        DeferredOutputs {
+            body,
+            build: Arc::new(build),
+        }
+    }
+
+    pub fn body(&self) -> Option<&Value> {
+        self.body.as_ref()
+    }
+
+    pub fn build(&self) -> Value {
+        (self.build)(self.body.as_ref())
+    }
+}
+
+impl std::fmt::Debug for DeferredOutputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeferredOutputs")
+            .field("body", &self.body)
+            .finish_non_exhaustive()
+    }
 }
 
 impl StartRun {
     pub fn new(
         workflow: impl Into<String>,
         trigger_name: impl Into<String>,
-        trigger_outputs: impl Into<Value>,
+        trigger_outputs: impl Into<TriggerOutputs>,
     ) -> StartRun {
         StartRun {
             workflow: workflow.into(),
@@ -925,7 +989,7 @@ async fn start_registered(
         let time = serde_json::Value::String(fmt_time(now));
         let mut trigger_json = serde_json::Map::with_capacity(7);
         trigger_json.insert("name".into(), req.trigger_name.as_str().into());
-        trigger_json.insert("outputs".into(), req.trigger_outputs.to_json());
+        trigger_json.insert("outputs".into(), req.trigger_outputs.built().to_json());
         trigger_json.insert("startTime".into(), time.clone());
         trigger_json.insert("endTime".into(), time);
         trigger_json.insert("status".into(), "Succeeded".into());

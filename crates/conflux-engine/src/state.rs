@@ -241,17 +241,30 @@ pub(crate) struct RunCtx {
 /// the outputs alone.
 pub(crate) struct TriggerRecord {
     pub name: String,
-    pub outputs: Value,
+    outputs: std::sync::OnceLock<Value>,
+    /// The body, and how to build `outputs` when they were deferred.
+    deferred: Option<crate::DeferredOutputs>,
     /// When the trigger fired (its start and end time).
     fired: DateTime<Utc>,
     record: std::sync::OnceLock<Value>,
 }
 
 impl TriggerRecord {
-    pub fn new(name: String, outputs: Value, fired: DateTime<Utc>) -> TriggerRecord {
+    pub fn new(
+        name: String,
+        outputs: crate::TriggerOutputs,
+        fired: DateTime<Utc>,
+    ) -> TriggerRecord {
+        let (outputs, deferred) = match outputs {
+            crate::TriggerOutputs::Built(outputs) => (std::sync::OnceLock::from(outputs), None),
+            crate::TriggerOutputs::Deferred(deferred) => {
+                (std::sync::OnceLock::new(), Some(deferred))
+            }
+        };
         TriggerRecord {
             name,
             outputs,
+            deferred,
             fired,
             record: std::sync::OnceLock::new(),
         }
@@ -263,9 +276,28 @@ impl TriggerRecord {
         let outputs = record.get("outputs").unwrap_or_default();
         TriggerRecord {
             name,
-            outputs,
+            outputs: std::sync::OnceLock::from(outputs),
+            deferred: None,
             fired,
             record: std::sync::OnceLock::from(record),
+        }
+    }
+
+    /// The trigger's outputs, built on first use when they were deferred.
+    pub fn outputs(&self) -> &Value {
+        self.outputs.get_or_init(|| {
+            self.deferred
+                .as_ref()
+                .map(crate::DeferredOutputs::build)
+                .unwrap_or_default()
+        })
+    }
+
+    /// The outputs' body, null when there is none.
+    pub fn body(&self) -> Value {
+        match &self.deferred {
+            Some(deferred) => deferred.body().cloned().unwrap_or_default(),
+            None => self.outputs().get("body").unwrap_or_default(),
         }
     }
 
@@ -275,7 +307,7 @@ impl TriggerRecord {
             let time = Value::string(fmt_time(self.fired));
             let mut m = conflux_expr::map_with_capacity(7);
             m.insert("name".into(), Value::string(self.name.as_str()));
-            m.insert("outputs".into(), self.outputs.clone());
+            m.insert("outputs".into(), self.outputs().clone());
             m.insert("startTime".into(), time.clone());
             m.insert("endTime".into(), time);
             m.insert("status".into(), Value::string("Succeeded"));
@@ -439,7 +471,11 @@ impl EvalHost for Host<'_> {
     }
 
     fn trigger_outputs(&self) -> Result<Value, EvalError> {
-        Ok(self.run.trigger.outputs.clone())
+        Ok(self.run.trigger.outputs().clone())
+    }
+
+    fn trigger_body(&self) -> Result<Value, EvalError> {
+        Ok(self.run.trigger.body())
     }
 
     fn action(&self, name: &str) -> Result<Value, EvalError> {

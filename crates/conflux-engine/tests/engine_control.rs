@@ -238,6 +238,106 @@ async fn with_stateless_run_history_every_stateless_run_is_kept() {
     assert_eq!(h.record(&good, "A").await.outputs, Some(json!({"n": 7})));
 }
 
+/// Runs `expression` as the only input of a Compose in a stateless workflow
+/// that then fails (so it is kept), over deferred outputs whose builder
+/// counts its calls. Returns the Compose's outputs, the stored trigger
+/// outputs and how often the outputs were built.
+async fn over_deferred_outputs(expression: &str) -> (serde_json::Value, serde_json::Value, usize) {
+    let h = common::harness().await;
+    let wf = Arc::new(
+        conflux_definition::Workflow::from_json(&json!({"definition": {
+        "triggers": {"manual": {"type": "Request", "kind": "Http"}},
+        "actions": {
+            "Read": {"type": "Compose", "inputs": expression},
+            "Fail": {"type": "Compose", "inputs": "@div(1, 0)", "runAfter": {"Read": ["Succeeded"]}}
+        }}, "kind": "Stateless"}))
+        .expect("valid"),
+    );
+    h.engine
+        .register_workflow(WorkflowRegistration::new("lazy", wf))
+        .expect("register");
+    let built = Arc::new(AtomicUsize::new(0));
+    let counter = built.clone();
+    let outputs =
+        conflux_engine::DeferredOutputs::new(Some(ExprValue::from(json!({"n": 7}))), move |body| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let body = body.map_or(serde_json::Value::Null, ExprValue::to_json);
+            ExprValue::from(json!({"headers": {"X-Seen": "yes"}, "body": body}))
+        });
+    let handle = h
+        .engine
+        .start_run(StartRun::new(
+            "lazy",
+            "manual",
+            conflux_engine::TriggerOutputs::Deferred(outputs),
+        ))
+        .await
+        .expect("started");
+    let outcome = handle.completion.await.expect("finished");
+    assert_eq!(outcome.status, RunStatus::Failed);
+    let read = h.record(&outcome, "Read").await.outputs.expect("outputs");
+    let run = h
+        .store
+        .get_run(&outcome.run_id)
+        .await
+        .expect("read")
+        .expect("a failed stateless run is kept");
+    (
+        read,
+        run.trigger["outputs"].clone(),
+        built.load(Ordering::SeqCst),
+    )
+}
+
+#[tokio::test]
+async fn deferred_trigger_outputs_are_built_only_when_more_than_the_body_is_read() {
+    // The body alone: nothing is built until the failed run records its trigger.
+    let (read, stored, _) = over_deferred_outputs("@triggerBody()?['n']").await;
+    assert_eq!(read, json!(7));
+    assert_eq!(
+        stored,
+        json!({"headers": {"X-Seen": "yes"}, "body": {"n": 7}})
+    );
+    // The headers: built once, for the expression and the record alike.
+    let (read, stored, built) =
+        over_deferred_outputs("@triggerOutputs()['headers']['X-Seen']").await;
+    assert_eq!(read, json!("yes"));
+    assert_eq!(stored["headers"]["X-Seen"], "yes");
+    assert_eq!(built, 1);
+}
+
+#[tokio::test]
+async fn a_run_reading_only_the_body_never_builds_deferred_outputs() {
+    let h = common::harness().await;
+    let wf = Arc::new(
+        conflux_definition::Workflow::from_json(&json!({"definition": {
+        "triggers": {"manual": {"type": "Request", "kind": "Http"}},
+        "actions": {"Read": {"type": "Compose", "inputs": "@triggerBody()"}}}, "kind": "Stateless"}))
+        .expect("valid"),
+    );
+    h.engine
+        .register_workflow(WorkflowRegistration::new("lazy", wf))
+        .expect("register");
+    let built = Arc::new(AtomicUsize::new(0));
+    let counter = built.clone();
+    let outputs = conflux_engine::DeferredOutputs::new(None, move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        ExprValue::Null
+    });
+    let handle = h
+        .engine
+        .start_run(StartRun::new(
+            "lazy",
+            "manual",
+            conflux_engine::TriggerOutputs::Deferred(outputs),
+        ))
+        .await
+        .expect("started");
+    let outcome = handle.completion.await.expect("finished");
+    assert_eq!(outcome.status, RunStatus::Succeeded);
+    assert_eq!(built.load(Ordering::SeqCst), 0);
+}
+
 #[test]
 fn the_stateless_run_history_option_is_read_from_its_app_setting_only() {
     use conflux_engine::stateless_run_history_enabled as enabled;

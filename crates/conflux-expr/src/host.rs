@@ -39,6 +39,13 @@ pub trait EvalHost {
         Ok(self.trigger()?.get("outputs").unwrap_or_default())
     }
 
+    /// `triggerBody()`: the `body` of [`EvalHost::trigger_outputs`], null
+    /// when there is none. A host that keeps the body apart answers without
+    /// building the outputs.
+    fn trigger_body(&self) -> Result<Value, EvalError> {
+        Ok(self.trigger_outputs()?.get("body").unwrap_or_default())
+    }
+
     /// `actions('name')`: the record of an action that has run
     /// (`name, startTime, endTime, inputs, outputs, status, code, error, ...`).
     /// `outputs()` and `body()` are derived from it.

@@ -80,6 +80,22 @@ pub struct OutputsRequest<'a> {
 /// Built as the engine's values straight away: the body is parsed into them
 /// without an intermediate JSON tree.
 pub fn trigger_outputs(request: OutputsRequest<'_>) -> Result<ExprValue, BodyError> {
+    let body = request_body(request.headers, request.body)?;
+    Ok(outputs_with_body(&request, body.as_ref()))
+}
+
+/// The call's body as the engine's value, read as its content type says
+/// (none for an empty body).
+pub fn request_body(headers: &HeaderMap, body: &[u8]) -> Result<Option<ExprValue>, BodyError> {
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    parse_body(content_type, body)
+}
+
+/// The outputs of a call whose body was already read (`request.body` is
+/// not looked at).
+pub fn outputs_with_body(request: &OutputsRequest<'_>, body: Option<&ExprValue>) -> ExprValue {
     let mut headers = conflux_expr::map_with_capacity(request.headers.keys_len());
     for (name, value) in request.headers {
         if !request.include_authorization && name == axum::http::header::AUTHORIZATION {
@@ -96,14 +112,10 @@ pub fn trigger_outputs(request: OutputsRequest<'_>) -> Result<ExprValue, BodyErr
             }
         }
     }
-    let content_type = request
-        .headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
     let mut outputs = conflux_expr::map_with_capacity(4);
     outputs.insert("headers".into(), ExprValue::object(headers));
-    if let Some(body) = parse_body(content_type, request.body)? {
-        outputs.insert("body".into(), body);
+    if let Some(body) = body {
+        outputs.insert("body".into(), body.clone());
     }
     // The signature is a credential; it never reaches run history.
     let queries: ExprMap = request
@@ -116,13 +128,13 @@ pub fn trigger_outputs(request: OutputsRequest<'_>) -> Result<ExprValue, BodyErr
     if !queries.is_empty() {
         outputs.insert("queries".into(), ExprValue::object(queries));
     }
-    if let Some(params) = request.relative_path_parameters {
+    if let Some(params) = &request.relative_path_parameters {
         outputs.insert(
             "relativePathParameters".into(),
-            ExprValue::from(Value::Object(params)),
+            ExprValue::from(Value::Object(params.clone())),
         );
     }
-    Ok(ExprValue::object(outputs))
+    ExprValue::object(outputs)
 }
 
 pub fn is_json_type(content_type: &str) -> bool {

@@ -18,8 +18,9 @@ pub struct StartRequest {
     pub workflow: String,
     pub trigger_name: String,
     /// `{headers, body, queries?, relativePathParameters?}`, as the engine's
-    /// values (a Request trigger parses its call's body straight into them).
-    pub trigger_outputs: conflux_expr::Value,
+    /// values (a Request trigger parses its call's body straight into them),
+    /// or the body with the rest to be built if the run reads it.
+    pub trigger_outputs: conflux_engine::TriggerOutputs,
     pub client_tracking_id: Option<String>,
     /// The caller waits for the run's Response and will poll
     /// [`StartedRun::driver`] until then, when the runtime hands one back.

@@ -19,11 +19,12 @@ use serde_json::{json, Value};
 
 use crate::callback::QueryParams;
 use crate::reply::{self, ApiError, ErrorKind};
-use crate::request::{trigger_outputs, OutputsRequest, PathTemplate};
+use crate::request::{OutputsRequest, PathTemplate};
 use crate::runtime::{
     ResponseBody, ResponseReceiver, RunResponse, RuntimeError, StartRequest, StartedRun,
 };
 use crate::state::{HostState, HostedWorkflow};
+use conflux_engine::{DeferredOutputs, TriggerOutputs};
 
 /// `/api/{workflow}/triggers/{trigger}/invoke`
 pub async fn invoke(
@@ -177,17 +178,11 @@ async fn handle(state: &Arc<HostState>, call: Call, body: Body) -> Result<Respon
         None => None,
     };
     let bytes = read_body(body, &call.headers, state.config.max_body_bytes).await?;
-    let outputs = trigger_outputs(OutputsRequest {
-        headers: &call.headers,
-        body: &bytes,
-        query: &query,
-        relative_path_parameters,
-        include_authorization: trigger.options.include_authorization_headers_in_outputs,
-    })
-    .map_err(|err| ApiError::bad_request("InvalidRequestContent", err.0))?;
+    let body = crate::request::request_body(&call.headers, &bytes)
+        .map_err(|err| ApiError::bad_request("InvalidRequestContent", err.0))?;
     if trigger.options.enable_schema_validation {
         if let Some(schema) = inputs.and_then(|i| i.get("schema")) {
-            let body = outputs.get("body").map_or(Value::Null, |b| b.to_json());
+            let body = body.as_ref().map_or(Value::Null, |b| b.to_json());
             let errors = crate::schema::validate(schema, &body);
             if !errors.is_empty() {
                 return Err(ApiError::bad_request(
@@ -217,6 +212,37 @@ async fn handle(state: &Arc<HostState>, call: Call, body: Body) -> Result<Respon
     // A stateless run answering this caller synchronously is polled by this
     // task (see `await_response`); others run in tasks of their own.
     let caller_drives = stateless && trigger.split_on.is_none() && !asynchronous;
+    let include_authorization = trigger.options.include_authorization_headers_in_outputs;
+    let outputs = if caller_drives && !reads_outputs_when_fired(&wf, trigger) {
+        // Nothing reads the outputs before the run does, and most runs read
+        // the body alone: the headers and queries are made into outputs only
+        // if the run asks for them.
+        drop(query);
+        let (headers, query) = (call.headers, call.query);
+        TriggerOutputs::Deferred(DeferredOutputs::new(body, move |body| {
+            crate::request::outputs_with_body(
+                &OutputsRequest {
+                    headers: &headers,
+                    body: &[],
+                    query: &QueryParams::parse(query.as_deref()),
+                    relative_path_parameters: relative_path_parameters.clone(),
+                    include_authorization,
+                },
+                body,
+            )
+        }))
+    } else {
+        TriggerOutputs::Built(crate::request::outputs_with_body(
+            &OutputsRequest {
+                headers: &call.headers,
+                body: &[],
+                query: &query,
+                relative_path_parameters,
+                include_authorization,
+            },
+            body.as_ref(),
+        ))
+    };
     let (fired, history) = fire_keeping_responses(
         state,
         &wf,
@@ -530,8 +556,15 @@ pub async fn fire(
     outputs: ExprValue,
     client_tracking_id: Option<String>,
 ) -> Result<Fired, ApiError> {
-    let (mut fired, history) =
-        fire_keeping_responses(state, wf, trigger, outputs, client_tracking_id, false).await?;
+    let (mut fired, history) = fire_keeping_responses(
+        state,
+        wf,
+        trigger,
+        outputs.into(),
+        client_tracking_id,
+        false,
+    )
+    .await?;
     history.commit().await;
     if let Fired::Started(runs) = &mut fired {
         runs.iter_mut().for_each(detach_response);
@@ -772,106 +805,118 @@ async fn fire_keeping_responses(
     state: &HostState,
     wf: &HostedWorkflow,
     trigger: &TriggerDefinition,
-    outputs: ExprValue,
+    outputs: TriggerOutputs,
     client_tracking_id: Option<String>,
     caller_drives: bool,
 ) -> Result<(Fired, PendingHistory), ApiError> {
     let now = state.clock.now();
     let mut history = PendingHistory::new(&wf.name, &state.store);
-    // `None`: a condition is false. `Some(None)`: one run with `outputs`.
-    let split_items = {
-        let host = TriggerHost::new(trigger, &outputs, wf, &state.app_settings, now);
-        let mut holds = true;
-        for (index, condition) in trigger.conditions.iter().enumerate() {
-            let value = condition.eval(&host).map_err(|err| {
-                ApiError::bad_request(
-                    "InvalidTriggerCondition",
-                    format!("{}.conditions[{index}]: {err}", trigger.path),
-                )
-            })?;
-            if !value.as_bool().unwrap_or(false) {
-                holds = false;
-                break;
-            }
-        }
-        match &trigger.split_on {
-            _ if !holds => None,
-            None => Some(None),
-            Some(split) => {
-                let value = split.eval(&host).map_err(|err| {
-                    ApiError::bad_request(
-                        "InvalidSplitOn",
-                        format!("{}.splitOn: {err}", trigger.path),
-                    )
-                })?;
-                let ExprValue::Array(items) = value else {
-                    return Err(ApiError::bad_request(
-                        "InvalidSplitOn",
-                        format!(
-                            "{}.splitOn must select an array; it produced something else",
-                            trigger.path
-                        ),
-                    ));
-                };
-                Some(Some(items))
-            }
-        }
-    };
-    let items = match split_items {
-        None if !wf.keeps_run_history => {
-            return Ok((
-                Fired::Skipped {
-                    history: RunId::generate(now),
-                },
-                history,
-            ))
-        }
-        None => {
-            let id = RunId::generate(now);
-            let mut batch = WriteBatch::new();
-            batch.record_trigger_history(TriggerHistoryRecord {
-                workflow: WorkflowName::new(wf.name.as_str()),
-                trigger: trigger.name.clone(),
-                id: id.clone(),
-                status: ActionStatus::Skipped,
-                code: Some("TriggerConditionNotMet".into()),
-                error: None,
-                start_time: now,
-                end_time: Some(now),
-                fired: false,
-                run_id: None,
-                inputs: None,
-                outputs: if trigger.runtime.secure_data.outputs {
-                    None
-                } else {
-                    Some(outputs.to_json())
-                },
-            });
-            state.store.commit(batch).await?;
-            return Ok((Fired::Skipped { history: id }, history));
-        }
-        Some(None) => vec![outputs],
-        Some(Some(items)) => {
-            let mut one = outputs
-                .as_object()
-                .map_or_else(ExprMap::default, |o| (**o).clone());
-            items
-                .iter()
-                .map(|item| {
-                    one.insert("body".into(), item.clone());
-                    ExprValue::object(one.clone())
-                })
-                .collect()
+    let items: Vec<TriggerOutputs> = match outputs {
+        // Deferred only when nothing here reads them (`reads_outputs_when_fired`).
+        deferred @ TriggerOutputs::Deferred(_) => vec![deferred],
+        TriggerOutputs::Built(outputs) => {
+            // `None`: a condition is false. `Some(None)`: one run with `outputs`.
+            let split_items = {
+                let host = TriggerHost::new(trigger, &outputs, wf, &state.app_settings, now);
+                let mut holds = true;
+                for (index, condition) in trigger.conditions.iter().enumerate() {
+                    let value = condition.eval(&host).map_err(|err| {
+                        ApiError::bad_request(
+                            "InvalidTriggerCondition",
+                            format!("{}.conditions[{index}]: {err}", trigger.path),
+                        )
+                    })?;
+                    if !value.as_bool().unwrap_or(false) {
+                        holds = false;
+                        break;
+                    }
+                }
+                match &trigger.split_on {
+                    _ if !holds => None,
+                    None => Some(None),
+                    Some(split) => {
+                        let value = split.eval(&host).map_err(|err| {
+                            ApiError::bad_request(
+                                "InvalidSplitOn",
+                                format!("{}.splitOn: {err}", trigger.path),
+                            )
+                        })?;
+                        let ExprValue::Array(items) = value else {
+                            return Err(ApiError::bad_request(
+                                "InvalidSplitOn",
+                                format!(
+                                    "{}.splitOn must select an array; it produced something else",
+                                    trigger.path
+                                ),
+                            ));
+                        };
+                        Some(Some(items))
+                    }
+                }
+            };
+            let items: Vec<ExprValue> = match split_items {
+                None if !wf.keeps_run_history => {
+                    return Ok((
+                        Fired::Skipped {
+                            history: RunId::generate(now),
+                        },
+                        history,
+                    ))
+                }
+                None => {
+                    let id = RunId::generate(now);
+                    let mut batch = WriteBatch::new();
+                    batch.record_trigger_history(TriggerHistoryRecord {
+                        workflow: WorkflowName::new(wf.name.as_str()),
+                        trigger: trigger.name.clone(),
+                        id: id.clone(),
+                        status: ActionStatus::Skipped,
+                        code: Some("TriggerConditionNotMet".into()),
+                        error: None,
+                        start_time: now,
+                        end_time: Some(now),
+                        fired: false,
+                        run_id: None,
+                        inputs: None,
+                        outputs: if trigger.runtime.secure_data.outputs {
+                            None
+                        } else {
+                            Some(outputs.to_json())
+                        },
+                    });
+                    state.store.commit(batch).await?;
+                    return Ok((Fired::Skipped { history: id }, history));
+                }
+                Some(None) => vec![outputs],
+                Some(Some(items)) => {
+                    let mut one = outputs
+                        .as_object()
+                        .map_or_else(ExprMap::default, |o| (**o).clone());
+                    items
+                        .iter()
+                        .map(|item| {
+                            one.insert("body".into(), item.clone());
+                            ExprValue::object(one.clone())
+                        })
+                        .collect()
+                }
+            };
+            items.into_iter().map(TriggerOutputs::Built).collect()
         }
     };
     let mut runs = Vec::with_capacity(items.len());
     for item in items {
         // The trigger's `correlation.clientTrackingId` (the designer's custom
         // tracking id) names the run; otherwise the caller's header does.
-        let tracking = defined_tracking_id(wf, trigger, &item, &state.app_settings, now)
-            .or(client_tracking_id.clone());
-        let item_outputs =
-            (wf.keeps_run_history && !trigger.runtime.secure_data.outputs).then(|| item.to_json());
+        let tracking = match &item {
+            TriggerOutputs::Built(outputs) => {
+                defined_tracking_id(wf, trigger, outputs, &state.app_settings, now)
+            }
+            TriggerOutputs::Deferred(_) => None,
+        }
+        .or(client_tracking_id.clone());
+        let item_outputs = (wf.keeps_run_history && !trigger.runtime.secure_data.outputs)
+            .then(|| item.built().to_json());
         let started = match state
             .runtime
             .start_run(StartRequest {
@@ -926,6 +971,20 @@ pub fn runtime_error(err: RuntimeError) -> ApiError {
         }
         RuntimeError::Failed(_) => ApiError::internal(err.to_string()),
     }
+}
+
+/// Whether firing `trigger` reads its outputs before a run does: its
+/// conditions, splitOn and `correlation.clientTrackingId` are evaluated over
+/// them, and a workflow that keeps run history records them with the call.
+fn reads_outputs_when_fired(wf: &HostedWorkflow, trigger: &TriggerDefinition) -> bool {
+    wf.keeps_run_history
+        || !trigger.conditions.is_empty()
+        || trigger.split_on.is_some()
+        || trigger
+            .raw
+            .get("correlation")
+            .and_then(|c| c.get("clientTrackingId"))
+            .is_some()
 }
 
 /// `correlation.clientTrackingId` of a trigger, evaluated over one run's trigger outputs.

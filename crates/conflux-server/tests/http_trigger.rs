@@ -326,10 +326,13 @@ async fn polls_until_200_then_follows_location_across_a_restart() {
     assert_eq!(rig.poll_after(60).await.0, "/poll?q=1");
     let run = started.recv().await.unwrap();
     assert_eq!(run.trigger_name, "poll");
-    assert_eq!(run.trigger_outputs.to_json()["statusCode"], 200);
-    assert_eq!(run.trigger_outputs.to_json()["body"], json!({"n": 1}));
+    assert_eq!(run.trigger_outputs.built().to_json()["statusCode"], 200);
     assert_eq!(
-        run.trigger_outputs.to_json()["headers"]["location"],
+        run.trigger_outputs.built().to_json()["body"],
+        json!({"n": 1})
+    );
+    assert_eq!(
+        run.trigger_outputs.built().to_json()["headers"]["location"],
         "/next"
     );
     rig.clock.wait_for_sleepers(1).await;
@@ -352,7 +355,10 @@ async fn polls_until_200_then_follows_location_across_a_restart() {
     // 00:03 — the Location URL answers 200 with Retry-After: 10.
     assert_eq!(rig.poll_after(60).await.0, "/next");
     let run = started.recv().await.unwrap();
-    assert_eq!(run.trigger_outputs.to_json()["body"], json!({"n": 2}));
+    assert_eq!(
+        run.trigger_outputs.built().to_json()["body"],
+        json!({"n": 2})
+    );
     rig.clock.wait_for_sleepers(1).await;
     let state = rig.stored().await;
     assert_eq!(state["nextPoll"], "2030-01-01T00:03:10Z");
@@ -409,8 +415,11 @@ async fn errors_never_fire_and_a_status_condition_replaces_the_200_rule() {
     let (_host, mut started) = rig.start(trigger).await;
     assert_eq!(rig.poll_after(60).await.0, "/created?q=1");
     let run = started.recv().await.unwrap();
-    assert_eq!(run.trigger_outputs.to_json()["statusCode"], 201);
-    assert_eq!(run.trigger_outputs.to_json()["body"], json!({"id": 7}));
+    assert_eq!(run.trigger_outputs.built().to_json()["statusCode"], 201);
+    assert_eq!(
+        run.trigger_outputs.built().to_json()["body"],
+        json!({"id": 7})
+    );
 }
 
 #[tokio::test]
@@ -431,7 +440,10 @@ async fn a_503_is_retried_after_its_retry_after_under_the_default_policy() {
 
     assert_eq!(rig.poll_after(7).await.0, "/flaky?q=1");
     let run = started.recv().await.unwrap();
-    assert_eq!(run.trigger_outputs.to_json()["body"], json!({"ok": true}));
+    assert_eq!(
+        run.trigger_outputs.built().to_json()["body"],
+        json!({"ok": true})
+    );
     rig.clock.wait_for_sleepers(1).await;
     assert_eq!(rig.stored().await["nextPoll"], "2030-01-01T00:02:00Z");
     let entries = rig.histories().await;
@@ -516,7 +528,10 @@ async fn a_202_with_location_and_a_short_retry_after_polls_the_location_soon() {
 
     assert_eq!(rig.poll_after(5).await.0, "/job/status");
     let run = started.recv().await.unwrap();
-    assert_eq!(run.trigger_outputs.to_json()["body"], json!({"done": true}));
+    assert_eq!(
+        run.trigger_outputs.built().to_json()["body"],
+        json!({"done": true})
+    );
     rig.clock.wait_for_sleepers(1).await;
     assert_eq!(rig.stored().await["nextPoll"], "2030-01-01T00:02:00Z");
     host.stop().await;
@@ -587,7 +602,10 @@ async fn a_full_queue_skips_the_poll_without_consuming_the_answer() {
     // 00:02 — the same data again, and now it starts a run.
     assert_eq!(rig.poll_after(60).await.0, "/items?q=1");
     let run = started.recv().await.unwrap();
-    assert_eq!(run.trigger_outputs.to_json()["body"], json!({"item": 1}));
+    assert_eq!(
+        run.trigger_outputs.built().to_json()["body"],
+        json!({"item": 1})
+    );
     rig.clock.wait_for_sleepers(1).await;
     assert_eq!(
         rig.stored().await["pollUrl"],
@@ -644,7 +662,7 @@ async fn oauth_and_api_key_authentication_go_through_the_request_authorizer() {
     assert_eq!(auth.as_deref(), Some("Bearer token-from-endpoint"));
     let run = started.recv().await.unwrap();
     assert_eq!(
-        run.trigger_outputs.to_json()["body"],
+        run.trigger_outputs.built().to_json()["body"],
         json!({"ready": false})
     );
     host.stop().await;

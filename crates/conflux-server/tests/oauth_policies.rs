@@ -275,9 +275,9 @@ async fn a_token_matching_a_policy_starts_a_run_and_a_wrong_audience_does_not() 
 
     let run = f.accepted(&url, Some(&f.token("api://orders"))).await;
     assert_eq!(run.workflow, "orders");
-    assert_eq!(run.trigger_outputs.to_json()["body"]["order"], 7);
+    assert_eq!(run.trigger_outputs.built().to_json()["body"]["order"], 7);
     // Without IncludeAuthorizationHeadersInOutputs the token stays out of the run.
-    assert!(run.trigger_outputs.to_json()["headers"]
+    assert!(run.trigger_outputs.built().to_json()["headers"]
         .get("Authorization")
         .is_none());
 
@@ -446,7 +446,7 @@ async fn include_authorization_headers_keeps_the_token_in_trigger_outputs() {
     let token = f.token("api://orders");
     let run = f.accepted(&f.invoke_url("orders"), Some(&token)).await;
     assert_eq!(
-        run.trigger_outputs.to_json()["headers"]["Authorization"],
+        run.trigger_outputs.built().to_json()["headers"]["Authorization"],
         format!("Bearer {token}")
     );
 }

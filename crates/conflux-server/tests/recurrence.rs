@@ -205,7 +205,7 @@ async fn monthly_occurrences_drive_the_scheduler() {
     clock.advance(Duration::from_secs(24 * 86_400 + 18 * 3600));
     let run = started.recv().await.unwrap();
     assert_eq!(
-        run.trigger_outputs.to_json()["body"]["scheduledTime"],
+        run.trigger_outputs.built().to_json()["body"]["scheduledTime"],
         "2030-01-25T18:00:00Z"
     );
     clock.wait_for_sleepers(1).await;

@@ -503,7 +503,7 @@ async fn http_webhook_triggers_list_their_callback_url() {
     let call = served.client.post(value).json(&json!({"event": 1}));
     let (answered, _, request) = answer_call(&mut runs, call, ok(ResponseBody::Empty)).await;
     assert_eq!(
-        request.trigger_outputs.to_json()["body"],
+        request.trigger_outputs.built().to_json()["body"],
         json!({"event": 1})
     );
     assert_eq!(answered.status().as_u16(), 200);

@@ -218,3 +218,42 @@ async fn stateless_workflows_keep_history_only_with_the_app_setting() {
         .await;
     assert_eq!(histories["value"], json!([]), "{histories}");
 }
+
+#[tokio::test]
+async fn stateless_and_stateful_runs_read_the_same_trigger_outputs() {
+    // A stateless run answering its caller builds the headers and queries of
+    // its trigger outputs only when it reads them; what it reads is the same.
+    let actions = json!({"Reply": {"type": "Response", "kind": "Http", "inputs": {"statusCode": 200, "body": {
+        "probe": "@triggerOutputs()['headers']['X-Probe']",
+        "outputs": "@triggerOutputs()",
+        "body": "@triggerBody()"
+    }}}});
+    let stateful = request_workflow(actions.clone(), json!({}));
+    let mut stateless = stateful.clone();
+    stateless["kind"] = json!("Stateless");
+    let dir = support::project(&[("durable", stateful), ("quick", stateless)]);
+    let server = support::serve(dir.path()).start();
+    let client = reqwest::Client::new();
+    let mut answers = Vec::new();
+    for workflow in ["durable", "quick"] {
+        let answer = client
+            .post(server.url(workflow))
+            .header("x-probe", "seen")
+            .json(&json!({"n": 1}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 200, "{workflow}");
+        answers.push(answer.json::<Value>().await.unwrap());
+    }
+    assert_eq!(answers[0], answers[1]);
+    let answer = &answers[1];
+    assert_eq!(answer["probe"], "seen");
+    assert_eq!(answer["body"], json!({"n": 1}));
+    let outputs = answer["outputs"].as_object().unwrap();
+    let keys: Vec<&str> = outputs.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["headers", "body", "queries"], "{answer}");
+    // The signature is a credential: never among the queries.
+    assert_eq!(outputs["queries"]["sp"], "/triggers/manual/run", "{answer}");
+    assert!(outputs["queries"].get("sig").is_none(), "{answer}");
+}

@@ -306,7 +306,7 @@ pub(super) async fn call_workflow(
     let req = StartRun {
         workflow: name.clone(),
         trigger_name: trigger,
-        trigger_outputs: Value::from(serde_json::Value::Object(outputs)),
+        trigger_outputs: Value::from(serde_json::Value::Object(outputs)).into(),
         client_tracking_id: ctx.client_tracking_id.clone(),
     };
     let handle = match crate::start_run_shared(&ctx.engine, req, false).await {

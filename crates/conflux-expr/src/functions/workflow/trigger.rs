@@ -19,7 +19,7 @@ fn outputs_of(ctx: &FnCtx<'_>) -> FnResult {
 
 /// `trigger().outputs.body`, null when there is none.
 fn body_of(ctx: &FnCtx<'_>) -> FnResult {
-    Ok(outputs_of(ctx)?.get("body").unwrap_or_default())
+    ctx.host.trigger_body().map_err(host_error)
 }
 
 fn trigger(ctx: &FnCtx<'_>, _: &[Value]) -> FnResult {
