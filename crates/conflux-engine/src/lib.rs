@@ -280,8 +280,11 @@ impl<T: Into<Value>> From<T> for TriggerOutputs {
 #[derive(Clone)]
 pub struct DeferredOutputs {
     body: Option<Value>,
-    build: Arc<dyn Fn(Option<&Value>) -> Value + Send + Sync>,
+    build: Arc<BuildOutputs>,
 }
+
+/// Makes a trigger's whole outputs from its body.
+type BuildOutputs = dyn Fn(Option<&Value>) -> Value + Send + Sync;
 
 impl DeferredOutputs {
     /// `build` makes the whole outputs from the body; it may be called more
