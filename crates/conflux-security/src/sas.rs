@@ -82,6 +82,31 @@ pub struct AccessKeys {
     /// HMAC states already keyed with `primary` and `secondary`: a signature
     /// then costs the hashing of the signed text only, not of the key pads.
     keyed: [HmacSha256; 2],
+    /// Names this pair of keys in the per-thread cache of verified
+    /// signatures (new keys, new number: nothing verified before counts).
+    generation: u64,
+}
+
+/// Signatures recently verified on this thread, so a URL called again and
+/// again (the common case: one caller, one callback URL) is not hashed on
+/// every call. Only signatures that verified are kept, with exactly what
+/// they signed and the keys' generation.
+struct Verified {
+    generation: u64,
+    key: KeyType,
+    signed: [String; 4],
+    sig: String,
+}
+
+const VERIFIED_KEPT: usize = 8;
+
+thread_local! {
+    static VERIFIED: std::cell::RefCell<Vec<Verified>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn next_generation() -> u64 {
+    static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 impl PartialEq for AccessKeys {
@@ -114,6 +139,7 @@ impl AccessKeys {
             keyed: [keyed(&primary), keyed(&secondary)],
             primary,
             secondary,
+            generation: next_generation(),
         }
     }
 
@@ -167,6 +193,27 @@ impl AccessKeys {
         if request.version != SAS_VERSION {
             return Err(SasError::UnsupportedVersion(request.version.to_string()));
         }
+        let key = match self.recently_verified(request, sig) {
+            Some(key) => key,
+            None => {
+                let key = self.verify_tag(request, sig)?;
+                self.remember(request, sig, key);
+                key
+            }
+        };
+        // Expiry is checked after the signature so a forged `se` reads as forged.
+        if let Some(expiry) = request.expiry {
+            let at =
+                parse_expiry(expiry).ok_or_else(|| SasError::InvalidExpiry(expiry.to_string()))?;
+            if now >= at {
+                return Err(SasError::Expired(format_expiry(at)));
+            }
+        }
+        Ok(key)
+    }
+
+    /// The key a signature was made with, if it is one of ours for `request`.
+    fn verify_tag(&self, request: &SasRequest<'_>, sig: &str) -> Result<KeyType, SasError> {
         // A tag is 32 bytes; anything that does not decode to that many is
         // no signature of ours (decoded on the stack, no allocation per call).
         let mut presented = [0u8; 32];
@@ -179,7 +226,7 @@ impl AccessKeys {
         // Each comparison takes constant time. The secondary key is only
         // tried when the primary does not match, which tells a caller nothing
         // it does not know: only a holder of a valid URL sees the difference.
-        let key = [KeyType::Primary, KeyType::Secondary]
+        [KeyType::Primary, KeyType::Secondary]
             .into_iter()
             .find(|&key| {
                 bool::from(
@@ -188,16 +235,49 @@ impl AccessKeys {
                         .ct_eq(presented.as_slice()),
                 )
             })
-            .ok_or(SasError::Mismatch)?;
-        // Expiry is checked after the signature so a forged `se` reads as forged.
-        if let Some(expiry) = request.expiry {
-            let at =
-                parse_expiry(expiry).ok_or_else(|| SasError::InvalidExpiry(expiry.to_string()))?;
-            if now >= at {
-                return Err(SasError::Expired(format_expiry(at)));
+            .ok_or(SasError::Mismatch)
+    }
+
+    fn signed_parts<'a>(request: &SasRequest<'a>) -> [&'a str; 4] {
+        // Newline separators keep the fields unambiguous: none may contain one.
+        [
+            request.version,
+            request.permissions,
+            request.expiry.unwrap_or(""),
+            request.path,
+        ]
+    }
+
+    /// A cache hit needs the same keys, the same signed text and the same
+    /// signature, compared in constant time: a caller learns nothing of a
+    /// valid signature from how long a wrong one takes to refuse.
+    fn recently_verified(&self, request: &SasRequest<'_>, sig: &str) -> Option<KeyType> {
+        let parts = Self::signed_parts(request);
+        VERIFIED.with(|verified| {
+            verified.borrow().iter().find_map(|v| {
+                let same = v.generation == self.generation
+                    && v.signed.iter().zip(parts).all(|(kept, part)| kept == part)
+                    && v.sig.len() == sig.len()
+                    && bool::from(v.sig.as_bytes().ct_eq(sig.as_bytes()));
+                same.then_some(v.key)
+            })
+        })
+    }
+
+    fn remember(&self, request: &SasRequest<'_>, sig: &str, key: KeyType) {
+        let entry = Verified {
+            generation: self.generation,
+            key,
+            signed: Self::signed_parts(request).map(str::to_string),
+            sig: sig.to_string(),
+        };
+        VERIFIED.with(|verified| {
+            let mut verified = verified.borrow_mut();
+            if verified.len() == VERIFIED_KEPT {
+                verified.remove(0);
             }
-        }
-        Ok(key)
+            verified.push(entry);
+        });
     }
 
     fn mac(&self, key: KeyType, request: &SasRequest<'_>) -> [u8; 32] {
@@ -205,13 +285,7 @@ impl AccessKeys {
             KeyType::Primary => self.keyed[0].clone(),
             KeyType::Secondary => self.keyed[1].clone(),
         };
-        // Newline separators keep the fields unambiguous: none may contain one.
-        for part in [
-            request.version,
-            request.permissions,
-            request.expiry.unwrap_or(""),
-            request.path,
-        ] {
+        for part in Self::signed_parts(request) {
             mac.update(part.as_bytes());
             mac.update(b"\n");
         }
@@ -326,6 +400,29 @@ mod tests {
             keys.verify(&req, &by_secondary, now),
             Ok(KeyType::Secondary)
         );
+    }
+
+    #[test]
+    fn a_signature_verified_before_is_held_to_the_same_rules() {
+        let mut keys = AccessKeys::generate();
+        let req = request("/api/a/triggers/manual/invoke", None);
+        let sig = keys.sign(KeyType::Secondary, &req);
+        let now = Utc::now();
+        // Verified once, then again (from this thread's recent signatures).
+        assert_eq!(keys.verify(&req, &sig, now), Ok(KeyType::Secondary));
+        assert_eq!(keys.verify(&req, &sig, now), Ok(KeyType::Secondary));
+        let other_path = request("/api/b/triggers/manual/invoke", None);
+        assert_eq!(keys.verify(&other_path, &sig, now), Err(SasError::Mismatch));
+        let mut flipped = sig.clone().into_bytes();
+        let last = flipped.len() - 1;
+        flipped[last] = if flipped[last] == b'A' { b'Q' } else { b'A' };
+        let flipped = String::from_utf8(flipped).unwrap();
+        assert_eq!(keys.verify(&req, &flipped, now), Err(SasError::Mismatch));
+        // Other keys with the same secrets verify it; regenerated ones do not.
+        let restored = AccessKeys::from_bytes(keys.to_bytes().expose()).unwrap();
+        assert_eq!(restored.verify(&req, &sig, now), Ok(KeyType::Secondary));
+        keys.regenerate(KeyType::Secondary);
+        assert_eq!(keys.verify(&req, &sig, now), Err(SasError::Mismatch));
     }
 
     #[test]
