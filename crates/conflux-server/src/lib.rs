@@ -153,7 +153,11 @@ impl Host {
                         .iter()
                         .map(|(k, v)| (k.as_str(), v.as_str())),
                 );
+            let call_plans = triggers::CallPlan::all(&spec.workflow, keeps_run_history);
+            let asynchronous_response = async_response::is_asynchronous(&spec.workflow);
             workflows.push(Arc::new(HostedWorkflow {
+                call_plans,
+                asynchronous_response,
                 name_header: axum::http::HeaderValue::from_str(&spec.name).ok(),
                 name: spec.name,
                 kind: spec.kind,

@@ -59,6 +59,11 @@ pub struct HostedWorkflow {
     /// `Workflows.<name>.OperationOptions: WithStatelessRunHistory`, as in
     /// Logic Apps (failures that start no run are recorded either way).
     pub keeps_run_history: bool,
+    /// What a call of each Request (or webhook) trigger needs from its
+    /// definition, read once at load.
+    pub call_plans: Vec<crate::triggers::CallPlan>,
+    /// A Response action answers asynchronously (202 and a location).
+    pub asynchronous_response: bool,
 }
 
 impl HostedWorkflow {

@@ -90,15 +90,10 @@ async fn handle(state: &Arc<HostState>, call: Call, body: Body) -> Result<Respon
             ),
         )
     })?;
-    let trigger = wf
-        .workflow
-        .triggers
+    let plan = wf
+        .call_plans
         .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case(&call.trigger))
-        .map(|(_, t)| t)
-        .filter(|t| {
-            t.type_name.eq_ignore_ascii_case("Request") || crate::webhook::is_webhook_trigger(t)
-        })
+        .find(|plan| plan.trigger.eq_ignore_ascii_case(&call.trigger))
         .ok_or_else(|| {
             ApiError::not_found(
                 "TriggerNotFound",
@@ -108,6 +103,11 @@ async fn handle(state: &Arc<HostState>, call: Call, body: Body) -> Result<Respon
                 ),
             )
         })?;
+    let trigger = wf
+        .workflow
+        .triggers
+        .get(&plan.trigger)
+        .ok_or_else(|| ApiError::internal("a planned trigger is missing from its workflow"))?;
     if !wf.access.triggers.allows(call.peer.ip()) {
         return Err(ApiError::forbidden(
             "AuthorizationFailedByIpAddress",
@@ -131,38 +131,23 @@ async fn handle(state: &Arc<HostState>, call: Call, body: Body) -> Result<Respon
             ),
         ));
     }
-    let inputs = trigger.raw.get("inputs");
-    let expected_method = inputs
-        .and_then(|i| i.get("method"))
-        .and_then(Value::as_str)
-        .unwrap_or("POST");
-    if !call.method.as_str().eq_ignore_ascii_case(expected_method) {
+    if !call.method.as_str().eq_ignore_ascii_case(&plan.method) {
         return Err(ApiError::new(
             ErrorKind::MethodNotAllowed,
             "TriggerRequestMethodNotValid",
             format!(
                 "trigger '{}' accepts {} requests, not {}",
-                trigger.name,
-                expected_method.to_ascii_uppercase(),
-                call.method
+                trigger.name, plan.method, call.method
             ),
         ));
     }
-    let template = inputs
-        .and_then(|i| i.get("relativePath"))
-        .and_then(Value::as_str)
-        .map(PathTemplate::parse);
-    let relative_path_parameters = match &template {
-        Some(template) => Some(template.matches(&call.relative).ok_or_else(|| {
+    let relative_path_parameters = match &plan.relative_path {
+        Some((text, template)) => Some(template.matches(&call.relative).ok_or_else(|| {
             ApiError::not_found(
                 "RelativePathNotMatched",
                 format!(
-                    "the path '{}' does not match the trigger's relativePath '{}'",
-                    call.relative,
-                    inputs
-                        .and_then(|i| i.get("relativePath"))
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
+                    "the path '{}' does not match the trigger's relativePath '{text}'",
+                    call.relative
                 ),
             )
         })?),
@@ -181,7 +166,7 @@ async fn handle(state: &Arc<HostState>, call: Call, body: Body) -> Result<Respon
     let body = crate::request::request_body(&call.headers, &bytes)
         .map_err(|err| ApiError::bad_request("InvalidRequestContent", err.0))?;
     if trigger.options.enable_schema_validation {
-        if let Some(schema) = inputs.and_then(|i| i.get("schema")) {
+        if let Some(schema) = trigger.raw.get("inputs").and_then(|i| i.get("schema")) {
             let body = body.as_ref().map_or(Value::Null, |b| b.to_json());
             let errors = crate::schema::validate(schema, &body);
             if !errors.is_empty() {
@@ -207,13 +192,13 @@ async fn handle(state: &Arc<HostState>, call: Call, body: Body) -> Result<Respon
         .cloned()
         .unwrap_or_else(new_correlation_id);
     tracing::debug!(workflow = %wf.name, trigger = %trigger.name, correlation = ?correlation, "Trigger called.");
-    let asynchronous = crate::async_response::is_asynchronous(&wf.workflow);
+    let asynchronous = wf.asynchronous_response;
     let stateless = wf.kind == conflux_definition::WorkflowKind::Stateless;
     // A stateless run answering this caller synchronously is polled by this
     // task (see `await_response`); others run in tasks of their own.
     let caller_drives = stateless && trigger.split_on.is_none() && !asynchronous;
     let include_authorization = trigger.options.include_authorization_headers_in_outputs;
-    let outputs = if caller_drives && !reads_outputs_when_fired(&wf, trigger) {
+    let outputs = if caller_drives && !plan.reads_outputs_when_fired {
         // Nothing reads the outputs before the run does, and most runs read
         // the body alone: the headers and queries are made into outputs only
         // if the run asks for them.
@@ -973,18 +958,50 @@ pub fn runtime_error(err: RuntimeError) -> ApiError {
     }
 }
 
-/// Whether firing `trigger` reads its outputs before a run does: its
-/// conditions, splitOn and `correlation.clientTrackingId` are evaluated over
-/// them, and a workflow that keeps run history records them with the call.
-fn reads_outputs_when_fired(wf: &HostedWorkflow, trigger: &TriggerDefinition) -> bool {
-    wf.keeps_run_history
-        || !trigger.conditions.is_empty()
-        || trigger.split_on.is_some()
-        || trigger
-            .raw
-            .get("correlation")
-            .and_then(|c| c.get("clientTrackingId"))
-            .is_some()
+/// What a call of a Request (or webhook) trigger needs from the trigger's
+/// definition, read once when the workflow is loaded.
+pub struct CallPlan {
+    /// The trigger's name as defined.
+    pub trigger: String,
+    /// The accepted method, upper case (POST when the trigger names none).
+    pub method: String,
+    /// `relativePath`, as written and parsed.
+    pub relative_path: Option<(String, PathTemplate)>,
+    /// Firing reads the outputs before a run does: conditions, splitOn and
+    /// `correlation.clientTrackingId` are evaluated over them, and a workflow
+    /// that keeps run history records them with the call.
+    pub reads_outputs_when_fired: bool,
+}
+
+impl CallPlan {
+    /// The plans of every trigger of `workflow` that can be called.
+    pub fn all(workflow: &conflux_definition::Workflow, keeps_run_history: bool) -> Vec<CallPlan> {
+        workflow
+            .triggers
+            .values()
+            .filter(|t| {
+                t.type_name.eq_ignore_ascii_case("Request") || crate::webhook::is_webhook_trigger(t)
+            })
+            .map(|trigger| {
+                let inputs = trigger.raw.get("inputs");
+                let text = |name: &str| inputs.and_then(|i| i.get(name)).and_then(Value::as_str);
+                CallPlan {
+                    trigger: trigger.name.clone(),
+                    method: text("method").unwrap_or("POST").to_ascii_uppercase(),
+                    relative_path: text("relativePath")
+                        .map(|path| (path.to_string(), PathTemplate::parse(path))),
+                    reads_outputs_when_fired: keeps_run_history
+                        || !trigger.conditions.is_empty()
+                        || trigger.split_on.is_some()
+                        || trigger
+                            .raw
+                            .get("correlation")
+                            .and_then(|c| c.get("clientTrackingId"))
+                            .is_some(),
+                }
+            })
+            .collect()
+    }
 }
 
 /// `correlation.clientTrackingId` of a trigger, evaluated over one run's trigger outputs.
