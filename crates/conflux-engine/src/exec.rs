@@ -224,7 +224,7 @@ async fn skipped(
         record: std::sync::OnceLock::new(),
         tracking_id: None,
     };
-    r.build_record(ctx.client_tracking_id.as_deref());
+    r.build_record(ctx.client_tracking_id.as_ref());
     let r = Arc::new(r);
     frame.insert(r.clone());
     ctx.recorder.action_completed(ctx, def, frame, &r).await;
@@ -307,14 +307,14 @@ async fn run_action_here(
         tracking_id: None,
     };
     crate::secure::apply(ctx, def, frame, &mut r);
-    r.build_record(ctx.client_tracking_id.as_deref());
+    r.build_record(ctx.client_tracking_id.as_ref());
     if let Some(tp) = &def.tracked_properties {
         let host = Host::of(ctx, frame, def);
         // trackedProperties see the action's own record through action().
         frame.insert(Arc::new(r.clone()));
         if let Ok(v) = tp.eval(&host) {
             r.tracked_properties = Some(v);
-            r.build_record(ctx.client_tracking_id.as_deref());
+            r.build_record(ctx.client_tracking_id.as_ref());
         }
     }
     let r = Arc::new(r);

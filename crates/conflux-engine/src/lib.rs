@@ -694,8 +694,9 @@ impl Engine {
                     ),
                     client_tracking_id: replay
                         .client_tracking_id
-                        .clone()
-                        .or(run.client_tracking_id.clone()),
+                        .as_deref()
+                        .or(run.client_tracking_id.as_deref())
+                        .map(Arc::from),
                     recorder: Recorder::durable(
                         self.shared.store.clone(),
                         run.run_id.clone(),
@@ -879,7 +880,7 @@ async fn registration_for_run(
 struct RunSeed {
     run_id: RunId,
     trigger: state::TriggerRecord,
-    client_tracking_id: Option<String>,
+    client_tracking_id: Option<Arc<str>>,
     recorder: Recorder,
     replay: HashMap<String, Arc<state::ActionResult>>,
     nondet_replay: HashMap<String, Vec<serde_json::Value>>,
@@ -978,10 +979,11 @@ async fn start_registered(
     }
     let now = shared.clock.now();
     let run_id = RunId::generate(now);
-    let tracking = req
+    // The run id is the tracking id unless the caller gave one: shared, not copied.
+    let tracking: Arc<str> = req
         .client_tracking_id
-        .clone()
-        .unwrap_or_else(|| run_id.to_string());
+        .as_deref()
+        .map_or_else(|| run_id.shared(), Arc::from);
     let trigger_secured = trigger_outputs_secured(&reg.reg.workflow, &req.trigger_name);
     let (recorder, trigger_record) = if reg.reg.stateless {
         // Nothing is stored unless the run fails: the record is built, as an
@@ -997,7 +999,7 @@ async fn start_registered(
         trigger_json.insert("endTime".into(), time);
         trigger_json.insert("status".into(), "Succeeded".into());
         trigger_json.insert("code".into(), "OK".into());
-        trigger_json.insert("clientTrackingId".into(), tracking.as_str().into());
+        trigger_json.insert("clientTrackingId".into(), (*tracking).into());
         let trigger_json = serde_json::Value::Object(trigger_json);
         let mut record = RunRecord::new(
             run_id.clone(),
@@ -1006,7 +1008,7 @@ async fn start_registered(
             req.trigger_name.as_str(),
             now,
         );
-        record.client_tracking_id = Some(tracking.clone());
+        record.client_tracking_id = Some(tracking.to_string());
         record.trigger = persist::stored_trigger(&trigger_json, trigger_secured);
         if admission == Admission::Wait {
             record.status = RunStatus::Waiting;
@@ -1341,7 +1343,8 @@ async fn drive(
                     );
                     record.trigger = trigger;
                     record.stateless = true;
-                    record.client_tracking_id = ctx.client_tracking_id.clone();
+                    record.client_tracking_id =
+                        ctx.client_tracking_id.as_deref().map(str::to_string);
                     let mut batch = WriteBatch::new();
                     if let Some(v) = &ctx.version {
                         // Kept as is when already stored.

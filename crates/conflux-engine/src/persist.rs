@@ -418,7 +418,7 @@ fn action_record(
     rec.retry_history = r.retry_history.clone();
     rec.tracked_properties = r.tracked_properties.as_ref().map(Value::to_json);
     rec.iteration_count = r.iteration_count;
-    rec.tracking_id = ctx.client_tracking_id.clone();
+    rec.tracking_id = ctx.client_tracking_id.as_deref().map(str::to_string);
     rec
 }
 
@@ -584,6 +584,7 @@ pub(crate) fn decode_journal(
     tracking: Option<&str>,
     sealer: Option<&dyn Sealer>,
 ) -> Replay {
+    let tracking: Option<Arc<str>> = tracking.map(Arc::from);
     let mut replay = Replay {
         trigger_record: None,
         trigger_outputs: None,
@@ -712,7 +713,7 @@ pub(crate) fn decode_journal(
                     record: std::sync::OnceLock::new(),
                     tracking_id: None,
                 };
-                r.build_record(tracking);
+                r.build_record(tracking.as_ref());
                 replay.variables.extend(r.variables.iter().cloned());
                 let r = Arc::new(r);
                 replay.ordered.push(r.clone());

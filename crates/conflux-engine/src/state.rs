@@ -39,13 +39,13 @@ pub struct ActionResult {
     pub variables: Vec<(String, Value)>,
     /// The record `actions('name')` returns, built on first use.
     pub(crate) record: std::sync::OnceLock<Value>,
-    pub(crate) tracking_id: Option<String>,
+    pub(crate) tracking_id: Option<Arc<str>>,
 }
 
 impl ActionResult {
     /// Sets the tracking id and forgets any record built before a change.
-    pub(crate) fn build_record(&mut self, tracking_id: Option<&str>) {
-        self.tracking_id = tracking_id.map(str::to_string);
+    pub(crate) fn build_record(&mut self, tracking_id: Option<&Arc<str>>) {
+        self.tracking_id = tracking_id.cloned();
         self.record = std::sync::OnceLock::new();
     }
 
@@ -81,7 +81,7 @@ impl ActionResult {
             m.insert("trackedProperties".into(), t.clone());
         }
         if let Some(id) = &self.tracking_id {
-            m.insert("clientTrackingId".into(), Value::string(id.as_str()));
+            m.insert("clientTrackingId".into(), Value::String(id.clone()));
         }
         Value::object(m)
     }
@@ -208,7 +208,7 @@ pub(crate) struct RunCtx {
     pub trigger: TriggerRecord,
     /// What `workflow()` returns, built on first use.
     pub workflow_value: std::sync::OnceLock<Value>,
-    pub client_tracking_id: Option<String>,
+    pub client_tracking_id: Option<Arc<str>>,
     pub variables: Mutex<HashMap<String, Value>>,
     pub clock: Arc<dyn Clock>,
     /// Why the run was asked to stop, once it was; `stop_signal` wakes

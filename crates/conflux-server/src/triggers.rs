@@ -796,9 +796,10 @@ async fn fire_keeping_responses(
 ) -> Result<(Fired, PendingHistory), ApiError> {
     let now = state.clock.now();
     let mut history = PendingHistory::new(&wf.name, &state.store);
-    let items: Vec<TriggerOutputs> = match outputs {
-        // Deferred only when nothing here reads them (`reads_outputs_when_fired`).
-        deferred @ TriggerOutputs::Deferred(_) => vec![deferred],
+    // Deferred outputs start one run (`CallPlan::reads_outputs_when_fired`
+    // is false: no condition or splitOn reads them); built ones one per item.
+    let (deferred, built): (Option<TriggerOutputs>, Vec<ExprValue>) = match outputs {
+        deferred @ TriggerOutputs::Deferred(_) => (Some(deferred), Vec::new()),
         TriggerOutputs::Built(outputs) => {
             // `None`: a condition is false. `Some(None)`: one run with `outputs`.
             let split_items = {
@@ -886,11 +887,14 @@ async fn fire_keeping_responses(
                         .collect()
                 }
             };
-            items.into_iter().map(TriggerOutputs::Built).collect()
+            (None, items)
         }
     };
-    let mut runs = Vec::with_capacity(items.len());
-    for item in items {
+    let mut runs = Vec::with_capacity(built.len().max(1));
+    for item in deferred
+        .into_iter()
+        .chain(built.into_iter().map(TriggerOutputs::Built))
+    {
         // The trigger's `correlation.clientTrackingId` (the designer's custom
         // tracking id) names the run; otherwise the caller's header does.
         let tracking = match &item {

@@ -307,7 +307,7 @@ pub(super) async fn call_workflow(
         workflow: name.clone(),
         trigger_name: trigger,
         trigger_outputs: Value::from(serde_json::Value::Object(outputs)).into(),
-        client_tracking_id: ctx.client_tracking_id.clone(),
+        client_tracking_id: ctx.client_tracking_id.as_deref().map(str::to_string),
     };
     let handle = match crate::start_run_shared(&ctx.engine, req, false).await {
         Ok(h) => h,
