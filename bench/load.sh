@@ -7,6 +7,8 @@
 #
 # CARGO_TARGET_DIR picks the build directory (default `target`); CONFLUX_BIN
 # runs an already built `conflux` binary instead of building one.
+# BASELINE_BIN adds another `conflux` binary (an earlier build, say), whose
+# stateless workflow is measured in the same rounds as `baseline_stateless`.
 #
 # Needs `wrk` (Debian package `wrk`).
 set -euo pipefail
@@ -19,6 +21,7 @@ CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 CONFLUX_ADDR=127.0.0.1:7198
 ECHO_ADDR=127.0.0.1:7199
+BASELINE_ADDR=127.0.0.1:7197
 export CONFLUX_ADMIN_KEY=bench-admin-key
 MGMT="http://$CONFLUX_ADDR/runtime/webhooks/workflow/api/management"
 
@@ -56,9 +59,9 @@ echo "idle RSS: $(awk '/VmRSS/ {print $2, $3}' /proc/$conflux_pid/status)"
 pids+=($!)
 wait_for "http://$ECHO_ADDR/"
 
-callback() { # workflow
+callback() { # workflow [management base]
   curl -s -X POST -H "Authorization: Bearer $CONFLUX_ADMIN_KEY" -H 'content-length: 0' \
-    "$MGMT/workflows/$1/triggers/manual/listCallbackUrl" |
+    "${2:-$MGMT}/workflows/$1/triggers/manual/listCallbackUrl" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["value"])'
 }
 
@@ -80,6 +83,14 @@ declare -A urls=(
   [stateful]="$(callback stateful)"
 )
 targets=(stateless stateless_history stateful)
+if [ -n "${BASELINE_BIN:-}" ]; then
+  "$BASELINE_BIN" serve examples/bench --listen "$BASELINE_ADDR" --data "$data/baseline" >"$data/baseline.log" 2>&1 &
+  pids+=($!)
+  baseline_mgmt="http://$BASELINE_ADDR/runtime/webhooks/workflow/api/management"
+  wait_for "$baseline_mgmt/workflows"
+  urls[baseline_stateless]="$(callback stateless "$baseline_mgmt")"
+  targets=(stateless baseline_stateless stateless_history stateful)
+fi
 declare -A results
 for round in $(seq 1 "$ROUNDS"); do
   echo_rps=$(rps "http://$ECHO_ADDR/echo")
