@@ -238,19 +238,18 @@ async fn with_stateless_run_history_every_stateless_run_is_kept() {
     assert_eq!(h.record(&good, "A").await.outputs, Some(json!({"n": 7})));
 }
 
-/// Runs `expression` as the only input of a Compose in a stateless workflow
-/// that then fails (so it is kept), over deferred outputs whose builder
-/// counts its calls. Returns the Compose's outputs, the stored trigger
-/// outputs and how often the outputs were built.
-async fn over_deferred_outputs(expression: &str) -> (serde_json::Value, serde_json::Value, usize) {
+/// Runs the stateless workflow `actions` over deferred outputs with `body`,
+/// whose builder counts its calls. Returns the harness, the run's outcome and
+/// how often the outputs were built.
+async fn run_over_deferred_outputs(
+    actions: serde_json::Value,
+    body: Option<serde_json::Value>,
+) -> (common::Harness, conflux_engine::RunOutcome, usize) {
     let h = common::harness().await;
     let wf = Arc::new(
         conflux_definition::Workflow::from_json(&json!({"definition": {
         "triggers": {"manual": {"type": "Request", "kind": "Http"}},
-        "actions": {
-            "Read": {"type": "Compose", "inputs": expression},
-            "Fail": {"type": "Compose", "inputs": "@div(1, 0)", "runAfter": {"Read": ["Succeeded"]}}
-        }}, "kind": "Stateless"}))
+        "actions": actions}, "kind": "Stateless"}))
         .expect("valid"),
     );
     h.engine
@@ -258,12 +257,11 @@ async fn over_deferred_outputs(expression: &str) -> (serde_json::Value, serde_js
         .expect("register");
     let built = Arc::new(AtomicUsize::new(0));
     let counter = built.clone();
-    let outputs =
-        conflux_engine::DeferredOutputs::new(Some(ExprValue::from(json!({"n": 7}))), move |body| {
-            counter.fetch_add(1, Ordering::SeqCst);
-            let body = body.map_or(serde_json::Value::Null, ExprValue::to_json);
-            ExprValue::from(json!({"headers": {"X-Seen": "yes"}, "body": body}))
-        });
+    let outputs = conflux_engine::DeferredOutputs::new(body.map(ExprValue::from), move |body| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        let body = body.map_or(serde_json::Value::Null, ExprValue::to_json);
+        ExprValue::from(json!({"headers": {"X-Seen": "yes"}, "body": body}))
+    });
     let handle = h
         .engine
         .start_run(StartRun::new(
@@ -274,6 +272,19 @@ async fn over_deferred_outputs(expression: &str) -> (serde_json::Value, serde_js
         .await
         .expect("started");
     let outcome = handle.completion.await.expect("finished");
+    let built = built.load(Ordering::SeqCst);
+    (h, outcome, built)
+}
+
+/// Runs `expression` as the input of a Compose that a failing action follows
+/// (so the run is kept). Returns the Compose's outputs, the stored trigger
+/// outputs and how often the outputs were built.
+async fn over_deferred_outputs(expression: &str) -> (serde_json::Value, serde_json::Value, usize) {
+    let actions = json!({
+        "Read": {"type": "Compose", "inputs": expression},
+        "Fail": {"type": "Compose", "inputs": "@div(1, 0)", "runAfter": {"Read": ["Succeeded"]}}
+    });
+    let (h, outcome, built) = run_over_deferred_outputs(actions, Some(json!({"n": 7}))).await;
     assert_eq!(outcome.status, RunStatus::Failed);
     let read = h.record(&outcome, "Read").await.outputs.expect("outputs");
     let run = h
@@ -282,11 +293,7 @@ async fn over_deferred_outputs(expression: &str) -> (serde_json::Value, serde_js
         .await
         .expect("read")
         .expect("a failed stateless run is kept");
-    (
-        read,
-        run.trigger["outputs"].clone(),
-        built.load(Ordering::SeqCst),
-    )
+    (read, run.trigger["outputs"].clone(), built)
 }
 
 #[tokio::test]
@@ -308,34 +315,10 @@ async fn deferred_trigger_outputs_are_built_only_when_more_than_the_body_is_read
 
 #[tokio::test]
 async fn a_run_reading_only_the_body_never_builds_deferred_outputs() {
-    let h = common::harness().await;
-    let wf = Arc::new(
-        conflux_definition::Workflow::from_json(&json!({"definition": {
-        "triggers": {"manual": {"type": "Request", "kind": "Http"}},
-        "actions": {"Read": {"type": "Compose", "inputs": "@triggerBody()"}}}, "kind": "Stateless"}))
-        .expect("valid"),
-    );
-    h.engine
-        .register_workflow(WorkflowRegistration::new("lazy", wf))
-        .expect("register");
-    let built = Arc::new(AtomicUsize::new(0));
-    let counter = built.clone();
-    let outputs = conflux_engine::DeferredOutputs::new(None, move |_| {
-        counter.fetch_add(1, Ordering::SeqCst);
-        ExprValue::Null
-    });
-    let handle = h
-        .engine
-        .start_run(StartRun::new(
-            "lazy",
-            "manual",
-            conflux_engine::TriggerOutputs::Deferred(outputs),
-        ))
-        .await
-        .expect("started");
-    let outcome = handle.completion.await.expect("finished");
+    let actions = json!({"Read": {"type": "Compose", "inputs": "@triggerBody()"}});
+    let (_, outcome, built) = run_over_deferred_outputs(actions, None).await;
     assert_eq!(outcome.status, RunStatus::Succeeded);
-    assert_eq!(built.load(Ordering::SeqCst), 0);
+    assert_eq!(built, 0);
 }
 
 #[test]
