@@ -68,10 +68,10 @@ impl PathTemplate {
 #[derive(Debug)]
 pub struct BodyError(pub String);
 
-/// `{headers, body?, queries?, relativePathParameters?}` of a trigger call.
+/// What `{headers, queries?, relativePathParameters?}` of a trigger call's
+/// outputs are made from; the body is read apart (`request_body`).
 pub struct OutputsRequest<'a> {
     pub headers: &'a HeaderMap,
-    pub body: &'a [u8],
     pub query: &'a QueryParams<'a>,
     pub relative_path_parameters: Option<Map<String, Value>>,
     pub include_authorization: bool,
@@ -79,8 +79,8 @@ pub struct OutputsRequest<'a> {
 
 /// Built as the engine's values straight away: the body is parsed into them
 /// without an intermediate JSON tree.
-pub fn trigger_outputs(request: OutputsRequest<'_>) -> Result<ExprValue, BodyError> {
-    let body = request_body(request.headers, request.body)?;
+pub fn trigger_outputs(request: OutputsRequest<'_>, body: &[u8]) -> Result<ExprValue, BodyError> {
+    let body = request_body(request.headers, body)?;
     Ok(outputs_with_body(&request, body.as_ref()))
 }
 
@@ -93,8 +93,7 @@ pub fn request_body(headers: &HeaderMap, body: &[u8]) -> Result<Option<ExprValue
     parse_body(content_type, body)
 }
 
-/// The outputs of a call whose body was already read (`request.body` is
-/// not looked at).
+/// The outputs of a call whose body was already read.
 pub fn outputs_with_body(request: &OutputsRequest<'_>, body: Option<&ExprValue>) -> ExprValue {
     let mut headers = conflux_expr::map_with_capacity(request.headers.keys_len());
     for (name, value) in request.headers {
@@ -259,13 +258,15 @@ mod tests {
         headers.insert("content-type", HeaderValue::from_static("application/json"));
         headers.insert("authorization", HeaderValue::from_static("Bearer x"));
         let query = QueryParams::parse(Some("sig=abc&sv=1.0&extra=1"));
-        let outputs = trigger_outputs(OutputsRequest {
-            headers: &headers,
-            body: br#"{"name": "Ada"}"#,
-            query: &query,
-            relative_path_parameters: None,
-            include_authorization: false,
-        })
+        let outputs = trigger_outputs(
+            OutputsRequest {
+                headers: &headers,
+                query: &query,
+                relative_path_parameters: None,
+                include_authorization: false,
+            },
+            br#"{"name": "Ada"}"#,
+        )
         .unwrap()
         .to_json();
         assert_eq!(outputs["body"]["name"], "Ada");
@@ -278,13 +279,15 @@ mod tests {
     fn outputs_for(content_type: &'static str, body: &[u8]) -> Result<Value, BodyError> {
         let mut headers = HeaderMap::new();
         headers.insert("content-type", HeaderValue::from_static(content_type));
-        trigger_outputs(OutputsRequest {
-            headers: &headers,
+        trigger_outputs(
+            OutputsRequest {
+                headers: &headers,
+                query: &QueryParams::default(),
+                relative_path_parameters: None,
+                include_authorization: true,
+            },
             body,
-            query: &QueryParams::default(),
-            relative_path_parameters: None,
-            include_authorization: true,
-        })
+        )
         .map(|outputs| outputs.to_json())
     }
 

@@ -208,7 +208,6 @@ async fn handle(state: &Arc<HostState>, call: Call, body: Body) -> Result<Respon
             crate::request::outputs_with_body(
                 &OutputsRequest {
                     headers: &headers,
-                    body: &[],
                     query: &QueryParams::parse(query.as_deref()),
                     relative_path_parameters: relative_path_parameters.clone(),
                     include_authorization,
@@ -220,7 +219,6 @@ async fn handle(state: &Arc<HostState>, call: Call, body: Body) -> Result<Respon
         TriggerOutputs::Built(crate::request::outputs_with_body(
             &OutputsRequest {
                 headers: &call.headers,
-                body: &[],
                 query: &query,
                 relative_path_parameters,
                 include_authorization,
@@ -997,15 +995,20 @@ impl CallPlan {
                     reads_outputs_when_fired: keeps_run_history
                         || !trigger.conditions.is_empty()
                         || trigger.split_on.is_some()
-                        || trigger
-                            .raw
-                            .get("correlation")
-                            .and_then(|c| c.get("clientTrackingId"))
-                            .is_some(),
+                        || tracking_expression(trigger).is_some(),
                 }
             })
             .collect()
     }
+}
+
+/// The trigger's `correlation.clientTrackingId` (the designer's custom tracking id).
+fn tracking_expression(trigger: &TriggerDefinition) -> Option<&str> {
+    trigger
+        .raw
+        .get("correlation")?
+        .get("clientTrackingId")?
+        .as_str()
 }
 
 /// `correlation.clientTrackingId` of a trigger, evaluated over one run's trigger outputs.
@@ -1016,11 +1019,7 @@ fn defined_tracking_id(
     settings: &HashMap<String, String>,
     now: DateTime<Utc>,
 ) -> Option<String> {
-    let text = trigger
-        .raw
-        .get("correlation")?
-        .get("clientTrackingId")?
-        .as_str()?;
+    let text = tracking_expression(trigger)?;
     let host = TriggerHost::new(trigger, outputs, wf, settings, now);
     let id = conflux_expr::eval_str(text, &host).ok()?.to_text();
     (!id.is_empty()).then_some(id)

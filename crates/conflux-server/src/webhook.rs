@@ -214,13 +214,15 @@ async fn deliver(
         return Err(not_waiting());
     }
     let bytes = crate::triggers::read_body(body, &headers, state.config.max_body_bytes).await?;
-    let mut outputs = trigger_outputs(OutputsRequest {
-        headers: &headers,
-        body: &bytes,
-        query: &QueryParams::default(),
-        relative_path_parameters: None,
-        include_authorization: false,
-    })
+    let mut outputs = trigger_outputs(
+        OutputsRequest {
+            headers: &headers,
+            query: &QueryParams::default(),
+            relative_path_parameters: None,
+            include_authorization: false,
+        },
+        &bytes,
+    )
     .map_err(|err| ApiError::bad_request("InvalidRequestContent", err.0))?
     .to_json();
     if let Some(o) = outputs.as_object_mut() {
