@@ -41,7 +41,8 @@ pub(crate) fn run_map<'a>(
         let mut waiting: Vec<usize> = map.actions.iter().map(|a| a.run_after.len()).collect();
         let mut results: Vec<Option<Arc<ActionResult>>> = vec![None; n];
         let mut ready: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).rev().collect();
-        let mut running = FuturesUnordered::new();
+        // Made when two actions first run at once: a chain never needs it.
+        let mut running: Option<FuturesUnordered<_>> = None;
         loop {
             while let Some(i) = ready.pop() {
                 let def = &map.actions[i];
@@ -55,18 +56,27 @@ pub(crate) fn run_map<'a>(
                     None => {}
                     // The only action that can run now (a chain, most
                     // workflows): run here, without the set's bookkeeping.
-                    Some(Ok(())) if running.is_empty() && ready.is_empty() => {
+                    Some(Ok(()))
+                        if running.as_ref().is_none_or(FuturesUnordered::is_empty)
+                            && ready.is_empty() =>
+                    {
                         let r = run_action_here(ctx, def, frame).await;
                         complete(map, i, r, &mut results, &mut waiting, &mut ready);
                     }
-                    Some(Ok(())) => running.push(run_action(ctx, def, frame).map(move |r| (i, r))),
+                    Some(Ok(())) => running
+                        .get_or_insert_with(FuturesUnordered::new)
+                        .push(run_action(ctx, def, frame).map(move |r| (i, r))),
                     Some(Err(cause)) => {
                         let r = skipped(ctx, def, frame, cause).await;
                         complete(map, i, r, &mut results, &mut waiting, &mut ready);
                     }
                 }
             }
-            match running.next().await {
+            let next = match running.as_mut() {
+                Some(running) => running.next().await,
+                None => None,
+            };
+            match next {
                 Some((i, r)) => complete(map, i, r, &mut results, &mut waiting, &mut ready),
                 None => break,
             }

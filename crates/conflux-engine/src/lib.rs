@@ -444,10 +444,12 @@ impl Drop for RunDriver {
 
 struct Registered {
     reg: WorkflowRegistration,
+    /// `reg.name`, shared by the runs rather than copied into each.
+    name: Arc<str>,
     parameters: Arc<HashMap<String, Value>>,
     app_settings: Arc<HashMap<String, Value>>,
     /// The version new runs of this registration record.
-    version_id: String,
+    version_id: Arc<str>,
     version: Option<Arc<WorkflowVersion>>,
     /// `version` is known to be in the store.
     version_stored: AtomicBool,
@@ -473,8 +475,8 @@ pub(crate) struct EngineShared {
     run_timeout: std::time::Duration,
     stateless_run_timeout: std::time::Duration,
     pub(crate) sealer: Option<Arc<dyn Sealer>>,
-    workflows: RwLock<HashMap<String, Arc<Registered>>>,
-    runs: Mutex<HashMap<RunId, Arc<RunCtx>>>,
+    workflows: RwLock<state::NameMap<String, Arc<Registered>>>,
+    runs: Mutex<state::NameMap<RunId, Arc<RunCtx>>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     shutting_down: AtomicBool,
     completions: broadcast::Sender<RunOutcome>,
@@ -506,8 +508,8 @@ impl Engine {
                 run_timeout: options.run_timeout,
                 stateless_run_timeout: options.stateless_run_timeout,
                 sealer: options.sealer,
-                workflows: RwLock::new(HashMap::new()),
-                runs: Mutex::new(HashMap::new()),
+                workflows: RwLock::default(),
+                runs: Mutex::default(),
                 tasks: Mutex::new(Vec::new()),
                 shutting_down: AtomicBool::new(false),
                 completions: broadcast::channel(256).0,
@@ -538,7 +540,7 @@ impl Engine {
                 .unwrap_or_else(|e| e.into_inner())
                 .get(&name)
                 .is_some_and(|old| {
-                    old.version_id == v.version_id && old.version_stored.load(Ordering::SeqCst)
+                    *old.version_id == *v.version_id && old.version_stored.load(Ordering::SeqCst)
                 })
         });
         let entry = Arc::new(prepare(&self.shared, reg, version, stored)?);
@@ -599,7 +601,7 @@ impl Engine {
             .values()
             .map(|r| WorkflowInfo {
                 name: r.reg.name.clone(),
-                version_id: r.version_id.clone(),
+                version_id: r.version_id.to_string(),
                 stateless: r.reg.stateless,
                 enabled: r.reg.enabled,
                 triggers: r.reg.workflow.triggers.keys().cloned().collect(),
@@ -636,7 +638,7 @@ impl Engine {
             ctx = lock(&self.shared.runs).get(run_id.as_str()).cloned();
         }
         match ctx {
-            Some(ctx) if ctx.workflow_name == workflow => {
+            Some(ctx) if *ctx.workflow_name == *workflow => {
                 ctx.stop(Stop::Cancelled);
                 Ok(())
             }
@@ -814,10 +816,12 @@ fn prepare(
         .iter()
         .map(|(k, v)| (k.clone(), Value::from(v)))
         .collect();
-    let version_id = version
-        .as_ref()
-        .map_or_else(|| UNVERSIONED.to_string(), |v| v.version_id.clone());
+    let version_id = version.as_ref().map_or_else(
+        || Arc::from(UNVERSIONED),
+        |v| Arc::from(v.version_id.as_str()),
+    );
     Ok(Registered {
+        name: Arc::from(reg.name.as_str()),
         reg,
         parameters: Arc::new(parameters),
         app_settings: Arc::new(app_settings),
@@ -836,7 +840,7 @@ async fn registration_for_run(
     current: &Arc<Registered>,
     run: &RunRecord,
 ) -> Result<Result<Arc<Registered>, String>, EngineError> {
-    if run.version_id == current.version_id {
+    if *run.version_id == *current.version_id {
         return Ok(Ok(current.clone()));
     }
     let what = format!(
@@ -889,7 +893,7 @@ struct RunSeed {
 }
 
 fn new_run_ctx(shared: &Arc<EngineShared>, reg: &Registered, seed: RunSeed) -> Arc<RunCtx> {
-    let name = reg.reg.name.clone();
+    let name = reg.name.clone();
     let limit = reg.reg.run_timeout.unwrap_or(if reg.reg.stateless {
         shared.stateless_run_timeout
     } else {
@@ -1004,7 +1008,7 @@ async fn start_registered(
         let mut record = RunRecord::new(
             run_id.clone(),
             WorkflowName::new(reg.reg.name.as_str()),
-            reg.version_id.as_str(),
+            &*reg.version_id,
             req.trigger_name.as_str(),
             now,
         );
@@ -1253,7 +1257,7 @@ async fn drive(
         }
         std::future::pending::<std::convert::Infallible>().await
     };
-    let results = match futures::future::select(work, Box::pin(watchdog)).await {
+    let results = match futures::future::select(work, std::pin::pin!(watchdog)).await {
         futures::future::Either::Left((results, _)) => results,
         futures::future::Either::Right((never, _)) => match never {},
     };
@@ -1336,8 +1340,8 @@ async fn drive(
                     let start = ctx.run_id.timestamp().unwrap_or(end);
                     let mut record = RunRecord::new(
                         ctx.run_id.clone(),
-                        WorkflowName::new(ctx.workflow_name.as_str()),
-                        ctx.version_id.as_str(),
+                        WorkflowName::new(&*ctx.workflow_name),
+                        &*ctx.version_id,
                         trigger_name,
                         start,
                     );

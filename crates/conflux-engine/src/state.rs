@@ -104,6 +104,10 @@ pub(crate) enum Stop {
     TimedOut,
 }
 
+/// A map keyed by names from the definition or by ids the engine made, never
+/// by a caller's data: hashed fast, not for resistance to chosen keys.
+pub(crate) type NameMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// A loop iteration (or the run's top level when `loop_name` is empty).
 pub(crate) struct Frame {
     pub parent: Option<Arc<Frame>>,
@@ -113,11 +117,11 @@ pub(crate) struct Frame {
     /// Indexes of the enclosing loops, outermost first.
     pub repetition: Vec<u32>,
     pub loop_indexes: Vec<(String, u32)>,
-    pub results: Mutex<HashMap<Arc<str>, Arc<ActionResult>>>,
+    pub results: Mutex<NameMap<Arc<str>, Arc<ActionResult>>>,
     /// By loop name: the records of the top-level actions of every finished
     /// iteration of a Foreach or Until run in this frame, in iteration order
     /// (what `result('loop')` returns).
-    pub loop_results: Mutex<HashMap<String, Vec<Arc<ActionResult>>>>,
+    pub loop_results: Mutex<NameMap<String, Vec<Arc<ActionResult>>>>,
 }
 
 impl Frame {
@@ -129,8 +133,8 @@ impl Frame {
             index: 0,
             repetition: Vec::new(),
             loop_indexes: Vec::new(),
-            results: Mutex::new(HashMap::new()),
-            loop_results: Mutex::new(HashMap::new()),
+            results: Mutex::default(),
+            loop_results: Mutex::default(),
         })
     }
 
@@ -146,8 +150,8 @@ impl Frame {
             index,
             repetition,
             loop_indexes,
-            results: Mutex::new(HashMap::new()),
-            loop_results: Mutex::new(HashMap::new()),
+            results: Mutex::default(),
+            loop_results: Mutex::default(),
         })
     }
 
@@ -201,7 +205,7 @@ impl SentResponse {
 pub(crate) struct RunCtx {
     pub engine: Arc<EngineShared>,
     pub run_id: RunId,
-    pub workflow_name: String,
+    pub workflow_name: Arc<str>,
     pub workflow: Arc<Workflow>,
     pub parameters: Arc<HashMap<String, Value>>,
     pub app_settings: Arc<HashMap<String, Value>>,
@@ -230,7 +234,7 @@ pub(crate) struct RunCtx {
     /// When the run duration limit ends the run (`None`: no limit).
     pub deadline: Option<DateTime<Utc>>,
     /// The definition version this run executes ([`crate::UNVERSIONED`] without a document).
-    pub version_id: String,
+    pub version_id: Arc<str>,
     /// That version's document, written along with the history of a failed stateless run.
     pub version: Option<Arc<conflux_store::WorkflowVersion>>,
 }
@@ -341,7 +345,7 @@ impl RunCtx {
             run.insert("type".into(), Value::string("workflows/runs"));
             let mut workflow = conflux_expr::map_with_capacity(4);
             workflow.insert("id".into(), Value::string(format!("/workflows/{name}")));
-            workflow.insert("name".into(), Value::string(name.as_str()));
+            workflow.insert("name".into(), Value::string(&**name));
             workflow.insert("type".into(), Value::string("workflows"));
             workflow.insert("run".into(), Value::object(run));
             Value::object(workflow)

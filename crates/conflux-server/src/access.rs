@@ -18,6 +18,7 @@ use crate::callback::{is_trigger_permissions, verify_trigger_call, QueryParams};
 use crate::oauth_policy::{OAuthPolicies, TrustError};
 use crate::reply::{ApiError, ErrorKind};
 use crate::state::{HostState, HostedWorkflow};
+use crate::triggers::CallPlan;
 
 /// The parsed restrictions of one workflow.
 #[derive(Debug, Clone, Default)]
@@ -122,7 +123,7 @@ enum Scheme<'a> {
 pub async fn authorize_trigger_call(
     state: &HostState,
     wf: &HostedWorkflow,
-    trigger: &str,
+    plan: &CallPlan,
     query: &QueryParams<'_>,
     headers: &HeaderMap,
 ) -> Result<(), ApiError> {
@@ -150,7 +151,7 @@ pub async fn authorize_trigger_call(
                     ),
                 ));
             }
-            verify_trigger_call(state, &wf.name, trigger, query, state.clock.now()).map_err(
+            verify_trigger_call(state, &plan.invoke_path, query, state.clock.now()).map_err(
                 |err| {
                     let hint = if query.get("sig").is_some() {
                         ""
@@ -166,7 +167,7 @@ pub async fn authorize_trigger_call(
             )?;
             if !query
                 .get("sp")
-                .is_some_and(|sp| is_trigger_permissions(sp, trigger))
+                .is_some_and(|sp| is_trigger_permissions(sp, &plan.trigger))
             {
                 return Err(ApiError::unauthorized(
                     "AuthorizationFailed",

@@ -106,20 +106,19 @@ pub fn callback_url(
 }
 
 /// Checks the SAS parameters of a trigger call.
+/// `path`: the trigger's [`invoke_path`].
 pub fn verify_trigger_call(
     state: &HostState,
-    workflow: &str,
-    trigger: &str,
+    path: &str,
     query: &QueryParams,
     now: DateTime<Utc>,
 ) -> Result<KeyType, SasError> {
     let sig = query.get("sig").ok_or(SasError::MissingSignature)?;
     let sp = query.get("sp").ok_or(SasError::MissingParameter("sp"))?;
     let sv = query.get("sv").ok_or(SasError::MissingParameter("sv"))?;
-    let path = invoke_path(workflow, trigger);
     state.keys().verify(
         &SasRequest {
-            path: &path,
+            path,
             permissions: sp,
             version: sv,
             expiry: query.get("se"),
@@ -193,15 +192,32 @@ impl<'a> QueryParams<'a> {
         let Some(raw) = raw else {
             return QueryParams::default();
         };
-        QueryParams(
-            raw.split('&')
-                .filter(|pair| !pair.is_empty())
-                .map(|pair| {
-                    let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-                    (decode(name), decode(value))
-                })
-                .collect(),
-        )
+        // One pass over the bytes: the query of a signed URL is a hundred
+        // bytes, parsed on every trigger call.
+        let mut pairs = Vec::with_capacity(4);
+        let mut start = 0;
+        let mut equals = None;
+        let mut escaped = false;
+        for (at, byte) in raw.bytes().chain(std::iter::once(b'&')).enumerate() {
+            match byte {
+                b'&' => {
+                    if at > start {
+                        let (name, value) = match equals {
+                            Some(eq) => (&raw[start..eq], &raw[eq + 1..at]),
+                            None => (&raw[start..at], ""),
+                        };
+                        pairs.push((decode(name, escaped), decode(value, escaped)));
+                    }
+                    start = at + 1;
+                    equals = None;
+                    escaped = false;
+                }
+                b'=' if equals.is_none() => equals = Some(at),
+                b'+' | b'%' => escaped = true,
+                _ => {}
+            }
+        }
+        QueryParams(pairs)
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -212,9 +228,10 @@ impl<'a> QueryParams<'a> {
     }
 }
 
-fn decode(text: &str) -> Cow<'_, str> {
-    // Most values (the signature, `sv`, `api-version`) need no decoding.
-    if !text.bytes().any(|b| b == b'+' || b == b'%') {
+/// `maybe_escaped`: whether the pair holds a '+' or a '%' at all; most
+/// values (the signature, `sv`, `api-version`) need no decoding.
+fn decode(text: &str, maybe_escaped: bool) -> Cow<'_, str> {
+    if !maybe_escaped || !text.bytes().any(|b| b == b'+' || b == b'%') {
         return Cow::Borrowed(text);
     }
     // '+' is a space; an escaped "%2B" stays a '+', so pieces are decoded
@@ -260,6 +277,16 @@ mod tests {
         assert_eq!(odd.get("b"), Some("%zz"));
         assert_eq!(odd.get("c"), Some("é"));
         assert_eq!(odd.get("d"), Some("\u{fffd}"));
+    }
+
+    #[test]
+    fn query_pairs_keep_their_order_and_shape() {
+        let q = QueryParams::parse(Some("&&x=1=2&=v&x=3&&a%20b=c&"));
+        let pairs: Vec<(&str, &str)> = q.0.iter().map(|(n, v)| (n.as_ref(), v.as_ref())).collect();
+        assert_eq!(pairs, [("x", "1=2"), ("", "v"), ("x", "3"), ("a b", "c")]);
+        assert_eq!(q.get("x"), Some("1=2"), "the first of repeated names");
+        assert!(QueryParams::parse(Some("")).0.is_empty());
+        assert!(QueryParams::parse(None).0.is_empty());
     }
 
     #[test]

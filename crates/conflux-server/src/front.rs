@@ -1,5 +1,5 @@
-//! The service every connection is served by: trigger calls go straight to
-//! their handler, everything else through the router.
+//! The accept loop and the service every connection is served by: trigger
+//! calls go straight to their handler, everything else through the router.
 //!
 //! Trigger calls are the hot path. Routing them through the `Router` costs a
 //! route match, a map of path parameters in the request's extensions and the
@@ -7,6 +7,11 @@
 //! split here instead. The peer address is known per connection, so it is
 //! handed to the trigger handler directly and only put in the extensions (as
 //! `ConnectInfo`) for the router's handlers.
+//!
+//! Connections are served by hyper's HTTP/1 server directly rather than
+//! through `axum::serve`, whose adapters box each request body, clone the
+//! service and wrap its future for every request. The trigger handler reads
+//! hyper's body as it is.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -14,71 +19,126 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request};
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
 use axum::response::Response;
 use axum::routing::future::RouteFuture;
-use axum::serve::IncomingStream;
 use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::state::HostState;
-use crate::LogRequests;
 
-/// Makes one [`Front`] per accepted connection.
-#[derive(Clone)]
-pub(crate) struct MakeFront {
-    pub state: Arc<HostState>,
-    pub router: Router,
+/// Accepts connections until `shutdown` completes, then stops accepting,
+/// lets every open connection finish the request it is serving and returns
+/// once all are closed.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    state: Arc<HostState>,
+    router: Router,
+    shutdown: impl Future<Output = ()>,
+) {
+    // Each connection holds a receiver: a send asks them to close, and
+    // `closed` completes once every one of them has.
+    let (closing, close_rx) = watch::channel(());
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                wait_after_accept_error(err).await;
+                continue;
+            }
+        };
+        let front = Front {
+            state: state.clone(),
+            router: router.clone(),
+            peer,
+        };
+        let mut close_rx = close_rx.clone();
+        tokio::spawn(async move {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .writev(false)
+                .serve_connection(TokioIo::new(stream), front);
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(err) = result {
+                        tracing::trace!(%err, "Connection ended with an error.");
+                    }
+                    return;
+                }
+                _ = close_rx.changed() => {}
+            }
+            // The request being served is answered; idle connections close now.
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    drop(close_rx);
+    let _ = closing.send(());
+    closing.closed().await;
 }
 
-impl<'a> tower_service::Service<IncomingStream<'a, TcpListener>> for MakeFront {
-    type Response = LogRequests<Front>;
-    type Error = Infallible;
-    type Future = std::future::Ready<Result<LogRequests<Front>, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
+/// Errors that concern one connection (it was reset before it was accepted)
+/// are passed over; others (out of file descriptors, say) are logged and
+/// the loop waits a second before accepting again, rather than spinning.
+async fn wait_after_accept_error(err: std::io::Error) {
+    use std::io::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::ConnectionRefused | ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
+    ) {
+        return;
     }
-
-    fn call(&mut self, stream: IncomingStream<'a, TcpListener>) -> Self::Future {
-        std::future::ready(Ok(LogRequests(Front {
-            state: self.state.clone(),
-            router: self.router.clone(),
-            peer: *stream.remote_addr(),
-        })))
-    }
+    tracing::error!(%err, "Accepting a connection failed; trying again in a second.");
+    tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
 /// Serves one connection.
-#[derive(Clone)]
 pub(crate) struct Front {
     state: Arc<HostState>,
     router: Router,
     peer: SocketAddr,
 }
 
-impl tower_service::Service<Request> for Front {
+impl hyper::service::Service<Request<Incoming>> for Front {
     type Response = Response;
     type Error = Infallible;
-    type Future = FrontFuture;
+    type Future = Logged<FrontFuture>;
 
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        // The router is always ready.
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, mut request: Request) -> FrontFuture {
-        if let Some(target) = TriggerPath::parse(request.uri().path()) {
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
+        let request_line = tracing::enabled!(tracing::Level::DEBUG)
+            .then(|| (request.method().clone(), request.uri().path().to_string()));
+        let inner = if let Some(target) = TriggerPath::parse(request.uri().path()) {
             let state = self.state.clone();
             let peer = self.peer;
             let target = target.owned();
-            return FrontFuture::Trigger(Box::pin(async move {
+            FrontFuture::Trigger(Box::pin(async move {
                 crate::triggers::answer(&state, peer, target, request).await
-            }));
+            }))
+        } else {
+            let mut request = request.map(Body::new);
+            request.extensions_mut().insert(ConnectInfo(self.peer));
+            FrontFuture::Router(tower_service::Service::call(
+                &mut self.router.clone(),
+                request,
+            ))
+        };
+        Logged {
+            inner,
+            request_line,
         }
-        request.extensions_mut().insert(ConnectInfo(self.peer));
-        FrontFuture::Router(tower_service::Service::call(&mut self.router, request))
     }
 }
 
@@ -98,6 +158,28 @@ impl Future for FrontFuture {
             FrontFuture::Trigger(future) => future.as_mut().poll(cx).map(Ok),
             FrontFuture::Router(future) => Pin::new(future).poll(cx),
         }
+    }
+}
+
+/// One debug line per request. Only the path is logged: the query string
+/// carries signatures. With debug logging off it costs a level check.
+pub(crate) struct Logged<F> {
+    inner: F,
+    request_line: Option<(axum::http::Method, String)>,
+}
+
+impl<F> Future for Logged<F>
+where
+    F: Future<Output = Result<Response, Infallible>> + Unpin,
+{
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let output = std::task::ready!(Pin::new(&mut self.inner).poll(cx));
+        if let (Some((method, path)), Ok(response)) = (self.request_line.take(), &output) {
+            tracing::debug!(%method, %path, status = response.status().as_u16(), "Request handled.");
+        }
+        Poll::Ready(output)
     }
 }
 

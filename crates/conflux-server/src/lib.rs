@@ -72,8 +72,6 @@ pub enum ServerError {
         addr: SocketAddr,
         error: std::io::Error,
     },
-    #[error("the HTTP server stopped: {0}")]
-    Serve(std::io::Error),
 }
 
 /// One workflow to host.
@@ -153,7 +151,7 @@ impl Host {
                         .iter()
                         .map(|(k, v)| (k.as_str(), v.as_str())),
                 );
-            let call_plans = triggers::CallPlan::all(&spec.workflow, keeps_run_history);
+            let call_plans = triggers::CallPlan::all(&spec.name, &spec.workflow, keeps_run_history);
             let asynchronous_response = async_response::is_asynchronous(&spec.workflow);
             workflows.push(Arc::new(HostedWorkflow {
                 call_plans,
@@ -300,16 +298,11 @@ impl BoundHost {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
-        let make = front::MakeFront {
-            router: router(self.state.clone()),
-            state: self.state.clone(),
-        };
-        let result = axum::serve(self.listener, make)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let router = router(self.state.clone());
+        front::serve(self.listener, self.state.clone(), router, shutdown).await;
         self.state.history_writes.settled().await;
         self.state.runtime.shutdown().await;
-        result.map_err(ServerError::Serve)
+        Ok(())
     }
 }
 
@@ -400,60 +393,4 @@ fn router(state: Arc<HostState>) -> Router {
         .fallback(|| async { ApiError::not_found("NotFound", "no such endpoint; triggers are under /api/{workflow}/triggers/{trigger}/invoke and the management API under /runtime/webhooks/workflow/api/management/") })
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state)
-}
-
-/// One debug line per request. Only the path is logged: the query string
-/// carries signatures. A plain wrapper rather than `middleware::from_fn`,
-/// which boxes every request's future; with debug logging off it costs a
-/// level check.
-#[derive(Clone)]
-struct LogRequests<S>(S);
-
-impl<S, B> tower_service::Service<axum::http::Request<B>> for LogRequests<S>
-where
-    S: tower_service::Service<axum::http::Request<B>, Response = axum::response::Response>,
-    S::Future: Unpin,
-{
-    type Response = axum::response::Response;
-    type Error = S::Error;
-    type Future = Logged<S::Future>;
-
-    fn poll_ready(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), S::Error>> {
-        self.0.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: axum::http::Request<B>) -> Logged<S::Future> {
-        let request_line = tracing::enabled!(tracing::Level::DEBUG)
-            .then(|| (request.method().clone(), request.uri().path().to_string()));
-        Logged {
-            inner: self.0.call(request),
-            request_line,
-        }
-    }
-}
-
-struct Logged<F> {
-    inner: F,
-    request_line: Option<(axum::http::Method, String)>,
-}
-
-impl<F, E> Future for Logged<F>
-where
-    F: Future<Output = Result<axum::response::Response, E>> + Unpin,
-{
-    type Output = F::Output;
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<F::Output> {
-        let output = std::task::ready!(std::pin::Pin::new(&mut self.inner).poll(cx));
-        if let (Some((method, path)), Ok(response)) = (self.request_line.take(), &output) {
-            tracing::debug!(%method, %path, status = response.status().as_u16(), "Request handled.");
-        }
-        std::task::Poll::Ready(output)
-    }
 }

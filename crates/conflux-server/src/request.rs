@@ -137,7 +137,11 @@ pub fn outputs_with_body(request: &OutputsRequest<'_>, body: Option<&ExprValue>)
 }
 
 pub fn is_json_type(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or("").trim();
+    let essence = match content_type.as_bytes().iter().position(|&b| b == b';') {
+        Some(at) => &content_type[..at],
+        None => content_type,
+    }
+    .trim();
     let suffix = essence
         .len()
         .checked_sub(5)

@@ -6,10 +6,10 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 
-use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use conflux_definition::TriggerDefinition;
@@ -47,11 +47,11 @@ pub async fn invoke_relative(
 }
 
 /// Answers a trigger call named by `(workflow, trigger, relative path)`.
-pub(crate) async fn answer(
+pub(crate) async fn answer<B: RequestBody>(
     state: &Arc<HostState>,
     peer: SocketAddr,
     (workflow, trigger, relative): (String, String, String),
-    request: Request,
+    request: axum::http::Request<B>,
 ) -> Response {
     // The request's parts are moved, not copied as the `HeaderMap` extractor would.
     let (parts, body) = request.into_parts();
@@ -80,7 +80,23 @@ struct Call {
     peer: SocketAddr,
 }
 
-async fn handle(state: &Arc<HostState>, call: Call, body: Body) -> Result<Response, ApiError> {
+/// A request body as the server receives it: hyper's own from the front
+/// service, axum's through the router.
+pub(crate) trait RequestBody:
+    http_body::Body<Data = axum::body::Bytes, Error: std::fmt::Display> + Send + Unpin
+{
+}
+
+impl<B> RequestBody for B where
+    B: http_body::Body<Data = axum::body::Bytes, Error: std::fmt::Display> + Send + Unpin
+{
+}
+
+async fn handle<B: RequestBody>(
+    state: &Arc<HostState>,
+    call: Call,
+    body: B,
+) -> Result<Response, ApiError> {
     let wf = state.workflow(&call.workflow).cloned().ok_or_else(|| {
         ApiError::not_found(
             "WorkflowNotFound",
@@ -120,7 +136,7 @@ async fn handle(state: &Arc<HostState>, call: Call, body: Body) -> Result<Respon
     }
     let query = QueryParams::parse(call.query.as_deref());
     // SAS or, with OAuth authorization policies, a bearer token (access.rs).
-    crate::access::authorize_trigger_call(state, &wf, &trigger.name, &query, &call.headers).await?;
+    crate::access::authorize_trigger_call(state, &wf, plan, &query, &call.headers).await?;
     if !wf.is_enabled() {
         return Err(ApiError::new(
             ErrorKind::Conflict,
@@ -182,12 +198,12 @@ async fn handle(state: &Arc<HostState>, call: Call, body: Body) -> Result<Respon
     }
     let tracking = call
         .headers
-        .get("x-ms-client-tracking-id")
+        .get(CLIENT_TRACKING_ID)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let correlation = call
         .headers
-        .get("x-ms-correlation-id")
+        .get(CORRELATION_ID)
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.to_str().is_ok())
         .cloned()
         .unwrap_or_else(new_correlation_id);
@@ -331,8 +347,14 @@ struct WorkflowHeaders<'a> {
     correlation: HeaderValue,
 }
 
+/// Header names made at compile time: neither parsed nor checked per call.
+const WORKFLOW_NAME: HeaderName = HeaderName::from_static("x-ms-workflow-name");
+const TRIGGER_HISTORY_NAME: HeaderName = HeaderName::from_static("x-ms-trigger-history-name");
+const WORKFLOW_RUN_ID: HeaderName = HeaderName::from_static("x-ms-workflow-run-id");
+const CLIENT_TRACKING_ID: HeaderName = HeaderName::from_static("x-ms-client-tracking-id");
+const CORRELATION_ID: HeaderName = HeaderName::from_static("x-ms-correlation-id");
+
 fn workflow_headers(headers: &mut HeaderMap, values: WorkflowHeaders<'_>) {
-    use axum::http::HeaderName;
     let history = HeaderValue::from_str(values.history).ok();
     // The run id usually names the history entry and tracks the run too:
     // one value, shared by the headers that carry it.
@@ -345,16 +367,15 @@ fn workflow_headers(headers: &mut HeaderMap, values: WorkflowHeaders<'_>) {
     };
     let run = values.run.and_then(value_of);
     let tracking = values.tracking.and_then(value_of);
-    // Names known at compile time: no parsing per call.
     for (name, value) in [
-        ("x-ms-workflow-name", values.workflow.cloned()),
-        ("x-ms-trigger-history-name", history),
-        ("x-ms-workflow-run-id", run),
-        ("x-ms-client-tracking-id", tracking),
-        ("x-ms-correlation-id", Some(values.correlation)),
+        (WORKFLOW_NAME, values.workflow.cloned()),
+        (TRIGGER_HISTORY_NAME, history),
+        (WORKFLOW_RUN_ID, run),
+        (CLIENT_TRACKING_ID, tracking),
+        (CORRELATION_ID, Some(values.correlation)),
     ] {
         if let Some(value) = value {
-            headers.append(HeaderName::from_static(name), value);
+            headers.append(name, value);
         }
     }
 }
@@ -389,8 +410,8 @@ pub fn detach_response(run: &mut StartedRun) {
     }
 }
 
-pub(crate) async fn read_body(
-    mut body: Body,
+pub(crate) async fn read_body<B: RequestBody>(
+    mut body: B,
     headers: &HeaderMap,
     limit: usize,
 ) -> Result<axum::body::Bytes, ApiError> {
@@ -452,18 +473,24 @@ async fn await_response(
     headers: HeaderMap,
     run_id: &RunId,
 ) -> Response {
-    let answered = std::future::poll_fn(|cx| {
+    let mut answered = std::pin::pin!(std::future::poll_fn(|cx| {
         if let Some(run) = driver.as_mut() {
             if Pin::new(run).poll(cx).is_ready() {
                 driver = None;
             }
         }
         Pin::new(&mut receiver).poll(cx)
-    });
-    // On a timeout the receiver is dropped here: the run learns nobody waits
-    // any more, and a Response action that runs later fails. The timer is
-    // only armed when the first poll found no answer.
-    let outcome = match tokio::time::timeout(state.config.response_timeout, answered).await {
+    }));
+    // A run of quick actions answers on its first poll: no timer is made
+    // (nor the clock read) for it.
+    let first = std::future::poll_fn(|cx| Poll::Ready(answered.as_mut().poll(cx))).await;
+    let answer = match first {
+        Poll::Ready(answer) => Ok(answer),
+        // On a timeout the receiver is dropped here: the run learns nobody
+        // waits any more, and a Response action that runs later fails.
+        Poll::Pending => tokio::time::timeout(state.config.response_timeout, answered).await,
+    };
+    let outcome = match answer {
         Ok(Ok(response)) => return render_response(response, headers),
         Ok(Err(_)) => ApiError::new(
             ErrorKind::NoResponse,
@@ -508,16 +535,24 @@ pub(crate) fn render_response(response: RunResponse, mut headers: HeaderMap) -> 
             content_type,
             bytes,
         } => {
-            default_content_type(&mut headers, &content_type);
+            if let axum::http::header::Entry::Vacant(entry) =
+                headers.entry(axum::http::header::CONTENT_TYPE)
+            {
+                if let Ok(value) = HeaderValue::from_str(&content_type) {
+                    entry.insert(value);
+                }
+            }
             bytes
         }
     };
     reply::passthrough(response.status, headers, body)
 }
 
-fn default_content_type(headers: &mut HeaderMap, content_type: &str) {
-    if !headers.contains_key(axum::http::header::CONTENT_TYPE) {
-        reply::insert_header(headers, "content-type", content_type);
+fn default_content_type(headers: &mut HeaderMap, content_type: &'static str) {
+    if let axum::http::header::Entry::Vacant(entry) =
+        headers.entry(axum::http::header::CONTENT_TYPE)
+    {
+        entry.insert(HeaderValue::from_static(content_type));
     }
 }
 
@@ -965,6 +1000,8 @@ pub fn runtime_error(err: RuntimeError) -> ApiError {
 pub struct CallPlan {
     /// The trigger's name as defined.
     pub trigger: String,
+    /// The path its URLs are signed over (`/api/{workflow}/triggers/{trigger}/invoke`).
+    pub invoke_path: String,
     /// The accepted method, upper case (POST when the trigger names none).
     pub method: String,
     /// `relativePath`, as written and parsed.
@@ -977,7 +1014,11 @@ pub struct CallPlan {
 
 impl CallPlan {
     /// The plans of every trigger of `workflow` that can be called.
-    pub fn all(workflow: &conflux_definition::Workflow, keeps_run_history: bool) -> Vec<CallPlan> {
+    pub fn all(
+        name: &str,
+        workflow: &conflux_definition::Workflow,
+        keeps_run_history: bool,
+    ) -> Vec<CallPlan> {
         workflow
             .triggers
             .values()
@@ -989,6 +1030,7 @@ impl CallPlan {
                 let text = |name: &str| inputs.and_then(|i| i.get(name)).and_then(Value::as_str);
                 CallPlan {
                     trigger: trigger.name.clone(),
+                    invoke_path: crate::callback::invoke_path(name, &trigger.name),
                     method: text("method").unwrap_or("POST").to_ascii_uppercase(),
                     relative_path: text("relativePath")
                         .map(|path| (path.to_string(), PathTemplate::parse(path))),
@@ -1222,16 +1264,16 @@ mod tests {
             .expect("the dropped entry is written");
     }
 
-    fn chunked(pieces: &[&'static str]) -> Body {
+    fn chunked(pieces: &[&'static str]) -> axum::body::Body {
         let frames: Vec<Result<&'static str, std::io::Error>> =
             pieces.iter().copied().map(Ok).collect();
-        Body::from_stream(futures::stream::iter(frames))
+        axum::body::Body::from_stream(futures::stream::iter(frames))
     }
 
     #[tokio::test]
     async fn bodies_are_read_whole_and_held_to_the_limit_without_a_length() {
         let none = HeaderMap::new();
-        let one = read_body(Body::from("{\"a\":1}"), &none, 100)
+        let one = read_body(axum::body::Body::from("{\"a\":1}"), &none, 100)
             .await
             .unwrap();
         assert_eq!(&one[..], b"{\"a\":1}");
@@ -1251,7 +1293,7 @@ mod tests {
         assert_eq!(&exactly.unwrap()[..], b"1234567890");
         let mut declared = HeaderMap::new();
         declared.insert("content-length", HeaderValue::from_static("11"));
-        let refused = read_body(Body::from("12345678901"), &declared, 10)
+        let refused = read_body(axum::body::Body::from("12345678901"), &declared, 10)
             .await
             .unwrap_err();
         assert_eq!(refused.code, "RequestEntityTooLarge");

@@ -28,7 +28,7 @@ use crate::webhook::{classify, is_retryable_status, target, CallbackKey, Sent};
 /// The key of the callback an action (in one repetition) waits for.
 pub(crate) fn callback_key(ctx: &RunCtx, action: &str, repetition: &[u32]) -> CallbackKey {
     CallbackKey {
-        workflow: ctx.workflow_name.clone(),
+        workflow: ctx.workflow_name.to_string(),
         run_id: ctx.run_id.to_string(),
         action: action.to_string(),
         repetition: RepetitionKey::from_indexes(repetition).as_str().to_string(),
