@@ -10,6 +10,7 @@
 //! (actions no other action runs after): any Failed/TimedOut/Aborted tail makes
 //! it Failed, else any Cancelled tail makes it Cancelled, else Succeeded.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use conflux_definition::{ActionDefinition, ActionKind, ActionMap, Condition, RunAfterStatus};
@@ -211,7 +212,7 @@ async fn skipped(
         name: def.name.clone(),
         status,
         effective: if status == ActionStatus::Skipped { cause } else { status },
-        code: Some(if status == ActionStatus::Skipped { "ActionSkipped" } else { "Cancelled" }.into()),
+        code: Some(Cow::Borrowed(if status == ActionStatus::Skipped { "ActionSkipped" } else { "Cancelled" })),
         error: (status == ActionStatus::Skipped).then(|| {
             actions::error_value(
                 "ActionConditionFailed",
@@ -299,9 +300,10 @@ async fn run_action_here(
         status: outcome.status,
         effective: outcome.status,
         // Logic Apps reports `OK` for an action that succeeded without a code of its own.
-        code: outcome
-            .code
-            .or_else(|| (outcome.status == ActionStatus::Succeeded).then(|| "OK".to_string())),
+        code: match outcome.code {
+            Some(code) => Some(Cow::Owned(code)),
+            None => (outcome.status == ActionStatus::Succeeded).then_some(Cow::Borrowed("OK")),
+        },
         error: outcome.error,
         inputs: outcome.inputs,
         outputs: outcome.outputs,

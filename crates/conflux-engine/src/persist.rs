@@ -386,7 +386,7 @@ fn summary(r: &ActionResult, repetition: &[u32]) -> ActionSummary {
         name: r.name.to_string(),
         repetition: repetition.to_vec(),
         status: r.status,
-        code: r.code.clone(),
+        code: r.code.as_deref().map(str::to_string),
         start: r.start,
         end: r.end,
     }
@@ -401,7 +401,7 @@ fn action_record(
     let mut rec = ActionRecord::new(ctx.run_id.clone(), r.name.to_string(), r.status);
     rec.repetition = RepetitionKey::from_indexes(repetition);
     rec.repetition_indexes = loops.to_vec();
-    rec.code = r.code.clone();
+    rec.code = r.code.as_deref().map(str::to_string);
     rec.error = r.error.as_ref().map(Value::to_json);
     rec.start_time = Some(r.start);
     rec.end_time = Some(r.end);
@@ -676,7 +676,10 @@ pub(crate) fn decode_journal(
                     name: name.as_str().into(),
                     status,
                     effective,
-                    code: p.get("code").and_then(|c| c.as_str()).map(str::to_string),
+                    code: p
+                        .get("code")
+                        .and_then(|c| c.as_str())
+                        .map(|c| c.to_string().into()),
                     error: opt("error"),
                     inputs: section("inputs", secured_inputs),
                     outputs: section("outputs", secured_outputs),

@@ -22,7 +22,8 @@ pub struct ActionResult {
     /// For the final-status rules: the status itself, or for a Skipped action
     /// the status of what caused the skip (a branch not taken counts as Succeeded).
     pub effective: ActionStatus,
-    pub code: Option<String>,
+    /// Borrowed for the codes the engine names itself (`OK` for most).
+    pub code: Option<std::borrow::Cow<'static, str>>,
     pub error: Option<Value>,
     pub inputs: Option<Value>,
     pub outputs: Option<Value>,

@@ -187,6 +187,16 @@ impl AccessKeys {
         sig: &str,
         now: DateTime<Utc>,
     ) -> Result<KeyType, SasError> {
+        self.verify_at(request, sig, || now)
+    }
+
+    /// [`verify`](Self::verify), reading the time only for a URL that expires.
+    pub fn verify_at(
+        &self,
+        request: &SasRequest<'_>,
+        sig: &str,
+        now: impl FnOnce() -> DateTime<Utc>,
+    ) -> Result<KeyType, SasError> {
         if sig.is_empty() {
             return Err(SasError::MissingSignature);
         }
@@ -205,7 +215,7 @@ impl AccessKeys {
         if let Some(expiry) = request.expiry {
             let at =
                 parse_expiry(expiry).ok_or_else(|| SasError::InvalidExpiry(expiry.to_string()))?;
-            if now >= at {
+            if now() >= at {
                 return Err(SasError::Expired(format_expiry(at)));
             }
         }

@@ -151,7 +151,7 @@ pub async fn authorize_trigger_call(
                     ),
                 ));
             }
-            verify_trigger_call(state, &plan.invoke_path, query, state.clock.now()).map_err(
+            verify_trigger_call(state, &plan.invoke_path, query, || state.clock.now()).map_err(
                 |err| {
                     let hint = if query.get("sig").is_some() {
                         ""

@@ -120,12 +120,12 @@ impl hyper::service::Service<Request<Incoming>> for Front {
     fn call(&self, request: Request<Incoming>) -> Self::Future {
         let request_line = tracing::enabled!(tracing::Level::DEBUG)
             .then(|| (request.method().clone(), request.uri().path().to_string()));
-        let inner = if let Some(target) = TriggerPath::parse(request.uri().path()) {
+        let inner = if TriggerPath::parse(request.uri().path()).is_some() {
             let state = self.state.clone();
             let peer = self.peer;
-            let target = target.owned();
             FrontFuture::Trigger(Box::pin(async move {
-                crate::triggers::answer(&state, peer, target, request).await
+                crate::triggers::answer(&state, peer, crate::triggers::Target::InPath, request)
+                    .await
             }))
         } else {
             let mut request = request.map(Body::new);
@@ -188,15 +188,15 @@ where
 /// left to the router (whose routes for these paths decode escapes), so both
 /// ways answer the same path alike.
 #[derive(Debug, PartialEq, Eq)]
-struct TriggerPath<'a> {
-    workflow: &'a str,
-    trigger: &'a str,
-    relative: &'a str,
+pub(crate) struct TriggerPath<'a> {
+    pub workflow: &'a str,
+    pub trigger: &'a str,
+    pub relative: &'a str,
 }
 
 impl<'a> TriggerPath<'a> {
-    fn parse(path: &'a str) -> Option<Self> {
-        if path.contains('%') {
+    pub fn parse(path: &'a str) -> Option<Self> {
+        if memchr::memchr(b'%', path.as_bytes()).is_some() {
             return None;
         }
         let rest = path.strip_prefix("/api/")?;
@@ -212,14 +212,6 @@ impl<'a> TriggerPath<'a> {
             trigger,
             relative,
         })
-    }
-
-    fn owned(&self) -> (String, String, String) {
-        (
-            self.workflow.to_string(),
-            self.trigger.to_string(),
-            self.relative.to_string(),
-        )
     }
 }
 

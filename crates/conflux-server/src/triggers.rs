@@ -18,6 +18,7 @@ use conflux_store::{ActionStatus, RunId, TriggerHistoryRecord, WorkflowName, Wri
 use serde_json::{json, Value};
 
 use crate::callback::QueryParams;
+use crate::front::TriggerPath;
 use crate::reply::{self, ApiError, ErrorKind};
 use crate::request::{OutputsRequest, PathTemplate};
 use crate::runtime::{
@@ -33,48 +34,87 @@ pub async fn invoke(
     Path((workflow, trigger)): Path<(String, String)>,
     request: Request,
 ) -> Response {
-    answer(&state, peer, (workflow, trigger, String::new()), request).await
+    answer(
+        &state,
+        peer,
+        Target::Decoded(workflow, trigger, String::new()),
+        request,
+    )
+    .await
 }
 
 /// `/api/{workflow}/triggers/{trigger}/invoke/{*relative}`
 pub async fn invoke_relative(
     State(state): State<Arc<HostState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(path): Path<(String, String, String)>,
+    Path((workflow, trigger, relative)): Path<(String, String, String)>,
     request: Request,
 ) -> Response {
-    answer(&state, peer, path, request).await
+    answer(
+        &state,
+        peer,
+        Target::Decoded(workflow, trigger, relative),
+        request,
+    )
+    .await
 }
 
-/// Answers a trigger call named by `(workflow, trigger, relative path)`.
+/// Which workflow, trigger and relative path a call names.
+pub(crate) enum Target {
+    /// As the request's path has them, without escapes (the front service
+    /// checked its shape with [`TriggerPath::parse`]).
+    InPath,
+    /// Decoded by the router.
+    Decoded(String, String, String),
+}
+
+/// Answers a trigger call to `target`.
 pub(crate) async fn answer<B: RequestBody>(
     state: &Arc<HostState>,
     peer: SocketAddr,
-    (workflow, trigger, relative): (String, String, String),
+    target: Target,
     request: axum::http::Request<B>,
 ) -> Response {
-    // The request's parts are moved, not copied as the `HeaderMap` extractor would.
+    // The request's parts are moved, not copied as the `HeaderMap` extractor
+    // would; the names are borrowed from its path.
     let (parts, body) = request.into_parts();
-    let call = Call {
-        workflow,
-        trigger,
-        relative,
-        query: parts.uri.query().map(str::to_string),
-        method: parts.method,
-        headers: parts.headers,
-        peer,
+    let names = match &target {
+        Target::Decoded(workflow, trigger, relative) => {
+            Some((workflow.as_str(), trigger.as_str(), relative.as_str()))
+        }
+        Target::InPath => TriggerPath::parse(parts.uri.path())
+            .map(|path| (path.workflow, path.trigger, path.relative)),
     };
-    handle(state, call, body).await.unwrap_or_else(|err| {
+    let result = match names {
+        Some((workflow, trigger, relative)) => {
+            let call = Call {
+                workflow,
+                trigger,
+                relative,
+                uri: &parts.uri,
+                method: parts.method,
+                headers: parts.headers,
+                peer,
+            };
+            handle(state, call, body).await
+        }
+        None => Err(ApiError::not_found(
+            "NotFound",
+            "no such endpoint; triggers are under /api/{workflow}/triggers/{trigger}/invoke",
+        )),
+    };
+    result.unwrap_or_else(|err| {
         tracing::debug!(code = %err.code, "Trigger call refused.");
         axum::response::IntoResponse::into_response(err)
     })
 }
 
-struct Call {
-    workflow: String,
-    trigger: String,
-    relative: String,
-    query: Option<String>,
+struct Call<'a> {
+    workflow: &'a str,
+    trigger: &'a str,
+    relative: &'a str,
+    /// For the query.
+    uri: &'a axum::http::Uri,
     method: Method,
     headers: HeaderMap,
     peer: SocketAddr,
@@ -94,10 +134,10 @@ impl<B> RequestBody for B where
 
 async fn handle<B: RequestBody>(
     state: &Arc<HostState>,
-    call: Call,
+    call: Call<'_>,
     body: B,
 ) -> Result<Response, ApiError> {
-    let wf = state.workflow(&call.workflow).cloned().ok_or_else(|| {
+    let wf = state.workflow(call.workflow).cloned().ok_or_else(|| {
         ApiError::not_found(
             "WorkflowNotFound",
             format!(
@@ -109,7 +149,7 @@ async fn handle<B: RequestBody>(
     let plan = wf
         .call_plans
         .iter()
-        .find(|plan| plan.trigger.eq_ignore_ascii_case(&call.trigger))
+        .find(|plan| plan.trigger.eq_ignore_ascii_case(call.trigger))
         .ok_or_else(|| {
             ApiError::not_found(
                 "TriggerNotFound",
@@ -134,7 +174,7 @@ async fn handle<B: RequestBody>(
             ),
         ));
     }
-    let query = QueryParams::parse(call.query.as_deref());
+    let query = QueryParams::parse(call.uri.query());
     // SAS or, with OAuth authorization policies, a bearer token (access.rs).
     crate::access::authorize_trigger_call(state, &wf, plan, &query, &call.headers).await?;
     if !wf.is_enabled() {
@@ -158,7 +198,7 @@ async fn handle<B: RequestBody>(
         ));
     }
     let relative_path_parameters = match &plan.relative_path {
-        Some((text, template)) => Some(template.matches(&call.relative).ok_or_else(|| {
+        Some((text, template)) => Some(template.matches(call.relative).ok_or_else(|| {
             ApiError::not_found(
                 "RelativePathNotMatched",
                 format!(
@@ -219,12 +259,13 @@ async fn handle<B: RequestBody>(
         // the body alone: the headers and queries are made into outputs only
         // if the run asks for them.
         drop(query);
-        let (headers, query) = (call.headers, call.query);
+        // The URI's clone shares its text.
+        let (headers, uri) = (call.headers, call.uri.clone());
         TriggerOutputs::Deferred(DeferredOutputs::new(body, move |body| {
             crate::request::outputs_with_body(
                 &OutputsRequest {
                     headers: &headers,
-                    query: &QueryParams::parse(query.as_deref()),
+                    query: &QueryParams::parse(uri.query()),
                     relative_path_parameters: relative_path_parameters.clone(),
                     include_authorization,
                 },
