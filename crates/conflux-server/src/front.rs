@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
 use axum::http::Request;
 use axum::response::Response;
@@ -66,6 +66,10 @@ pub(crate) async fn serve(
         };
         let mut close_rx = close_rx.clone();
         tokio::spawn(async move {
+            // Head and body are written with one `write` from one buffer,
+            // which costs less than a `writev` of the two for the small
+            // answers most calls get; large bodies reach that buffer in
+            // pieces (`InPieces`).
             let connection = hyper::server::conn::http1::Builder::new()
                 .writev(false)
                 .serve_connection(TokioIo::new(stream), front);
@@ -113,7 +117,7 @@ pub(crate) struct Front {
 }
 
 impl hyper::service::Service<Request<Incoming>> for Front {
-    type Response = Response;
+    type Response = axum::http::Response<InPieces>;
     type Error = Infallible;
     type Future = Logged<FrontFuture>;
 
@@ -172,14 +176,72 @@ impl<F> Future for Logged<F>
 where
     F: Future<Output = Result<Response, Infallible>> + Unpin,
 {
-    type Output = F::Output;
+    type Output = Result<axum::http::Response<InPieces>, Infallible>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let output = std::task::ready!(Pin::new(&mut self.inner).poll(cx));
-        if let (Some((method, path)), Ok(response)) = (self.request_line.take(), &output) {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let Ok(response) = std::task::ready!(Pin::new(&mut self.inner).poll(cx));
+        if let Some((method, path)) = self.request_line.take() {
             tracing::debug!(%method, %path, status = response.status().as_u16(), "Request handled.");
         }
-        Poll::Ready(output)
+        Poll::Ready(Ok(response.map(InPieces::new)))
+    }
+}
+
+/// A response body whose data reaches hyper in pieces of at most
+/// [`PIECE`] bytes. Connections copy what they write into one buffer, which
+/// hyper fills only while it holds less than its limit; a large body handed
+/// over whole would be copied whole. Splitting a `Bytes` copies nothing.
+pub(crate) struct InPieces {
+    inner: Body,
+    rest: Bytes,
+}
+
+const PIECE: usize = 64 * 1024;
+
+impl InPieces {
+    fn new(inner: Body) -> InPieces {
+        InPieces {
+            inner,
+            rest: Bytes::new(),
+        }
+    }
+}
+
+impl http_body::Body for InPieces {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        let this = &mut *self;
+        if this.rest.is_empty() {
+            match std::task::ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) if data.len() > PIECE => this.rest = data,
+                    Ok(data) => return Poll::Ready(Some(Ok(http_body::Frame::data(data)))),
+                    Err(frame) => return Poll::Ready(Some(Ok(frame))),
+                },
+                other => return Poll::Ready(other),
+            }
+        }
+        let piece = this.rest.split_to(this.rest.len().min(PIECE));
+        Poll::Ready(Some(Ok(http_body::Frame::data(piece))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.rest.is_empty() && self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        let mut hint = self.inner.size_hint();
+        let rest = self.rest.len() as u64;
+        if let Some(upper) = hint.upper() {
+            hint.set_upper(upper + rest);
+        }
+        hint.set_lower(hint.lower() + rest);
+        hint
     }
 }
 
@@ -217,7 +279,37 @@ impl<'a> TriggerPath<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::TriggerPath;
+    use super::{InPieces, TriggerPath, PIECE};
+    use axum::body::Body;
+    use http_body_util::BodyExt;
+
+    #[tokio::test]
+    async fn large_bodies_reach_the_connection_in_pieces_and_whole() {
+        let sent: Vec<u8> = (0..(3 * PIECE + 123)).map(|i| (i % 251) as u8).collect();
+        let mut body = InPieces::new(Body::from(sent.clone()));
+        assert_eq!(
+            http_body::Body::size_hint(&body).exact(),
+            Some(sent.len() as u64),
+            "the length is known before the first piece"
+        );
+        let mut received = Vec::new();
+        let mut pieces = 0;
+        while let Some(frame) = body.frame().await {
+            let data = frame.unwrap().into_data().unwrap();
+            assert!(data.len() <= PIECE, "a piece of {} bytes", data.len());
+            received.extend_from_slice(&data);
+            pieces += 1;
+        }
+        assert_eq!(pieces, 4);
+        assert_eq!(received, sent);
+
+        let small = InPieces::new(Body::from("{}"))
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes();
+        assert_eq!(&small[..], b"{}");
+    }
 
     fn parse(path: &str) -> Option<(&str, &str, &str)> {
         TriggerPath::parse(path).map(|t| (t.workflow, t.trigger, t.relative))
