@@ -561,15 +561,15 @@ pub(crate) fn render_response(response: RunResponse, mut headers: HeaderMap) -> 
     let body = match response.body {
         ResponseBody::Empty => Vec::new(),
         ResponseBody::Json(value) => {
-            default_content_type(&mut headers, "application/json; charset=utf-8");
+            default_content_type(&mut headers, JSON_UTF8);
             serde_json::to_vec(&value).unwrap_or_default()
         }
         ResponseBody::JsonText(text) => {
-            default_content_type(&mut headers, "application/json; charset=utf-8");
+            default_content_type(&mut headers, JSON_UTF8);
             text
         }
         ResponseBody::Text(text) => {
-            default_content_type(&mut headers, "text/plain; charset=utf-8");
+            default_content_type(&mut headers, TEXT_UTF8);
             text.into_bytes()
         }
         ResponseBody::Binary {
@@ -589,11 +589,14 @@ pub(crate) fn render_response(response: RunResponse, mut headers: HeaderMap) -> 
     reply::passthrough(response.status, headers, body)
 }
 
-fn default_content_type(headers: &mut HeaderMap, content_type: &'static str) {
+const JSON_UTF8: HeaderValue = HeaderValue::from_static("application/json; charset=utf-8");
+const TEXT_UTF8: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+
+fn default_content_type(headers: &mut HeaderMap, content_type: HeaderValue) {
     if let axum::http::header::Entry::Vacant(entry) =
         headers.entry(axum::http::header::CONTENT_TYPE)
     {
-        entry.insert(HeaderValue::from_static(content_type));
+        entry.insert(content_type);
     }
 }
 
