@@ -262,9 +262,9 @@ impl<'a> TriggerPath<'a> {
             return None;
         }
         let rest = path.strip_prefix("/api/")?;
-        let (workflow, rest) = rest.split_once('/')?;
+        let (workflow, rest) = split_at_slash(rest)?;
         let rest = rest.strip_prefix("triggers/")?;
-        let (trigger, rest) = rest.split_once('/')?;
+        let (trigger, rest) = split_at_slash(rest)?;
         let relative = match rest.strip_prefix("invoke")? {
             "" => "",
             tail => tail.strip_prefix('/').filter(|r| !r.is_empty())?,
@@ -275,6 +275,12 @@ impl<'a> TriggerPath<'a> {
             relative,
         })
     }
+}
+
+/// `text` before and after its first '/'.
+fn split_at_slash(text: &str) -> Option<(&str, &str)> {
+    let at = memchr::memchr(b'/', text.as_bytes())?;
+    Some((&text[..at], &text[at + 1..]))
 }
 
 #[cfg(test)]
