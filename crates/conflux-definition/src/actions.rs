@@ -40,7 +40,7 @@ impl Loader {
             );
         }
         let mut actions = Vec::with_capacity(map.len());
-        let mut by_name = HashMap::with_capacity(map.len());
+        let mut by_name = NameMap::with_capacity_and_hasher(map.len(), Default::default());
         for (name, a) in map {
             let apath = child(path, name);
             if let Some(def) = self.action(name, a, &apath, place) {

@@ -11,6 +11,11 @@ use std::time::Duration;
 use conflux_expr::{CompiledValue, Template};
 use indexmap::IndexMap;
 
+/// A map keyed by names the definition's author chose (actions, results):
+/// hashed with foldhash, which is fast for short keys; its keys are never a
+/// caller's data.
+pub type NameMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 /// `kind` of a Standard workflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WorkflowKind {
@@ -195,7 +200,7 @@ pub struct Limit {
 #[derive(Debug, Clone, Default)]
 pub struct ActionMap {
     pub actions: Vec<Arc<ActionDefinition>>,
-    pub by_name: HashMap<String, usize>,
+    pub by_name: NameMap<String, usize>,
     /// For each action, the indexes of the actions that run after it.
     pub successors: Vec<Vec<usize>>,
 }
@@ -436,7 +441,7 @@ pub struct Workflow {
     pub outputs: Vec<OutputDefinition>,
     pub static_results: HashMap<String, StaticResult>,
     /// Every action anywhere, by name (names are unique across the definition).
-    pub all_actions: HashMap<String, Arc<ActionDefinition>>,
+    pub all_actions: NameMap<String, Arc<ActionDefinition>>,
     /// Whether the definition contains a Response action.
     pub has_response: bool,
     /// Lower-cased names passed as a literal to `result(...)` anywhere in the

@@ -42,7 +42,7 @@ pub(crate) struct Place {
 
 pub(crate) struct Loader {
     pub findings: Vec<Finding>,
-    pub all: HashMap<String, Arc<ActionDefinition>>,
+    pub all: NameMap<String, Arc<ActionDefinition>>,
     pub first_seen: HashMap<String, String>,
     pub action_count: usize,
     pub has_response: bool,
@@ -78,7 +78,7 @@ fn get_ci<'a>(map: &'a JsonMap<String, Json>, key: &str) -> Option<&'a Json> {
 pub(crate) fn load(doc: &Json) -> Result<Workflow, DefinitionError> {
     let mut l = Loader {
         findings: Vec::new(),
-        all: HashMap::new(),
+        all: NameMap::default(),
         first_seen: HashMap::new(),
         action_count: 0,
         has_response: false,

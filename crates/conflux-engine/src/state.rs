@@ -105,9 +105,9 @@ pub(crate) enum Stop {
     TimedOut,
 }
 
-/// A map keyed by names from the definition or by ids the engine made, never
-/// by a caller's data: hashed fast, not for resistance to chosen keys.
-pub(crate) type NameMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+/// Maps keyed by names from the definition or by ids the engine made, never
+/// by a caller's data, are hashed fast (not for resistance to chosen keys).
+pub(crate) use conflux_definition::NameMap;
 
 /// A loop iteration (or the run's top level when `loop_name` is empty).
 pub(crate) struct Frame {
