@@ -641,18 +641,27 @@ pub async fn fire(
 /// between the runs of a debatched call) are written by the drop.
 #[must_use = "the trigger history entries are written only by `commit`"]
 struct PendingHistory {
+    /// The workflow of the entries (named by the first one: most calls
+    /// record none and copy no name).
     workflow: String,
     store: Arc<dyn conflux_store::Store>,
     batch: WriteBatch,
 }
 
 impl PendingHistory {
-    fn new(workflow: &str, store: &Arc<dyn conflux_store::Store>) -> PendingHistory {
+    fn new(store: &Arc<dyn conflux_store::Store>) -> PendingHistory {
         PendingHistory {
-            workflow: workflow.to_string(),
+            workflow: String::new(),
             store: store.clone(),
             batch: WriteBatch::new(),
         }
+    }
+
+    fn record(&mut self, entry: TriggerHistoryRecord) {
+        if self.workflow.is_empty() {
+            self.workflow = entry.workflow.as_str().to_string();
+        }
+        self.batch.record_trigger_history(entry);
     }
 
     /// The entries, leaving none to be written on drop.
@@ -872,7 +881,7 @@ async fn fire_keeping_responses(
     caller_drives: bool,
 ) -> Result<(Fired, PendingHistory), ApiError> {
     let now = state.clock.now();
-    let mut history = PendingHistory::new(&wf.name, &state.store);
+    let mut history = PendingHistory::new(&state.store);
     // Deferred outputs start one run (`CallPlan::reads_outputs_when_fired`
     // is false: no condition or splitOn reads them); built ones one per item.
     let (deferred, built): (Option<TriggerOutputs>, Vec<ExprValue>) = match outputs {
@@ -1004,7 +1013,7 @@ async fn fire_keeping_responses(
         // A stateless workflow records its calls only with
         // `WithStatelessRunHistory`; then its runs are kept too.
         if wf.keeps_run_history {
-            history.batch.record_trigger_history(TriggerHistoryRecord {
+            history.record(TriggerHistoryRecord {
                 workflow: WorkflowName::new(wf.name.as_str()),
                 trigger: trigger.name.clone(),
                 id: started.run_id.clone(),
@@ -1237,7 +1246,7 @@ mod tests {
                 .await
                 .expect("store"),
         );
-        let entries = || PendingHistory::new("w", &store);
+        let entries = || PendingHistory::new(&store);
         writes.queue(&store, entries()).await;
         let mut waiting = Box::pin(writes.queue(&store, entries()));
         assert!(
@@ -1273,8 +1282,8 @@ mod tests {
         );
         let now = Utc::now();
         let id = RunId::generate(now);
-        let mut history = PendingHistory::new("w", &store);
-        history.batch.record_trigger_history(TriggerHistoryRecord {
+        let mut history = PendingHistory::new(&store);
+        history.record(TriggerHistoryRecord {
             workflow: WorkflowName::new("w"),
             trigger: "manual".into(),
             id: id.clone(),
