@@ -183,8 +183,8 @@ async fn answer(
         .trigger()
         .is_some_and(|t| t.options.suppress_workflow_headers_on_response);
     if !suppress {
-        reply::insert_header(&mut headers, "x-ms-workflow-run-id", run);
-        reply::insert_header(&mut headers, "x-ms-workflow-name", &wf.name);
+        reply::append_text(&mut headers, reply::WORKFLOW_RUN_ID, run);
+        reply::append_text(&mut headers, reply::WORKFLOW_NAME, &wf.name);
     }
     let entry = match state.async_responses.get(run) {
         Some(entry) => entry,

@@ -16,6 +16,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -124,12 +125,12 @@ impl hyper::service::Service<Request<Incoming>> for Front {
     fn call(&self, request: Request<Incoming>) -> Self::Future {
         let request_line = tracing::enabled!(tracing::Level::DEBUG)
             .then(|| (request.method().clone(), request.uri().path().to_string()));
-        let inner = if TriggerPath::parse(request.uri().path()).is_some() {
+        let inner = if let Some(path) = TriggerPath::parse(request.uri().path()) {
             let state = self.state.clone();
             let peer = self.peer;
             FrontFuture::Trigger(Box::pin(async move {
-                crate::triggers::answer(&state, peer, crate::triggers::Target::InPath, request)
-                    .await
+                let target = crate::triggers::Target::InPath(path);
+                crate::triggers::answer(&state, peer, target, request).await
             }))
         } else {
             let mut request = request.map(Body::new);
@@ -245,42 +246,63 @@ impl http_body::Body for InPieces {
     }
 }
 
-/// `/api/{workflow}/triggers/{trigger}/invoke[/{relative}]`, split without
-/// copying. Paths with percent-escapes, empty segments or any other shape are
-/// left to the router (whose routes for these paths decode escapes), so both
-/// ways answer the same path alike.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct TriggerPath<'a> {
-    pub workflow: &'a str,
-    pub trigger: &'a str,
-    pub relative: &'a str,
+/// Where `/api/{workflow}/triggers/{trigger}/invoke[/{relative}]` has its
+/// parts, as byte ranges of the path, found without copying. Paths with
+/// percent-escapes, empty segments or any other shape are left to the router
+/// (whose routes for these paths decode escapes), so both ways answer the
+/// same path alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TriggerPath {
+    workflow: Range<usize>,
+    trigger: Range<usize>,
+    relative: Range<usize>,
 }
 
-impl<'a> TriggerPath<'a> {
-    pub fn parse(path: &'a str) -> Option<Self> {
-        if memchr::memchr(b'%', path.as_bytes()).is_some() {
+impl TriggerPath {
+    pub fn parse(path: &str) -> Option<TriggerPath> {
+        let bytes = path.as_bytes();
+        if memchr::memchr(b'%', bytes).is_some() || !path.starts_with("/api/") {
             return None;
         }
-        let rest = path.strip_prefix("/api/")?;
-        let (workflow, rest) = split_at_slash(rest)?;
-        let rest = rest.strip_prefix("triggers/")?;
-        let (trigger, rest) = split_at_slash(rest)?;
-        let relative = match rest.strip_prefix("invoke")? {
-            "" => "",
-            tail => tail.strip_prefix('/').filter(|r| !r.is_empty())?,
+        let workflow = segment(bytes, "/api/".len())?;
+        let trigger_at = workflow.end + 1;
+        if !path[trigger_at..].starts_with("triggers/") {
+            return None;
+        }
+        let trigger = segment(bytes, trigger_at + "triggers/".len())?;
+        let invoke_at = trigger.end + 1;
+        if !path[invoke_at..].starts_with("invoke") {
+            return None;
+        }
+        let after = invoke_at + "invoke".len();
+        let relative = match bytes.get(after) {
+            None => after..after,
+            Some(b'/') if after + 1 < bytes.len() => after + 1..bytes.len(),
+            Some(_) => return None,
         };
-        (!workflow.is_empty() && !trigger.is_empty()).then_some(TriggerPath {
+        Some(TriggerPath {
             workflow,
             trigger,
             relative,
         })
     }
+
+    /// The workflow, trigger and relative path of `path`, the path this was
+    /// parsed from.
+    pub fn names<'a>(&self, path: &'a str) -> (&'a str, &'a str, &'a str) {
+        (
+            &path[self.workflow.clone()],
+            &path[self.trigger.clone()],
+            &path[self.relative.clone()],
+        )
+    }
 }
 
-/// `text` before and after its first '/'.
-fn split_at_slash(text: &str) -> Option<(&str, &str)> {
-    let at = memchr::memchr(b'/', text.as_bytes())?;
-    Some((&text[..at], &text[at + 1..]))
+/// The non-empty segment of `bytes` from `start` to the next '/' (which
+/// must follow it).
+fn segment(bytes: &[u8], start: usize) -> Option<Range<usize>> {
+    let end = start + memchr::memchr(b'/', bytes.get(start..)?)?;
+    (end > start).then_some(start..end)
 }
 
 #[cfg(test)]
@@ -318,7 +340,7 @@ mod tests {
     }
 
     fn parse(path: &str) -> Option<(&str, &str, &str)> {
-        TriggerPath::parse(path).map(|t| (t.workflow, t.trigger, t.relative))
+        TriggerPath::parse(path).map(|t| t.names(path))
     }
 
     #[test]

@@ -339,7 +339,7 @@ pub fn started_reply(mut fired: Fired) -> Result<Response, ApiError> {
         // Nobody waits here: the runs' Response actions answer no one.
         runs.iter_mut().for_each(crate::triggers::detach_response);
         if let Some(run) = runs.first() {
-            reply::insert_header(&mut headers, "x-ms-workflow-run-id", run.run_id.as_str());
+            reply::append_text(&mut headers, reply::WORKFLOW_RUN_ID, run.run_id.as_str());
         }
     }
     Ok(reply::accepted(headers))

@@ -147,10 +147,22 @@ pub fn passthrough(status: u16, mut headers: HeaderMap, body: Vec<u8>) -> Respon
 /// Adds a header, ignoring names or values that are not valid HTTP (they
 /// come from workflow definitions; a bad one must not fail the response).
 pub fn insert_header(headers: &mut HeaderMap, name: &str, value: &str) {
-    if let (Ok(name), Ok(value)) = (
-        HeaderName::from_bytes(name.as_bytes()),
-        HeaderValue::from_str(value),
-    ) {
+    if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+        append_text(headers, name, value);
+    }
+}
+
+/// Appends `value` under a name made beforehand, if it can be a header value.
+pub fn append_text(headers: &mut HeaderMap, name: HeaderName, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
         headers.append(name, value);
     }
 }
+
+/// The `x-ms-*` headers that tell a caller which run its call made, with
+/// names made at compile time: neither parsed nor checked per call.
+pub const WORKFLOW_NAME: HeaderName = HeaderName::from_static("x-ms-workflow-name");
+pub const TRIGGER_HISTORY_NAME: HeaderName = HeaderName::from_static("x-ms-trigger-history-name");
+pub const WORKFLOW_RUN_ID: HeaderName = HeaderName::from_static("x-ms-workflow-run-id");
+pub const CLIENT_TRACKING_ID: HeaderName = HeaderName::from_static("x-ms-client-tracking-id");
+pub const CORRELATION_ID: HeaderName = HeaderName::from_static("x-ms-correlation-id");

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use axum::extract::{ConnectInfo, Path, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
+use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use conflux_definition::TriggerDefinition;
@@ -19,7 +19,10 @@ use serde_json::{json, Value};
 
 use crate::callback::QueryParams;
 use crate::front::TriggerPath;
-use crate::reply::{self, ApiError, ErrorKind};
+use crate::reply::{
+    self, ApiError, ErrorKind, CLIENT_TRACKING_ID, CORRELATION_ID, TRIGGER_HISTORY_NAME,
+    WORKFLOW_NAME, WORKFLOW_RUN_ID,
+};
 use crate::request::{OutputsRequest, PathTemplate};
 use crate::runtime::{
     ResponseBody, ResponseReceiver, RunResponse, RuntimeError, StartRequest, StartedRun,
@@ -61,9 +64,9 @@ pub async fn invoke_relative(
 
 /// Which workflow, trigger and relative path a call names.
 pub(crate) enum Target {
-    /// As the request's path has them, without escapes (the front service
-    /// checked its shape with [`TriggerPath::parse`]).
-    InPath,
+    /// Where the request's path has them, without escapes (found by the
+    /// front service).
+    InPath(TriggerPath),
     /// Decoded by the router.
     Decoded(String, String, String),
 }
@@ -78,32 +81,22 @@ pub(crate) async fn answer<B: RequestBody>(
     // The request's parts are moved, not copied as the `HeaderMap` extractor
     // would; the names are borrowed from its path.
     let (parts, body) = request.into_parts();
-    let names = match &target {
+    let (workflow, trigger, relative) = match &target {
         Target::Decoded(workflow, trigger, relative) => {
-            Some((workflow.as_str(), trigger.as_str(), relative.as_str()))
+            (workflow.as_str(), trigger.as_str(), relative.as_str())
         }
-        Target::InPath => TriggerPath::parse(parts.uri.path())
-            .map(|path| (path.workflow, path.trigger, path.relative)),
+        Target::InPath(path) => path.names(parts.uri.path()),
     };
-    let result = match names {
-        Some((workflow, trigger, relative)) => {
-            let call = Call {
-                workflow,
-                trigger,
-                relative,
-                uri: &parts.uri,
-                method: parts.method,
-                headers: parts.headers,
-                peer,
-            };
-            handle(state, call, body).await
-        }
-        None => Err(ApiError::not_found(
-            "NotFound",
-            "no such endpoint; triggers are under /api/{workflow}/triggers/{trigger}/invoke",
-        )),
+    let call = Call {
+        workflow,
+        trigger,
+        relative,
+        uri: &parts.uri,
+        method: parts.method,
+        headers: parts.headers,
+        peer,
     };
-    result.unwrap_or_else(|err| {
+    handle(state, call, body).await.unwrap_or_else(|err| {
         tracing::debug!(code = %err.code, "Trigger call refused.");
         axum::response::IntoResponse::into_response(err)
     })
@@ -387,13 +380,6 @@ struct WorkflowHeaders<'a> {
     tracking: Option<&'a str>,
     correlation: HeaderValue,
 }
-
-/// Header names made at compile time: neither parsed nor checked per call.
-const WORKFLOW_NAME: HeaderName = HeaderName::from_static("x-ms-workflow-name");
-const TRIGGER_HISTORY_NAME: HeaderName = HeaderName::from_static("x-ms-trigger-history-name");
-const WORKFLOW_RUN_ID: HeaderName = HeaderName::from_static("x-ms-workflow-run-id");
-const CLIENT_TRACKING_ID: HeaderName = HeaderName::from_static("x-ms-client-tracking-id");
-const CORRELATION_ID: HeaderName = HeaderName::from_static("x-ms-correlation-id");
 
 fn workflow_headers(headers: &mut HeaderMap, values: WorkflowHeaders<'_>) {
     let history = HeaderValue::from_str(values.history).ok();
