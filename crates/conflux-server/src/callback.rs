@@ -225,19 +225,38 @@ fn decode(text: &str) -> Cow<'_, str> {
     if memchr::memchr2(b'+', b'%', text.as_bytes()).is_none() {
         return Cow::Borrowed(text);
     }
-    // '+' is a space; an escaped "%2B" stays a '+', so pieces are decoded
-    // between the '+'s.
-    let mut out = Vec::with_capacity(text.len());
-    for (i, piece) in text.split('+').enumerate() {
-        if i > 0 {
-            out.push(b' ');
+    // One pass: '+' is a space, "%hh" is the byte hh (so an escaped "%2B"
+    // stays a '+'), and a '%' without two hex digits after it is kept as is.
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => match (bytes.get(i + 1).and_then(hex), bytes.get(i + 2).and_then(hex)) {
+                (Some(high), Some(low)) => {
+                    out.push(high << 4 | low);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            byte => out.push(byte),
         }
-        out.extend(percent_encoding::percent_decode_str(piece));
+        i += 1;
     }
     Cow::Owned(match String::from_utf8(out) {
         Ok(text) => text,
         Err(err) => String::from_utf8_lossy(err.as_bytes()).into_owned(),
     })
+}
+
+fn hex(digit: &u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        b'A'..=b'F' => Some(digit - b'A' + 10),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -263,11 +282,13 @@ mod tests {
         assert_eq!(q.get("a"), Some("b c"));
         assert_eq!(q.get("flag"), Some(""));
         assert_eq!(q.get("missing"), None);
-        let odd = QueryParams::parse(Some("a=100%&b=%zz&c=%C3%A9&d=%ff"));
+        let odd = QueryParams::parse(Some("a=100%&b=%zz&c=%C3%A9&d=%ff&e=%2B+%2b%4&f=%%41"));
         assert_eq!(odd.get("a"), Some("100%"));
         assert_eq!(odd.get("b"), Some("%zz"));
         assert_eq!(odd.get("c"), Some("é"));
         assert_eq!(odd.get("d"), Some("\u{fffd}"));
+        assert_eq!(odd.get("e"), Some("+ +%4"), "an escaped plus stays a plus");
+        assert_eq!(odd.get("f"), Some("%A"));
     }
 
     #[test]
