@@ -13,6 +13,8 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+
 use conflux_definition::{ActionDefinition, ActionKind, ActionMap, Condition, RunAfterStatus};
 use conflux_expr::Value;
 use conflux_store::ActionStatus;
@@ -44,6 +46,8 @@ pub(crate) fn run_map<'a>(
         let mut ready: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).rev().collect();
         // Made when two actions first run at once: a chain never needs it.
         let mut running: Option<FuturesUnordered<_>> = None;
+        // When the action a chain just ran ended: the next one starts then.
+        let mut chain_end = None;
         loop {
             while let Some(i) = ready.pop() {
                 let def = &map.actions[i];
@@ -54,20 +58,26 @@ pub(crate) fn run_map<'a>(
                     None => Some(decide(def, &results)),
                 };
                 match verdict {
-                    None => {}
+                    None => chain_end = None,
                     // The only action that can run now (a chain, most
                     // workflows): run here, without the set's bookkeeping.
                     Some(Ok(()))
                         if running.as_ref().is_none_or(FuturesUnordered::is_empty)
                             && ready.is_empty() =>
                     {
-                        let r = run_action_here(ctx, def, frame).await;
+                        let r = run_action_here(ctx, def, frame, chain_end.take()).await;
+                        // (A result replayed after a restart ended back then.)
+                        chain_end = ctx.replay.is_empty().then_some(r.end);
                         complete(map, i, r, &mut results, &mut waiting, &mut ready);
                     }
-                    Some(Ok(())) => running
-                        .get_or_insert_with(FuturesUnordered::new)
-                        .push(run_action(ctx, def, frame).map(move |r| (i, r))),
+                    Some(Ok(())) => {
+                        chain_end = None;
+                        running
+                            .get_or_insert_with(FuturesUnordered::new)
+                            .push(run_action(ctx, def, frame).map(move |r| (i, r)));
+                    }
                     Some(Err(cause)) => {
+                        chain_end = None;
                         let r = skipped(ctx, def, frame, cause).await;
                         complete(map, i, r, &mut results, &mut waiting, &mut ready);
                     }
@@ -78,7 +88,10 @@ pub(crate) fn run_map<'a>(
                 None => None,
             };
             match next {
-                Some((i, r)) => complete(map, i, r, &mut results, &mut waiting, &mut ready),
+                Some((i, r)) => {
+                    chain_end = None;
+                    complete(map, i, r, &mut results, &mut waiting, &mut ready);
+                }
                 None => break,
             }
         }
@@ -268,15 +281,18 @@ pub(crate) fn run_action<'a>(
     def: &'a Arc<ActionDefinition>,
     frame: &'a Arc<Frame>,
 ) -> BoxFuture<'a, Arc<ActionResult>> {
-    run_action_here(ctx, def, frame).boxed()
+    run_action_here(ctx, def, frame, None).boxed()
 }
 
 /// [`run_action`] as a future of its own type, for a caller that awaits it
 /// in place (the recursion through containers is boxed in [`run_map`]).
+/// `start`: when the action starts, if the caller knows (the end of the
+/// action before it in a chain); otherwise the clock says.
 async fn run_action_here(
     ctx: &Arc<RunCtx>,
     def: &Arc<ActionDefinition>,
     frame: &Arc<Frame>,
+    start: Option<DateTime<Utc>>,
 ) -> Arc<ActionResult> {
     if !ctx.replay.is_empty() {
         // Finished before a restart: its variables were restored when the run
@@ -287,7 +303,7 @@ async fn run_action_here(
             return r.clone();
         }
     }
-    let start = ctx.clock.now();
+    let start = start.unwrap_or_else(|| ctx.clock.now());
     ctx.recorder.action_started(ctx, def, frame, start).await;
     if matches!(def.kind, ActionKind::Response { .. }) {
         // The caller learns of the run's work only once that work is durable.

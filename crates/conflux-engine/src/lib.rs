@@ -715,7 +715,7 @@ impl Engine {
                     vars.insert(n.to_ascii_lowercase(), v.clone());
                 }
             }
-            let root = Frame::root();
+            let root = Frame::root(ctx.workflow.all_actions.len());
             for r in &replay.ordered {
                 root.insert(r.clone());
             }
@@ -1073,12 +1073,13 @@ async fn start_registered(
         None
     };
     let (done_tx, done_rx) = oneshot::channel();
+    let root = Frame::root(reg.reg.workflow.all_actions.len());
     let mut driver = None;
     match (admission, limits) {
         (Admission::Wait, Some(l)) => {
             let queued = Queued {
                 ctx,
-                root: Frame::root(),
+                root,
                 done: done_tx,
             };
             let ready = shared.gates.enqueue(queued, true, l);
@@ -1090,7 +1091,7 @@ async fn start_registered(
                 run: Some(Box::pin(run_task(
                     shared.clone(),
                     ctx,
-                    Frame::root(),
+                    root,
                     done_tx,
                     false,
                 ))),
@@ -1098,7 +1099,7 @@ async fn start_registered(
                 shared: shared.clone(),
             });
         }
-        _ => spawn_run(shared, ctx, Frame::root(), done_tx, false),
+        _ => spawn_run(shared, ctx, root, done_tx, false),
     }
     Ok(RunHandle {
         run_id,
@@ -1296,10 +1297,9 @@ async fn drive(
         },
     };
     let outputs = evaluate_outputs(ctx, root);
-    let end = ctx.clock.now();
     // Built only for a run whose end is stored (a stateless run that
-    // succeeded stores nothing).
-    let transition = || {
+    // succeeded stores nothing, and reads no clock for it).
+    let transition = |end| {
         let mut transition = RunTransition::new(ctx.run_id.clone(), status);
         transition.code = code.clone();
         transition.error = error.clone();
@@ -1312,13 +1312,14 @@ async fn drive(
     };
     match &ctx.recorder {
         Recorder::Durable { .. } => {
+            let end = ctx.clock.now();
             let mut batch = WriteBatch::new();
             batch.append_event(ctx.recorder.event(
                 &ctx.run_id,
                 end,
                 serde_json::json!({"type": "runCompleted", "status": status.as_str()}),
             ));
-            batch.transition(transition());
+            batch.transition(transition(end));
             // Behind every step still queued: the final status is durable
             // (with all action results) before anyone hears of the completion.
             ctx.recorder.commit(batch).await;
@@ -1328,6 +1329,7 @@ async fn drive(
             // unless its workflow keeps the history of every run.
             if ctx.keeps_history || matches!(status, RunStatus::Failed | RunStatus::TimedOut) {
                 if let Some((store, records)) = ctx.recorder.deferred_records(ctx) {
+                    let end = ctx.clock.now();
                     let trigger = persist::stored_trigger(
                         &ctx.trigger_record().to_json(),
                         trigger_outputs_secured(&ctx.workflow, &ctx.trigger.name),
@@ -1358,7 +1360,7 @@ async fn drive(
                     for r in records {
                         batch.upsert_action(r);
                     }
-                    batch.transition(transition());
+                    batch.transition(transition(end));
                     if let Err(e) = store.commit(batch).await {
                         tracing::warn!(run = %ctx.run_id, error = %e, "Could not record a failed stateless run.");
                     }

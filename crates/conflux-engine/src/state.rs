@@ -126,7 +126,9 @@ pub(crate) struct Frame {
 }
 
 impl Frame {
-    pub fn root() -> Arc<Frame> {
+    /// The frame of a run's top level, with room for the results of the
+    /// workflow's `actions` (nested ones included: their results reach the root too).
+    pub fn root(actions: usize) -> Arc<Frame> {
         Arc::new(Frame {
             parent: None,
             loop_name: String::new(),
@@ -134,7 +136,11 @@ impl Frame {
             index: 0,
             repetition: Vec::new(),
             loop_indexes: Vec::new(),
-            results: Mutex::default(),
+            // Bounded: a loop's repetitions overwrite one entry per action.
+            results: Mutex::new(NameMap::with_capacity_and_hasher(
+                actions.min(64),
+                Default::default(),
+            )),
             loop_results: Mutex::default(),
         })
     }

@@ -447,3 +447,38 @@ async fn expression_actions_and_tracked_properties() {
         .expect("text")
         .starts_with("2024-02-29"));
 }
+
+#[tokio::test]
+async fn an_action_of_a_chain_starts_when_the_one_before_it_ended() {
+    let h = harness().await;
+    h.register(
+        "chain",
+        &workflow(json!({
+            "First": {"type": "Compose", "inputs": "@utcNow()", "runAfter": {}},
+            "Second": {"type": "Compose", "inputs": "@actions('First').endTime", "runAfter": {"First": ["Succeeded"]}},
+            "Third": {"type": "Compose", "inputs": 3, "runAfter": {"Second": ["Succeeded"]}}
+        })),
+    );
+    let (outcome, _) = h.run("chain", json!({})).await;
+    let first = h.record(&outcome, "First").await;
+    let second = h.record(&outcome, "Second").await;
+    let third = h.record(&outcome, "Third").await;
+    for r in [&first, &second, &third] {
+        assert!(r.start_time.unwrap() <= r.end_time.unwrap(), "{r:?}");
+    }
+    assert_eq!(second.start_time, first.end_time);
+    assert_eq!(third.start_time, second.end_time);
+    assert!(first.start_time.unwrap() >= outcome_start(&h, &outcome).await);
+}
+
+async fn outcome_start(
+    h: &common::Harness,
+    outcome: &conflux_engine::RunOutcome,
+) -> chrono::DateTime<chrono::Utc> {
+    h.store
+        .get_run(&outcome.run_id)
+        .await
+        .expect("store read")
+        .expect("the run is stored")
+        .start_time
+}

@@ -33,6 +33,9 @@ pub type Key = smol_str::SmolStr;
 pub type KeyBuilder = smol_str::SmolStrBuilder;
 
 /// An empty [`Map`] with room for `capacity` properties.
+/// Objects up to this many entries are searched by comparing keys in order.
+const SCANNED_OBJECT_LEN: usize = 8;
+
 pub fn map_with_capacity(capacity: usize) -> Map {
     Map::with_capacity_and_hasher(capacity, Default::default())
 }
@@ -190,11 +193,21 @@ impl Value {
     /// case-sensitive match first, then a case-insensitive one, as the runtime does.
     pub fn get(&self, key: &str) -> Option<Value> {
         match self {
-            Value::Object(o) => o.get(key).cloned().or_else(|| {
-                o.iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(key))
-                    .map(|(_, v)| v.clone())
-            }),
+            Value::Object(o) => {
+                // A handful of entries are compared faster than the key is hashed.
+                let exact = if o.len() <= SCANNED_OBJECT_LEN {
+                    o.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+                } else {
+                    o.get(key)
+                };
+                exact
+                    .or_else(|| {
+                        o.iter()
+                            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                            .map(|(_, v)| v)
+                    })
+                    .cloned()
+            }
             Value::Content(c) => match key {
                 k if k.eq_ignore_ascii_case(CONTENT_TYPE_KEY) => {
                     Some(Value::string(c.content_type.as_str()))
@@ -517,6 +530,34 @@ mod tests {
     fn floats_keep_their_fraction_in_json() {
         assert_eq!(Value::Float(3.0).to_json_string(), "3.0");
         assert_eq!(Value::Int(3).to_json_string(), "3");
+    }
+
+    #[test]
+    fn property_lookup_prefers_the_exact_name_in_small_and_large_objects() {
+        for extra in [0, SCANNED_OBJECT_LEN * 2] {
+            let mut json = serde_json::json!({"Name": "upper", "name": "lower", "Only": 1});
+            for i in 0..extra {
+                json[format!("k{i}")] = serde_json::json!(i);
+            }
+            let v = Value::from(json);
+            assert_eq!(
+                v.get("name"),
+                Some(Value::string("lower")),
+                "{extra} extra keys"
+            );
+            assert_eq!(
+                v.get("Name"),
+                Some(Value::string("upper")),
+                "{extra} extra keys"
+            );
+            assert_eq!(
+                v.get("NAME"),
+                Some(Value::string("upper")),
+                "the first of the case-insensitive matches"
+            );
+            assert_eq!(v.get("only"), Some(Value::Int(1)), "{extra} extra keys");
+            assert_eq!(v.get("missing"), None);
+        }
     }
 
     #[test]

@@ -225,25 +225,31 @@ fn decode(text: &str) -> Cow<'_, str> {
     if memchr::memchr2(b'+', b'%', text.as_bytes()).is_none() {
         return Cow::Borrowed(text);
     }
-    // One pass: '+' is a space, "%hh" is the byte hh (so an escaped "%2B"
-    // stays a '+'), and a '%' without two hex digits after it is kept as is.
+    // '+' is a space, "%hh" is the byte hh (so an escaped "%2B" stays a
+    // '+'), and a '%' without two hex digits after it is kept as is. The
+    // text between two of them is copied whole.
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => match (bytes.get(i + 1).and_then(hex), bytes.get(i + 2).and_then(hex)) {
-                (Some(high), Some(low)) => {
-                    out.push(high << 4 | low);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            byte => out.push(byte),
+    let mut rest = bytes;
+    while let Some(at) = memchr::memchr2(b'+', b'%', rest) {
+        out.extend_from_slice(&rest[..at]);
+        let escape = &rest[at..];
+        match (
+            escape[0],
+            escape.get(1).and_then(hex),
+            escape.get(2).and_then(hex),
+        ) {
+            (b'%', Some(high), Some(low)) => {
+                out.push(high << 4 | low);
+                rest = &escape[3..];
+                continue;
+            }
+            (b'+', ..) => out.push(b' '),
+            _ => out.push(b'%'),
         }
-        i += 1;
+        rest = &escape[1..];
     }
+    out.extend_from_slice(rest);
     Cow::Owned(match String::from_utf8(out) {
         Ok(text) => text,
         Err(err) => String::from_utf8_lossy(err.as_bytes()).into_owned(),

@@ -137,6 +137,10 @@ pub fn outputs_with_body(request: &OutputsRequest<'_>, body: Option<&ExprValue>)
 }
 
 pub fn is_json_type(content_type: &str) -> bool {
+    // What nearly every JSON call sends, decided without parsing.
+    if content_type == "application/json" {
+        return true;
+    }
     let essence = match content_type.as_bytes().iter().position(|&b| b == b';') {
         Some(at) => &content_type[..at],
         None => content_type,

@@ -229,14 +229,9 @@ async fn handle<B: RequestBody>(
             }
         }
     }
-    let tracking = call
-        .headers
-        .get(CLIENT_TRACKING_ID)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let correlation = call
-        .headers
-        .get(CORRELATION_ID)
+    let (tracking, correlation) = caller_ids(&call.headers);
+    let tracking = tracking.and_then(|v| v.to_str().ok()).map(str::to_string);
+    let correlation = correlation
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.to_str().is_ok())
         .cloned()
         .unwrap_or_else(new_correlation_id);
@@ -407,22 +402,38 @@ fn workflow_headers(headers: &mut HeaderMap, values: WorkflowHeaders<'_>) {
     }
 }
 
+/// The first `x-ms-client-tracking-id` and `x-ms-correlation-id` of a call,
+/// found in one pass: a call has a few headers, and comparing their names
+/// costs less than hashing the two names to look them up.
+fn caller_ids(headers: &HeaderMap) -> (Option<&HeaderValue>, Option<&HeaderValue>) {
+    let (mut tracking, mut correlation) = (None, None);
+    for (name, value) in headers {
+        if *name == CLIENT_TRACKING_ID {
+            tracking = tracking.or(Some(value));
+        } else if *name == CORRELATION_ID {
+            correlation = correlation.or(Some(value));
+        }
+    }
+    (tracking, correlation)
+}
+
 /// A random id in GUID form, for calls that bring no `x-ms-correlation-id`.
 fn new_correlation_id() -> HeaderValue {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     // Unique, not secret: the thread's generator, not a system call per call.
     let bytes = rand::random::<u128>().to_le_bytes();
-    let mut id = [0u8; 36];
-    let mut at = 0;
-    for (i, byte) in bytes.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            id[at] = b'-';
-            at += 1;
-        }
-        id[at] = HEX[usize::from(byte >> 4)];
-        id[at + 1] = HEX[usize::from(byte & 0x0f)];
-        at += 2;
+    let mut digits = [0u8; 32];
+    for (pair, byte) in digits.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[usize::from(byte >> 4)];
+        pair[1] = HEX[usize::from(byte & 0x0f)];
     }
+    // 8-4-4-4-12 digits.
+    let mut id = [b'-'; 36];
+    id[..8].copy_from_slice(&digits[..8]);
+    id[9..13].copy_from_slice(&digits[8..12]);
+    id[14..18].copy_from_slice(&digits[12..16]);
+    id[19..23].copy_from_slice(&digits[16..20]);
+    id[24..].copy_from_slice(&digits[20..]);
     HeaderValue::from_bytes(&id).expect("hex digits and dashes make a header value")
 }
 
@@ -1193,6 +1204,20 @@ mod tests {
     use std::future::Future;
     use std::pin::Pin;
     use std::task::Poll;
+
+    #[test]
+    fn the_first_tracking_and_correlation_ids_of_a_call_are_used() {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        assert_eq!(caller_ids(&headers), (None, None));
+        headers.append("X-MS-Correlation-Id", HeaderValue::from_static("c1"));
+        headers.append("x-ms-client-tracking-id", HeaderValue::from_static("t1"));
+        headers.append("x-ms-correlation-id", HeaderValue::from_static("c2"));
+        headers.append("x-ms-client-tracking-id", HeaderValue::from_static("t2"));
+        let (tracking, correlation) = caller_ids(&headers);
+        assert_eq!(tracking.map(|v| v.as_bytes()), Some(&b"t1"[..]));
+        assert_eq!(correlation.map(|v| v.as_bytes()), Some(&b"c1"[..]));
+    }
 
     /// Polls once, as the runtime would.
     async fn poll_once<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
