@@ -134,6 +134,40 @@ const VERIFIED_KEPT: usize = 8;
 
 thread_local! {
     static VERIFIED: std::cell::RefCell<Vec<Verified>> = const { std::cell::RefCell::new(Vec::new()) };
+    static ACCEPTED: std::cell::RefCell<Vec<AcceptedQuery>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A whole query string of a call that passed every check of its signed
+/// URL on this thread (see [`AccessKeys::accept_query`]): called again with
+/// the same bytes, for the same path, under the same keys, it passes again
+/// without being parsed. The bytes hold the signature, so they are compared
+/// in constant time.
+struct AcceptedQuery {
+    generation: u64,
+    key: KeyType,
+    path: String,
+    query: Box<[u8]>,
+    expiry: Option<DateTime<Utc>>,
+}
+
+const ACCEPTED_KEPT: usize = 8;
+
+/// Whether `a` and `b` hold the same bytes, in a time that depends on their
+/// lengths only (compared eight bytes at a time).
+fn bytes_ct_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let word = |chunk: &[u8]| {
+        let mut padded = [0u8; 8];
+        padded[..chunk.len()].copy_from_slice(chunk);
+        u64::from_le_bytes(padded)
+    };
+    let differ = a
+        .chunks(8)
+        .zip(b.chunks(8))
+        .fold(0u64, |acc, (x, y)| acc | (word(x) ^ word(y)));
+    bool::from(differ.ct_eq(&0))
 }
 
 fn next_generation() -> u64 {
@@ -325,6 +359,59 @@ impl AccessKeys {
         });
     }
 
+    /// The key a call to `path` with exactly this `query` string was
+    /// accepted with before on this thread ([`AccessKeys::accept_query`]),
+    /// unless these keys are not the ones that accepted it or the URL has
+    /// expired since. `now` is read only for a URL that expires.
+    pub fn accepted_query(
+        &self,
+        path: &str,
+        query: &str,
+        now: impl FnOnce() -> DateTime<Utc>,
+    ) -> Option<KeyType> {
+        let (key, expiry) = ACCEPTED.with(|accepted| {
+            accepted.borrow().iter().find_map(|a| {
+                let same = a.generation == self.generation
+                    && a.path == path
+                    && bytes_ct_eq(&a.query, query.as_bytes());
+                same.then_some((a.key, a.expiry))
+            })
+        })?;
+        match expiry {
+            Some(at) if now() >= at => None,
+            _ => Some(key),
+        }
+    }
+
+    /// Remembers that a call to `path` with this `query` string passed
+    /// every check of its signed URL: its signature (verified with `key`
+    /// of these keys), its expiry `se` and what its permissions allow. The
+    /// caller vouches for the checks; a query whose expiry cannot be read
+    /// is not kept.
+    pub fn accept_query(&self, path: &str, query: &str, key: KeyType, se: Option<&str>) {
+        let expiry = match se {
+            Some(se) => match parse_expiry(se) {
+                Some(at) => Some(at),
+                None => return,
+            },
+            None => None,
+        };
+        let entry = AcceptedQuery {
+            generation: self.generation,
+            key,
+            path: path.to_string(),
+            query: query.as_bytes().into(),
+            expiry,
+        };
+        ACCEPTED.with(|accepted| {
+            let mut accepted = accepted.borrow_mut();
+            if accepted.len() == ACCEPTED_KEPT {
+                accepted.remove(0);
+            }
+            accepted.push(entry);
+        });
+    }
+
     fn mac(&self, key: KeyType, request: &SasRequest<'_>) -> [u8; 32] {
         let mut mac = match key {
             KeyType::Primary => self.keyed[0].clone(),
@@ -474,6 +561,65 @@ mod tests {
         assert_eq!(restored.verify(&req, &sig, now), Ok(KeyType::Secondary));
         keys.regenerate(KeyType::Secondary);
         assert_eq!(keys.verify(&req, &sig, now), Err(SasError::Mismatch));
+    }
+
+    #[test]
+    fn an_accepted_query_passes_again_only_byte_for_byte_under_the_same_keys() {
+        let mut keys = AccessKeys::generate();
+        let path = "/api/a/triggers/manual/invoke";
+        let query = "api-version=2022-05-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+        let now = Utc::now();
+        assert_eq!(keys.accepted_query(path, query, || now), None);
+        keys.accept_query(path, query, KeyType::Primary, None);
+        assert_eq!(
+            keys.accepted_query(path, query, || now),
+            Some(KeyType::Primary)
+        );
+        // One byte off anywhere, one byte more or less, another path: not accepted.
+        for at in [0, query.len() / 2, query.len() - 1] {
+            let mut other = query.as_bytes().to_vec();
+            other[at] ^= 1;
+            let other = String::from_utf8(other).unwrap();
+            assert_eq!(keys.accepted_query(path, &other, || now), None, "byte {at}");
+        }
+        assert_eq!(
+            keys.accepted_query(path, &query[..query.len() - 1], || now),
+            None
+        );
+        assert_eq!(
+            keys.accepted_query(path, &format!("{query}G"), || now),
+            None
+        );
+        assert_eq!(
+            keys.accepted_query("/api/b/triggers/manual/invoke", query, || now),
+            None
+        );
+        // Equal bytes are equal whatever their length.
+        assert!(bytes_ct_eq(b"", b""));
+        assert!(bytes_ct_eq(b"0123456789", b"0123456789"));
+        assert!(!bytes_ct_eq(b"0123456789", b"0123456788"));
+        // An expiring query passes until it expires.
+        let expiring = format!("{query}&se=2030-01-01T00%3A00%3A00.0000000Z");
+        let at = parse_expiry("2030-01-01T00:00:00.0000000Z").unwrap();
+        keys.accept_query(
+            path,
+            &expiring,
+            KeyType::Secondary,
+            Some("2030-01-01T00:00:00.0000000Z"),
+        );
+        let before = at - chrono::Duration::seconds(1);
+        assert_eq!(
+            keys.accepted_query(path, &expiring, || before),
+            Some(KeyType::Secondary)
+        );
+        assert_eq!(keys.accepted_query(path, &expiring, || at), None);
+        // An expiry that cannot be read is not kept.
+        let unreadable = format!("{query}&se=soon");
+        keys.accept_query(path, &unreadable, KeyType::Primary, Some("soon"));
+        assert_eq!(keys.accepted_query(path, &unreadable, || now), None);
+        // Regenerating either key forgets everything accepted before.
+        keys.regenerate(KeyType::Secondary);
+        assert_eq!(keys.accepted_query(path, query, || now), None);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
-use conflux_security::{format_expiry, KeyType, SasError, SasRequest, SAS_VERSION};
+use conflux_security::{format_expiry, AccessKeys, KeyType, SasError, SasRequest, SAS_VERSION};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 
@@ -108,7 +108,7 @@ pub fn callback_url(
 /// Checks the SAS parameters of a trigger call.
 /// `path`: the trigger's [`invoke_path`].
 pub fn verify_trigger_call(
-    state: &HostState,
+    keys: &AccessKeys,
     path: &str,
     query: &QueryParams,
     now: impl FnOnce() -> DateTime<Utc>,
@@ -116,7 +116,7 @@ pub fn verify_trigger_call(
     let sig = query.get("sig").ok_or(SasError::MissingSignature)?;
     let sp = query.get("sp").ok_or(SasError::MissingParameter("sp"))?;
     let sv = query.get("sv").ok_or(SasError::MissingParameter("sv"))?;
-    state.keys().verify_at(
+    keys.verify_at(
         &SasRequest {
             path,
             permissions: sp,

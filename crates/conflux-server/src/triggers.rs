@@ -167,9 +167,9 @@ async fn handle<B: RequestBody>(
             ),
         ));
     }
-    let query = QueryParams::parse(call.uri.query());
     // SAS or, with OAuth authorization policies, a bearer token (access.rs).
-    crate::access::authorize_trigger_call(state, &wf, plan, &query, &call.headers).await?;
+    crate::access::authorize_trigger_call(state, &wf, plan, call.uri.query(), &call.headers)
+        .await?;
     if !wf.is_enabled() {
         return Err(ApiError::new(
             ErrorKind::Conflict,
@@ -246,7 +246,6 @@ async fn handle<B: RequestBody>(
         // Nothing reads the outputs before the run does, and most runs read
         // the body alone: the headers and queries are made into outputs only
         // if the run asks for them.
-        drop(query);
         // The URI's clone shares its text.
         let (headers, uri) = (call.headers, call.uri.clone());
         TriggerOutputs::Deferred(DeferredOutputs::new(body, move |body| {
@@ -264,7 +263,7 @@ async fn handle<B: RequestBody>(
         TriggerOutputs::Built(crate::request::outputs_with_body(
             &OutputsRequest {
                 headers: &call.headers,
-                query: &query,
+                query: &QueryParams::parse(call.uri.query()),
                 relative_path_parameters,
                 include_authorization,
             },

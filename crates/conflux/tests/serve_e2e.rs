@@ -84,6 +84,10 @@ async fn example_orders_maps_the_relative_path_and_checks_the_schema() {
 async fn bad_signatures_are_refused_and_start_nothing() {
     let server = start(&examples(), &[]);
     let url = server.url("hello");
+    // Accepted first, so the refusals below are not of a URL never seen.
+    for _ in 0..2 {
+        assert_eq!(server.call_status(&url, json!({})).await, 200);
+    }
     let tampered = {
         let (head, sig) = url.rsplit_once("sig=").unwrap();
         let mut sig: Vec<char> = sig.chars().collect();
@@ -102,7 +106,11 @@ async fn bad_signatures_are_refused_and_start_nothing() {
     );
     let other_workflow = url.replace("/api/hello/", "/api/orders/");
     assert_eq!(server.call_status(&other_workflow, json!({})).await, 401);
-    assert_eq!(server.run_count("hello").await, 0);
+    assert_eq!(
+        server.run_count("hello").await,
+        2,
+        "only the signed calls ran"
+    );
 }
 
 #[tokio::test]
@@ -131,7 +139,9 @@ async fn expiring_urls_and_regenerated_keys() {
     assert_eq!(server.call_status(&stretched, json!({})).await, 401);
 
     let secondary = value(list(json!({"KeyType": "Secondary"})).await);
-    assert_eq!(server.call_status(&secondary, json!({})).await, 200);
+    for _ in 0..3 {
+        assert_eq!(server.call_status(&secondary, json!({})).await, 200);
+    }
     let (status, _) = server
         .post("accessKeys/secondary/regenerate", json!({}))
         .await;
