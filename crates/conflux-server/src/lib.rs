@@ -156,7 +156,7 @@ impl Host {
             workflows.push(Arc::new(HostedWorkflow {
                 call_plans,
                 asynchronous_response,
-                name_header: axum::http::HeaderValue::from_str(&spec.name).ok(),
+                answer_headers: triggers::answer_headers(&spec.name),
                 name: spec.name,
                 kind: spec.kind,
                 document: spec.document,

@@ -42,9 +42,9 @@ impl Default for HostConfig {
 /// One workflow as the host serves it.
 pub struct HostedWorkflow {
     pub name: String,
-    /// `name` as the `x-ms-workflow-name` header of trigger answers (made
-    /// once; none if the name cannot be a header value).
-    pub name_header: Option<axum::http::HeaderValue>,
+    /// The `x-ms-*` headers of trigger answers, made once (see
+    /// [`crate::triggers::answer_headers`]).
+    pub answer_headers: axum::http::HeaderMap,
     pub kind: WorkflowKind,
     /// The `workflow.json` document as deployed.
     pub document: Value,

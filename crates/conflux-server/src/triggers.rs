@@ -231,10 +231,12 @@ async fn handle<B: RequestBody>(
     }
     let (tracking, correlation) = caller_ids(&call.headers);
     let tracking = tracking.and_then(|v| v.to_str().ok()).map(str::to_string);
-    let correlation = correlation
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.to_str().is_ok())
-        .cloned()
-        .unwrap_or_else(new_correlation_id);
+    let correlation = Some(
+        correlation
+            .filter(|v| !v.is_empty() && v.len() <= 128 && v.to_str().is_ok())
+            .cloned()
+            .unwrap_or_else(new_correlation_id),
+    );
     tracing::debug!(workflow = %wf.name, trigger = %trigger.name, correlation = ?correlation, "Trigger called.");
     let asynchronous = wf.asynchronous_response;
     let stateless = wf.kind == conflux_definition::WorkflowKind::Stateless;
@@ -280,22 +282,22 @@ async fn handle<B: RequestBody>(
     )
     .await?;
     let suppress = trigger.options.suppress_workflow_headers_on_response;
-    // Room for the workflow headers and a Response action's usual few.
-    let mut headers = HeaderMap::with_capacity(12);
+    let headers_for = |values: WorkflowHeaders<'_>| {
+        if suppress {
+            // Room for a Response action's usual few.
+            HeaderMap::with_capacity(8)
+        } else {
+            workflow_headers(&wf.answer_headers, values)
+        }
+    };
     let mut first = match fired {
         Fired::Skipped { history: entry } => {
-            if !suppress {
-                workflow_headers(
-                    &mut headers,
-                    WorkflowHeaders {
-                        workflow: wf.name_header.as_ref(),
-                        history: entry.as_str(),
-                        run: None,
-                        tracking: tracking.as_deref(),
-                        correlation,
-                    },
-                );
-            }
+            let headers = headers_for(WorkflowHeaders {
+                history: entry.as_str(),
+                run: None,
+                tracking: tracking.as_deref(),
+                correlation,
+            });
             history.commit().await;
             return Ok(reply::accepted(headers));
         }
@@ -303,7 +305,7 @@ async fn handle<B: RequestBody>(
             let mut runs = runs.into_iter();
             let Some(first) = runs.next() else {
                 history.commit().await;
-                return Ok(reply::accepted(headers));
+                return Ok(reply::accepted(headers_for(WorkflowHeaders::none())));
             };
             for mut other in runs {
                 detach_response(&mut other);
@@ -311,19 +313,13 @@ async fn handle<B: RequestBody>(
             first
         }
     };
-    if !suppress {
-        workflow_headers(
-            &mut headers,
-            WorkflowHeaders {
-                workflow: wf.name_header.as_ref(),
-                history: first.run_id.as_str(),
-                run: Some(first.run_id.as_str()),
-                // The engine's default tracking id is the run id.
-                tracking: Some(tracking.as_deref().unwrap_or(first.run_id.as_str())),
-                correlation,
-            },
-        );
-    }
+    let mut headers = headers_for(WorkflowHeaders {
+        history: first.run_id.as_str(),
+        run: Some(first.run_id.as_str()),
+        // The engine's default tracking id is the run id.
+        tracking: Some(tracking.as_deref().unwrap_or(first.run_id.as_str())),
+        correlation,
+    });
     if trigger.split_on.is_some() {
         detach_response(&mut first);
     }
@@ -366,17 +362,53 @@ async fn handle<B: RequestBody>(
 
 /// The `x-ms-*` headers a trigger call is answered with.
 struct WorkflowHeaders<'a> {
-    /// The workflow's name, made a header value once (none if it cannot be one).
-    workflow: Option<&'a HeaderValue>,
     /// The trigger history entry the call made.
     history: &'a str,
     run: Option<&'a str>,
     tracking: Option<&'a str>,
-    correlation: HeaderValue,
+    correlation: Option<HeaderValue>,
 }
 
-fn workflow_headers(headers: &mut HeaderMap, values: WorkflowHeaders<'_>) {
-    let history = HeaderValue::from_str(values.history).ok();
+impl WorkflowHeaders<'_> {
+    /// For an answer that names nothing but the workflow.
+    fn none() -> WorkflowHeaders<'static> {
+        WorkflowHeaders {
+            history: "",
+            run: None,
+            tracking: None,
+            correlation: None,
+        }
+    }
+}
+
+/// The `x-ms-*` headers of a workflow's answers, in the order they are
+/// written, with empty values where each answer has its own (made once per
+/// workflow, see [`workflow_headers`]). Without a name that can be a header
+/// value, there is no `x-ms-workflow-name`.
+pub(crate) fn answer_headers(workflow: &str) -> HeaderMap {
+    // Room for a Response action's usual few headers too.
+    let mut headers = HeaderMap::with_capacity(12);
+    if let Ok(name) = HeaderValue::from_str(workflow) {
+        headers.append(WORKFLOW_NAME, name);
+    }
+    for name in [
+        TRIGGER_HISTORY_NAME,
+        WORKFLOW_RUN_ID,
+        CLIENT_TRACKING_ID,
+        CORRELATION_ID,
+    ] {
+        headers.append(name, HeaderValue::from_static(""));
+    }
+    headers
+}
+
+/// A copy of a workflow's [`answer_headers`] with this call's values. The
+/// values are set in place, by position, so no header name is hashed on the
+/// way; headers without a value are removed.
+fn workflow_headers(template: &HeaderMap, values: WorkflowHeaders<'_>) -> HeaderMap {
+    let history = (!values.history.is_empty())
+        .then(|| HeaderValue::from_str(values.history).ok())
+        .flatten();
     // The run id usually names the history entry and tracks the run too:
     // one value, shared by the headers that carry it.
     let value_of = |text: &str| {
@@ -388,17 +420,30 @@ fn workflow_headers(headers: &mut HeaderMap, values: WorkflowHeaders<'_>) {
     };
     let run = values.run.and_then(value_of);
     let tracking = values.tracking.and_then(value_of);
-    for (name, value) in [
-        (WORKFLOW_NAME, values.workflow.cloned()),
-        (TRIGGER_HISTORY_NAME, history),
-        (WORKFLOW_RUN_ID, run),
-        (CLIENT_TRACKING_ID, tracking),
-        (CORRELATION_ID, Some(values.correlation)),
-    ] {
-        if let Some(value) = value {
-            headers.append(name, value);
+    let mut headers = template.clone();
+    let mut missing = Vec::new();
+    let mut correlation = values.correlation;
+    for (name, slot) in headers.iter_mut() {
+        let value = if *name == TRIGGER_HISTORY_NAME {
+            history.clone()
+        } else if *name == WORKFLOW_RUN_ID {
+            run.clone()
+        } else if *name == CLIENT_TRACKING_ID {
+            tracking.clone()
+        } else if *name == CORRELATION_ID {
+            correlation.take()
+        } else {
+            continue;
+        };
+        match value {
+            Some(value) => *slot = value,
+            None => missing.push(name.clone()),
         }
     }
+    for name in missing {
+        headers.remove(name);
+    }
+    headers
 }
 
 /// The first `x-ms-client-tracking-id` and `x-ms-correlation-id` of a call,
@@ -1203,6 +1248,63 @@ mod tests {
     use std::future::Future;
     use std::pin::Pin;
     use std::task::Poll;
+
+    #[test]
+    fn answers_carry_the_workflow_headers_of_their_call_in_a_fixed_order() {
+        let names = |headers: &HeaderMap| -> Vec<String> {
+            headers.keys().map(|n| n.as_str().to_string()).collect()
+        };
+        let values = |headers: &HeaderMap| -> Vec<String> {
+            headers
+                .values()
+                .map(|v| v.to_str().unwrap().to_string())
+                .collect()
+        };
+        let template = answer_headers("orders");
+        let run = "08584000000000000000000000001";
+        let headers = workflow_headers(
+            &template,
+            WorkflowHeaders {
+                history: run,
+                run: Some(run),
+                tracking: Some("my-tracking"),
+                correlation: Some(HeaderValue::from_static("corr")),
+            },
+        );
+        assert_eq!(
+            names(&headers),
+            [
+                "x-ms-workflow-name",
+                "x-ms-trigger-history-name",
+                "x-ms-workflow-run-id",
+                "x-ms-client-tracking-id",
+                "x-ms-correlation-id"
+            ]
+        );
+        assert_eq!(
+            values(&headers),
+            ["orders", run, run, "my-tracking", "corr"]
+        );
+        // The template keeps its empty values for the next call.
+        assert_eq!(values(&template), ["orders", "", "", "", ""]);
+        // A skipped call has no run; a name that is no header value is left out.
+        let skipped = workflow_headers(
+            &answer_headers("line\nbreak"),
+            WorkflowHeaders {
+                history: run,
+                run: None,
+                tracking: None,
+                correlation: Some(HeaderValue::from_static("corr")),
+            },
+        );
+        assert_eq!(
+            names(&skipped),
+            ["x-ms-trigger-history-name", "x-ms-correlation-id"]
+        );
+        assert_eq!(values(&skipped), [run, "corr"]);
+        let none = workflow_headers(&template, WorkflowHeaders::none());
+        assert_eq!(names(&none), ["x-ms-workflow-name"]);
+    }
 
     #[test]
     fn the_first_tracking_and_correlation_ids_of_a_call_are_used() {
