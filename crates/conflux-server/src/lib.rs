@@ -156,7 +156,7 @@ impl Host {
             workflows.push(Arc::new(HostedWorkflow {
                 call_plans,
                 asynchronous_response,
-                answer_headers: triggers::answer_headers(&spec.name),
+                answer_headers: triggers::AnswerHeaders::new(&spec.name),
                 name: spec.name,
                 kind: spec.kind,
                 document: spec.document,

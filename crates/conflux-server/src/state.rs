@@ -42,9 +42,8 @@ impl Default for HostConfig {
 /// One workflow as the host serves it.
 pub struct HostedWorkflow {
     pub name: String,
-    /// The `x-ms-*` headers of trigger answers, made once (see
-    /// [`crate::triggers::answer_headers`]).
-    pub answer_headers: axum::http::HeaderMap,
+    /// The `x-ms-*` headers of trigger answers, made once.
+    pub answer_headers: crate::triggers::AnswerHeaders,
     pub kind: WorkflowKind,
     /// The `workflow.json` document as deployed.
     pub document: Value,

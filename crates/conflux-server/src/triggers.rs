@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use axum::extract::{ConnectInfo, Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use conflux_definition::TriggerDefinition;
@@ -381,31 +381,43 @@ impl WorkflowHeaders<'_> {
     }
 }
 
-/// The `x-ms-*` headers of a workflow's answers, in the order they are
-/// written, with empty values where each answer has its own (made once per
-/// workflow, see [`workflow_headers`]). Without a name that can be a header
-/// value, there is no `x-ms-workflow-name`.
-pub(crate) fn answer_headers(workflow: &str) -> HeaderMap {
-    // Room for a Response action's usual few headers too.
-    let mut headers = HeaderMap::with_capacity(12);
-    if let Ok(name) = HeaderValue::from_str(workflow) {
-        headers.append(WORKFLOW_NAME, name);
-    }
-    for name in [
-        TRIGGER_HISTORY_NAME,
-        WORKFLOW_RUN_ID,
-        CLIENT_TRACKING_ID,
-        CORRELATION_ID,
-    ] {
-        headers.append(name, HeaderValue::from_static(""));
-    }
-    headers
+/// The `x-ms-*` headers a call fills in, in the order they are written.
+const CALL_HEADERS: [HeaderName; 4] = [
+    TRIGGER_HISTORY_NAME,
+    WORKFLOW_RUN_ID,
+    CLIENT_TRACKING_ID,
+    CORRELATION_ID,
+];
+
+/// The `x-ms-*` headers of a workflow's answers, made once per workflow:
+/// `x-ms-workflow-name` (unless the name cannot be a header value), then
+/// the [`CALL_HEADERS`] with empty values, which each answer sets (see
+/// [`workflow_headers`]).
+pub struct AnswerHeaders {
+    template: HeaderMap,
+    named: bool,
 }
 
-/// A copy of a workflow's [`answer_headers`] with this call's values. The
-/// values are set in place, by position, so no header name is hashed on the
-/// way; headers without a value are removed.
-fn workflow_headers(template: &HeaderMap, values: WorkflowHeaders<'_>) -> HeaderMap {
+impl AnswerHeaders {
+    pub fn new(workflow: &str) -> AnswerHeaders {
+        // Room for a Response action's usual few headers too.
+        let mut template = HeaderMap::with_capacity(12);
+        let name = HeaderValue::from_str(workflow).ok();
+        let named = name.is_some();
+        if let Some(name) = name {
+            template.append(WORKFLOW_NAME, name);
+        }
+        for name in CALL_HEADERS {
+            template.append(name, HeaderValue::from_static(""));
+        }
+        AnswerHeaders { template, named }
+    }
+}
+
+/// A copy of a workflow's [`AnswerHeaders`] with this call's values. The
+/// values are set in place, by position, so no header name is hashed or
+/// compared on the way; headers without a value are removed.
+fn workflow_headers(headers: &AnswerHeaders, values: WorkflowHeaders<'_>) -> HeaderMap {
     let history = (!values.history.is_empty())
         .then(|| HeaderValue::from_str(values.history).ok())
         .flatten();
@@ -420,30 +432,24 @@ fn workflow_headers(template: &HeaderMap, values: WorkflowHeaders<'_>) -> Header
     };
     let run = values.run.and_then(value_of);
     let tracking = values.tracking.and_then(value_of);
-    let mut headers = template.clone();
-    let mut missing = Vec::new();
-    let mut correlation = values.correlation;
-    for (name, slot) in headers.iter_mut() {
-        let value = if *name == TRIGGER_HISTORY_NAME {
-            history.clone()
-        } else if *name == WORKFLOW_RUN_ID {
-            run.clone()
-        } else if *name == CLIENT_TRACKING_ID {
-            tracking.clone()
-        } else if *name == CORRELATION_ID {
-            correlation.take()
-        } else {
-            continue;
-        };
+    let call_values = [history, run, tracking, values.correlation];
+    let mut answer = headers.template.clone();
+    let mut missing = false;
+    let slots = answer.values_mut().skip(usize::from(headers.named));
+    for (slot, value) in slots.zip(&call_values) {
         match value {
-            Some(value) => *slot = value,
-            None => missing.push(name.clone()),
+            Some(value) => *slot = value.clone(),
+            None => missing = true,
         }
     }
-    for name in missing {
-        headers.remove(name);
+    if missing {
+        for (name, value) in CALL_HEADERS.into_iter().zip(&call_values) {
+            if value.is_none() {
+                answer.remove(name);
+            }
+        }
     }
-    headers
+    answer
 }
 
 /// The first `x-ms-client-tracking-id` and `x-ms-correlation-id` of a call,
@@ -1260,7 +1266,7 @@ mod tests {
                 .map(|v| v.to_str().unwrap().to_string())
                 .collect()
         };
-        let template = answer_headers("orders");
+        let template = AnswerHeaders::new("orders");
         let run = "08584000000000000000000000001";
         let headers = workflow_headers(
             &template,
@@ -1286,10 +1292,10 @@ mod tests {
             ["orders", run, run, "my-tracking", "corr"]
         );
         // The template keeps its empty values for the next call.
-        assert_eq!(values(&template), ["orders", "", "", "", ""]);
+        assert_eq!(values(&template.template), ["orders", "", "", "", ""]);
         // A skipped call has no run; a name that is no header value is left out.
         let skipped = workflow_headers(
-            &answer_headers("line\nbreak"),
+            &AnswerHeaders::new("line\nbreak"),
             WorkflowHeaders {
                 history: run,
                 run: None,
