@@ -249,6 +249,14 @@ pub struct StartRun {
     pub client_tracking_id: Option<String>,
 }
 
+/// What [`Engine::start_now`] did.
+pub enum StartNow {
+    /// The run started, or could not start.
+    Done(Result<RunHandle, EngineError>),
+    /// The run must be started with a future (its workflow is stateful).
+    Later(StartRun),
+}
+
 /// The outputs a trigger hands a run.
 #[derive(Debug, Clone)]
 pub enum TriggerOutputs {
@@ -625,6 +633,23 @@ impl Engine {
         start_run_shared(&self.shared, req, true).await
     }
 
+    /// Starts a run of a stateless workflow at once: its start waits on
+    /// nothing, so it needs no future. A run of a stateful workflow is
+    /// created in the store first, and comes back as [`StartNow::Later`] for
+    /// [`Engine::start_run`] or [`Engine::start_run_driven`] (as chosen by
+    /// `caller_drives`, see there).
+    pub fn start_now(&self, req: StartRun, caller_drives: bool) -> StartNow {
+        let reg = match registration_to_start(&self.shared, &req) {
+            Ok(reg) => reg,
+            Err(err) => return StartNow::Done(Err(err)),
+        };
+        if reg.reg.stateless {
+            StartNow::Done(start_stateless(&self.shared, &reg, req, caller_drives))
+        } else {
+            StartNow::Later(req)
+        }
+    }
+
     /// Cancels a run: running actions are cancelled, pending ones skipped; a
     /// waiting run leaves the queue without running anything.
     pub async fn cancel_run(&self, workflow: &str, run_id: &RunId) -> Result<(), EngineError> {
@@ -941,6 +966,22 @@ pub(crate) async fn start_run_shared(
     req: StartRun,
     caller_drives: bool,
 ) -> Result<RunHandle, EngineError> {
+    let reg = registration_to_start(shared, &req)?;
+    if reg.reg.stateless {
+        return start_stateless(shared, &reg, req, caller_drives);
+    }
+    let shared = shared.clone();
+    tokio::spawn(async move { start_stateful(&shared, reg, req, caller_drives).await })
+        .await
+        .unwrap_or_else(|err| Err(EngineError::StartFailed(err.to_string())))
+}
+
+/// The registration a run of `req` starts from, if the engine takes runs
+/// and the workflow is enabled.
+fn registration_to_start(
+    shared: &EngineShared,
+    req: &StartRun,
+) -> Result<Arc<Registered>, EngineError> {
     if shared.shutting_down.load(Ordering::SeqCst) {
         return Err(EngineError::ShuttingDown);
     }
@@ -952,24 +993,18 @@ pub(crate) async fn start_run_shared(
         .cloned()
         .ok_or_else(|| EngineError::WorkflowNotFound(req.workflow.clone()))?;
     if !reg.reg.enabled {
-        return Err(EngineError::WorkflowDisabled(req.workflow));
+        return Err(EngineError::WorkflowDisabled(req.workflow.clone()));
     }
-    if reg.reg.stateless {
-        return start_registered(shared, reg, req, caller_drives).await;
-    }
-    let shared = shared.clone();
-    tokio::spawn(async move { start_registered(&shared, reg, req, caller_drives).await })
-        .await
-        .unwrap_or_else(|err| Err(EngineError::StartFailed(err.to_string())))
+    Ok(reg)
 }
 
-/// [`start_run_shared`] once the workflow's registration is known.
-async fn start_registered(
-    shared: &Arc<EngineShared>,
-    reg: Arc<Registered>,
-    req: StartRun,
-    caller_drives: bool,
-) -> Result<RunHandle, EngineError> {
+/// Whether a run of `reg` may start now, wait for a slot, or not start at
+/// all (its workflow's queue is full).
+fn admit(
+    shared: &EngineShared,
+    reg: &Registered,
+    req: &StartRun,
+) -> Result<(Option<Limits>, Admission), EngineError> {
     let limits = Limits::of(&reg.reg.workflow);
     let admission = match limits {
         Some(l) => shared.gates.admit(&reg.reg.name, l),
@@ -977,24 +1012,61 @@ async fn start_registered(
     };
     if admission == Admission::Full {
         return Err(EngineError::TooManyWaitingRuns {
-            workflow: req.workflow,
+            workflow: req.workflow.clone(),
             limit: limits.map_or(0, |l| l.max_waiting),
         });
     }
+    Ok((limits, admission))
+}
+
+/// A new run's id, when it starts and the id that tracks it (the run id
+/// unless the caller gave one: shared, not copied).
+fn new_identity(shared: &EngineShared, req: &StartRun) -> (DateTime<Utc>, RunId, Arc<str>) {
     let now = shared.clock.now();
     let run_id = RunId::generate(now);
-    // The run id is the tracking id unless the caller gave one: shared, not copied.
     let tracking: Arc<str> = req
         .client_tracking_id
         .as_deref()
         .map_or_else(|| run_id.shared(), Arc::from);
+    (now, run_id, tracking)
+}
+
+/// Starts a run of a stateless workflow: nothing is stored unless the run
+/// fails, so nothing is waited on, and the start stays in the caller's task.
+fn start_stateless(
+    shared: &Arc<EngineShared>,
+    reg: &Arc<Registered>,
+    req: StartRun,
+    caller_drives: bool,
+) -> Result<RunHandle, EngineError> {
+    let (limits, admission) = admit(shared, reg, &req)?;
+    let (now, run_id, tracking) = new_identity(shared, &req);
+    // The trigger's record is built, as an expression value, only when the
+    // run asks for it.
+    let trigger = state::TriggerRecord::new(req.trigger_name, req.trigger_outputs, now);
+    let seed = RunSeed {
+        run_id,
+        trigger,
+        client_tracking_id: Some(tracking),
+        recorder: Recorder::deferred(Some(shared.store.clone())),
+        replay: HashMap::new(),
+        nondet_replay: HashMap::new(),
+        started: now,
+    };
+    Ok(launch(shared, reg, seed, admission, limits, caller_drives))
+}
+
+/// Starts a run of a stateful workflow: created in the store first.
+async fn start_stateful(
+    shared: &Arc<EngineShared>,
+    reg: Arc<Registered>,
+    req: StartRun,
+    caller_drives: bool,
+) -> Result<RunHandle, EngineError> {
+    let (limits, admission) = admit(shared, &reg, &req)?;
+    let (now, run_id, tracking) = new_identity(shared, &req);
     let trigger_secured = trigger_outputs_secured(&reg.reg.workflow, &req.trigger_name);
-    let (recorder, trigger_record) = if reg.reg.stateless {
-        // Nothing is stored unless the run fails: the record is built, as an
-        // expression value, only when the run asks for it.
-        let record = state::TriggerRecord::new(req.trigger_name, req.trigger_outputs, now);
-        (Recorder::deferred(Some(shared.store.clone())), record)
-    } else {
+    let (recorder, trigger_record) = {
         let time = serde_json::Value::String(fmt_time(now));
         let mut trigger_json = serde_json::Map::with_capacity(7);
         trigger_json.insert("name".into(), req.trigger_name.as_str().into());
@@ -1052,19 +1124,31 @@ async fn start_registered(
             state::TriggerRecord::stored(Value::from(&trigger_json), now),
         )
     };
-    let ctx = new_run_ctx(
-        shared,
-        &reg,
-        RunSeed {
-            run_id: run_id.clone(),
-            trigger: trigger_record,
-            client_tracking_id: Some(tracking),
-            recorder,
-            replay: HashMap::new(),
-            nondet_replay: HashMap::new(),
-            started: now,
-        },
-    );
+    let seed = RunSeed {
+        run_id,
+        trigger: trigger_record,
+        client_tracking_id: Some(tracking),
+        recorder,
+        replay: HashMap::new(),
+        nondet_replay: HashMap::new(),
+        started: now,
+    };
+    Ok(launch(shared, &reg, seed, admission, limits, caller_drives))
+}
+
+/// Makes a started run's context and sets it going: queued for a slot, in
+/// a task of its own, or (a stateless run its caller waits for) handed back
+/// as a [`RunDriver`].
+fn launch(
+    shared: &Arc<EngineShared>,
+    reg: &Registered,
+    seed: RunSeed,
+    admission: Admission,
+    limits: Option<Limits>,
+    caller_drives: bool,
+) -> RunHandle {
+    let run_id = seed.run_id.clone();
+    let ctx = new_run_ctx(shared, reg, seed);
     let response = if reg.reg.workflow.has_response {
         let (tx, rx) = oneshot::channel();
         *lock(&ctx.response_tx) = Some(tx);
@@ -1101,12 +1185,12 @@ async fn start_registered(
         }
         _ => spawn_run(shared, ctx, root, done_tx, false),
     }
-    Ok(RunHandle {
+    RunHandle {
         run_id,
         response,
         completion: done_rx,
         driver,
-    })
+    }
 }
 
 /// Ends a run whose definition version cannot run: `Failed` with code

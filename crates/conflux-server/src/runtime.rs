@@ -117,11 +117,25 @@ pub enum RuntimeError {
     Failed(String),
 }
 
+/// What [`WorkflowRuntime::start_now`] did.
+pub enum StartNow {
+    /// The run started, or could not start.
+    Done(Result<StartedRun, RuntimeError>),
+    /// Start it with [`WorkflowRuntime::start_run`].
+    Later(StartRequest),
+}
+
 /// The engine as the server sees it.
 #[async_trait]
 pub trait WorkflowRuntime: Send + Sync + 'static {
     /// Creates the run in the store before returning.
     async fn start_run(&self, request: StartRequest) -> Result<StartedRun, RuntimeError>;
+    /// Starts the run without a future when its start waits on nothing (a
+    /// stateless workflow's); otherwise hands the request back. By default
+    /// every request goes to [`WorkflowRuntime::start_run`].
+    fn start_now(&self, request: StartRequest) -> StartNow {
+        StartNow::Later(request)
+    }
     async fn cancel_run(&self, workflow: &str, run_id: &RunId) -> Result<(), RuntimeError>;
     /// Finishes in-flight steps and stops.
     async fn shutdown(&self);
@@ -142,18 +156,29 @@ impl WorkflowRuntime for conflux_engine::Engine {
             conflux_engine::Engine::start_run_driven(self, start).await
         } else {
             conflux_engine::Engine::start_run(self, start).await
+        };
+        started.map(started_run).map_err(engine_error)
+    }
+
+    fn start_now(&self, request: StartRequest) -> StartNow {
+        let start = conflux_engine::StartRun {
+            workflow: request.workflow,
+            trigger_name: request.trigger_name,
+            trigger_outputs: request.trigger_outputs,
+            client_tracking_id: request.client_tracking_id,
+        };
+        match conflux_engine::Engine::start_now(self, start, request.caller_drives) {
+            conflux_engine::StartNow::Done(started) => {
+                StartNow::Done(started.map(started_run).map_err(engine_error))
+            }
+            conflux_engine::StartNow::Later(start) => StartNow::Later(StartRequest {
+                workflow: start.workflow,
+                trigger_name: start.trigger_name,
+                trigger_outputs: start.trigger_outputs,
+                client_tracking_id: start.client_tracking_id,
+                caller_drives: request.caller_drives,
+            }),
         }
-        .map_err(engine_error)?;
-        // When the host stops waiting (the caller timed out), it drops this
-        // receiver, which is the engine's own: a later Response fails.
-        let response = started
-            .response
-            .map(|receiver| ResponseReceiver(Receiver::Engine(receiver)));
-        Ok(StartedRun {
-            run_id: started.run_id,
-            response,
-            driver: started.driver,
-        })
     }
 
     async fn cancel_run(&self, workflow: &str, run_id: &RunId) -> Result<(), RuntimeError> {
@@ -164,6 +189,19 @@ impl WorkflowRuntime for conflux_engine::Engine {
 
     async fn shutdown(&self) {
         conflux_engine::Engine::shutdown(self).await;
+    }
+}
+
+fn started_run(started: conflux_engine::RunHandle) -> StartedRun {
+    // When the host stops waiting (the caller timed out), it drops this
+    // receiver, which is the engine's own: a later Response fails.
+    let response = started
+        .response
+        .map(|receiver| ResponseReceiver(Receiver::Engine(receiver)));
+    StartedRun {
+        run_id: started.run_id,
+        response,
+        driver: started.driver,
     }
 }
 

@@ -25,7 +25,7 @@ use crate::reply::{
 };
 use crate::request::{OutputsRequest, PathTemplate};
 use crate::runtime::{
-    ResponseBody, ResponseReceiver, RunResponse, RuntimeError, StartRequest, StartedRun,
+    ResponseBody, ResponseReceiver, RunResponse, RuntimeError, StartNow, StartRequest, StartedRun,
 };
 use crate::state::{HostState, HostedWorkflow};
 use conflux_engine::{DeferredOutputs, TriggerOutputs};
@@ -1039,17 +1039,18 @@ async fn fire_keeping_responses(
         .or(client_tracking_id.clone());
         let item_outputs = (wf.keeps_run_history && !trigger.runtime.secure_data.outputs)
             .then(|| item.built().to_json());
-        let started = match state
-            .runtime
-            .start_run(StartRequest {
-                workflow: wf.name.clone(),
-                trigger_name: trigger.name.clone(),
-                trigger_outputs: item,
-                client_tracking_id: tracking,
-                caller_drives,
-            })
-            .await
-        {
+        let request = StartRequest {
+            workflow: wf.name.clone(),
+            trigger_name: trigger.name.clone(),
+            trigger_outputs: item,
+            client_tracking_id: tracking,
+            caller_drives,
+        };
+        let started = match state.runtime.start_now(request) {
+            StartNow::Done(started) => started,
+            StartNow::Later(request) => state.runtime.start_run(request).await,
+        };
+        let started = match started {
             Ok(started) => started,
             Err(err) => {
                 // Runs started before this one keep their entries.
