@@ -52,6 +52,13 @@ impl Template {
             Kind::Literal(v) => Ok(v.clone()),
             Kind::Expression(node) => eval_node(node, host),
             Kind::Interpolation(segments) => {
+                if let [Segment::Hole(node)] = segments.as_slice() {
+                    // "@{...}" alone: a string is its own text, kept as it is.
+                    return match eval_node(node, host)? {
+                        text @ Value::String(_) => Ok(text),
+                        other => Ok(Value::string(other.to_text())),
+                    };
+                }
                 let mut out = String::new();
                 for segment in segments {
                     match segment {

@@ -33,6 +33,8 @@ fn interpolation_always_yields_text() {
         ("Total: @{add(1, 2)} items", "\"Total: 3 items\""),
         ("@{variables('counter')}@{variables('counter')}", "\"11\""),
         ("@{null}", "\"\""),
+        ("@{true}", "\"True\""),
+        ("@{concat('hello ', 'Ada', 1)}", "\"hello Ada1\""),
         ("@{true}|@{false}", "\"True|False\""),
         ("@{div(5, 2.0)}", "\"2.5\""),
         ("@{mul(1.5, 2)}", "\"3\""),

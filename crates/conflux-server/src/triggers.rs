@@ -432,21 +432,18 @@ fn workflow_headers(headers: &AnswerHeaders, values: WorkflowHeaders<'_>) -> Hea
     };
     let run = values.run.and_then(value_of);
     let tracking = values.tracking.and_then(value_of);
-    let call_values = [history, run, tracking, values.correlation];
+    let mut call_values = [history, run, tracking, values.correlation];
+    let present = call_values.each_ref().map(Option::is_some);
     let mut answer = headers.template.clone();
-    let mut missing = false;
     let slots = answer.values_mut().skip(usize::from(headers.named));
-    for (slot, value) in slots.zip(&call_values) {
-        match value {
-            Some(value) => *slot = value.clone(),
-            None => missing = true,
+    for (slot, value) in slots.zip(&mut call_values) {
+        if let Some(value) = value.take() {
+            *slot = value;
         }
     }
-    if missing {
-        for (name, value) in CALL_HEADERS.into_iter().zip(&call_values) {
-            if value.is_none() {
-                answer.remove(name);
-            }
+    for (name, present) in CALL_HEADERS.into_iter().zip(present) {
+        if !present {
+            answer.remove(name);
         }
     }
     answer

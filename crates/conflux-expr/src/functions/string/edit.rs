@@ -22,7 +22,15 @@ pub fn check_result_length(text: &str) -> Result<(), EvalError> {
 }
 
 fn concat(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
-    let mut out = String::new();
+    // Sized for the strings (most arguments), so it grows at most for the rest.
+    let strings: usize = args
+        .iter()
+        .map(|a| match a {
+            Value::String(s) => s.len(),
+            _ => 0,
+        })
+        .sum();
+    let mut out = String::with_capacity(strings);
     for i in 0..args.len() {
         out.push_str(&args::text(args, i));
     }
