@@ -158,15 +158,17 @@ fn bytes_ct_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
-    let word = |chunk: &[u8]| {
+    let (a_words, b_words) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail = |chunk: &[u8]| {
         let mut padded = [0u8; 8];
         padded[..chunk.len()].copy_from_slice(chunk);
         u64::from_le_bytes(padded)
     };
-    let differ = a
-        .chunks(8)
-        .zip(b.chunks(8))
-        .fold(0u64, |acc, (x, y)| acc | (word(x) ^ word(y)));
+    let differ = tail(a_words.remainder()) ^ tail(b_words.remainder());
+    let differ = a_words.zip(b_words).fold(differ, |acc, (x, y)| {
+        let word = |chunk: &[u8]| u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        acc | (word(x) ^ word(y))
+    });
     bool::from(differ.ct_eq(&0))
 }
 
@@ -598,6 +600,9 @@ mod tests {
         assert!(bytes_ct_eq(b"", b""));
         assert!(bytes_ct_eq(b"0123456789", b"0123456789"));
         assert!(!bytes_ct_eq(b"0123456789", b"0123456788"));
+        assert!(!bytes_ct_eq(b"1123456789", b"0123456789"));
+        assert!(bytes_ct_eq(b"01234567", b"01234567"));
+        assert!(!bytes_ct_eq(b"01234567", b"01234568"));
         // An expiring query passes until it expires.
         let expiring = format!("{query}&se=2030-01-01T00%3A00%3A00.0000000Z");
         let at = parse_expiry("2030-01-01T00:00:00.0000000Z").unwrap();

@@ -689,7 +689,9 @@ struct PendingHistory {
     /// record none and copy no name).
     workflow: String,
     store: Arc<dyn conflux_store::Store>,
-    batch: WriteBatch,
+    /// Made by the first entry: most calls record none, and the pending
+    /// history they carry around stays small.
+    batch: Option<Box<WriteBatch>>,
 }
 
 impl PendingHistory {
@@ -697,7 +699,7 @@ impl PendingHistory {
         PendingHistory {
             workflow: String::new(),
             store: store.clone(),
-            batch: WriteBatch::new(),
+            batch: None,
         }
     }
 
@@ -705,16 +707,22 @@ impl PendingHistory {
         if self.workflow.is_empty() {
             self.workflow = entry.workflow.as_str().to_string();
         }
-        self.batch.record_trigger_history(entry);
+        self.batch
+            .get_or_insert_with(Box::default)
+            .record_trigger_history(entry);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.batch.as_ref().is_none_or(|batch| batch.is_empty())
     }
 
     /// The entries, leaving none to be written on drop.
     fn take_batch(&mut self) -> WriteBatch {
-        std::mem::take(&mut self.batch)
+        self.batch.take().map(|batch| *batch).unwrap_or_default()
     }
 
     async fn commit(mut self) {
-        if self.batch.is_empty() {
+        if self.is_empty() {
             return;
         }
         let _ = tokio::spawn(write_entries(
@@ -727,7 +735,7 @@ impl PendingHistory {
 
     /// Queues the entries to be written behind the answer (see [`HistoryWrites`]).
     async fn write_behind(self, state: &HostState) {
-        if !self.batch.is_empty() {
+        if !self.is_empty() {
             // Boxed: most calls queue nothing, and their futures stay small.
             Box::pin(state.history_writes.queue(&state.store, self)).await;
         }
@@ -736,7 +744,7 @@ impl PendingHistory {
 
 impl Drop for PendingHistory {
     fn drop(&mut self) {
-        if self.batch.is_empty() {
+        if self.is_empty() {
             return;
         }
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
