@@ -44,7 +44,8 @@ impl Limits {
 pub(crate) struct Queued {
     pub ctx: Arc<RunCtx>,
     pub root: Arc<Frame>,
-    pub done: oneshot::Sender<RunOutcome>,
+    /// Where the run's outcome goes, when someone asked for it.
+    pub done: Option<oneshot::Sender<RunOutcome>>,
 }
 
 #[derive(Default)]

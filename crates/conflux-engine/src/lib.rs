@@ -252,7 +252,7 @@ pub struct StartRun {
 /// What [`Engine::start_now`] did.
 pub enum StartNow {
     /// The run started, or could not start.
-    Done(Result<RunHandle, EngineError>),
+    Done(Result<StartedRun, EngineError>),
     /// The run must be started with a future (its workflow is stateful).
     Later(StartRun),
 }
@@ -371,6 +371,17 @@ pub struct RunOutcome {
     /// repetitions). Empty when the run ended with nobody listening: its
     /// completion receiver dropped and no [`Engine::completions`] subscriber.
     pub actions: Vec<ActionSummary>,
+}
+
+/// A run [`Engine::start_now`] started: a [`RunHandle`] without the
+/// completion, which nobody asked for (outcomes are in the run history and
+/// on [`Engine::completions`]).
+pub struct StartedRun {
+    pub run_id: RunId,
+    /// Present when the workflow has a Response action.
+    pub response: Option<oneshot::Receiver<ResponseMessage>>,
+    /// See [`RunHandle::driver`].
+    pub driver: Option<RunDriver>,
 }
 
 /// A started run.
@@ -644,7 +655,13 @@ impl Engine {
             Err(err) => return StartNow::Done(Err(err)),
         };
         if reg.reg.stateless {
-            StartNow::Done(start_stateless(&self.shared, &reg, req, caller_drives))
+            StartNow::Done(start_stateless(
+                &self.shared,
+                &reg,
+                req,
+                caller_drives,
+                None,
+            ))
         } else {
             StartNow::Later(req)
         }
@@ -744,24 +761,24 @@ impl Engine {
             for r in &replay.ordered {
                 root.insert(r.clone());
             }
-            // The response, if any, was owed to a caller that is gone.
-            let (tx, _rx) = oneshot::channel();
+            // The response, if any, was owed to a caller that is gone, and
+            // nobody waits for the outcome.
             let waiting = run.status == RunStatus::Waiting;
             match Limits::of(&reg.reg.workflow) {
                 Some(limits) if waiting => {
                     let queued = Queued {
                         ctx,
                         root,
-                        done: tx,
+                        done: None,
                     };
                     let ready = self.shared.gates.enqueue(queued, false, limits);
                     start_ready(&self.shared, ready);
                 }
                 Some(_) => {
                     self.shared.gates.count_running(&reg.reg.name);
-                    spawn_run(&self.shared, ctx, root, tx, false);
+                    spawn_run(&self.shared, ctx, root, None, false);
                 }
-                None => spawn_run(&self.shared, ctx, root, tx, waiting),
+                None => spawn_run(&self.shared, ctx, root, None, waiting),
             }
             resumed += 1;
         }
@@ -967,13 +984,23 @@ pub(crate) async fn start_run_shared(
     caller_drives: bool,
 ) -> Result<RunHandle, EngineError> {
     let reg = registration_to_start(shared, &req)?;
-    if reg.reg.stateless {
-        return start_stateless(shared, &reg, req, caller_drives);
-    }
-    let shared = shared.clone();
-    tokio::spawn(async move { start_stateful(&shared, reg, req, caller_drives).await })
+    let (done, completion) = oneshot::channel();
+    let started = if reg.reg.stateless {
+        start_stateless(shared, &reg, req, caller_drives, Some(done))
+    } else {
+        let shared = shared.clone();
+        tokio::spawn(
+            async move { start_stateful(&shared, reg, req, caller_drives, Some(done)).await },
+        )
         .await
         .unwrap_or_else(|err| Err(EngineError::StartFailed(err.to_string())))
+    }?;
+    Ok(RunHandle {
+        run_id: started.run_id,
+        response: started.response,
+        completion,
+        driver: started.driver,
+    })
 }
 
 /// The registration a run of `req` starts from, if the engine takes runs
@@ -1038,7 +1065,8 @@ fn start_stateless(
     reg: &Arc<Registered>,
     req: StartRun,
     caller_drives: bool,
-) -> Result<RunHandle, EngineError> {
+    done: Option<oneshot::Sender<RunOutcome>>,
+) -> Result<StartedRun, EngineError> {
     let (limits, admission) = admit(shared, reg, &req)?;
     let (now, run_id, tracking) = new_identity(shared, &req);
     // The trigger's record is built, as an expression value, only when the
@@ -1053,7 +1081,14 @@ fn start_stateless(
         nondet_replay: HashMap::new(),
         started: now,
     };
-    Ok(launch(shared, reg, seed, admission, limits, caller_drives))
+    Ok(launch(
+        shared,
+        reg,
+        seed,
+        (admission, limits),
+        caller_drives,
+        done,
+    ))
 }
 
 /// Starts a run of a stateful workflow: created in the store first.
@@ -1062,7 +1097,8 @@ async fn start_stateful(
     reg: Arc<Registered>,
     req: StartRun,
     caller_drives: bool,
-) -> Result<RunHandle, EngineError> {
+    done: Option<oneshot::Sender<RunOutcome>>,
+) -> Result<StartedRun, EngineError> {
     let (limits, admission) = admit(shared, &reg, &req)?;
     let (now, run_id, tracking) = new_identity(shared, &req);
     let trigger_secured = trigger_outputs_secured(&reg.reg.workflow, &req.trigger_name);
@@ -1133,20 +1169,28 @@ async fn start_stateful(
         nondet_replay: HashMap::new(),
         started: now,
     };
-    Ok(launch(shared, &reg, seed, admission, limits, caller_drives))
+    Ok(launch(
+        shared,
+        &reg,
+        seed,
+        (admission, limits),
+        caller_drives,
+        done,
+    ))
 }
 
 /// Makes a started run's context and sets it going: queued for a slot, in
 /// a task of its own, or (a stateless run its caller waits for) handed back
 /// as a [`RunDriver`].
+/// `done` is where the run's outcome goes, if anyone asked.
 fn launch(
     shared: &Arc<EngineShared>,
     reg: &Registered,
     seed: RunSeed,
-    admission: Admission,
-    limits: Option<Limits>,
+    (admission, limits): (Admission, Option<Limits>),
     caller_drives: bool,
-) -> RunHandle {
+    done: Option<oneshot::Sender<RunOutcome>>,
+) -> StartedRun {
     let run_id = seed.run_id.clone();
     let ctx = new_run_ctx(shared, reg, seed);
     let response = if reg.reg.workflow.has_response {
@@ -1156,39 +1200,27 @@ fn launch(
     } else {
         None
     };
-    let (done_tx, done_rx) = oneshot::channel();
     let root = Frame::root(reg.reg.workflow.all_actions.len());
     let mut driver = None;
     match (admission, limits) {
         (Admission::Wait, Some(l)) => {
-            let queued = Queued {
-                ctx,
-                root,
-                done: done_tx,
-            };
+            let queued = Queued { ctx, root, done };
             let ready = shared.gates.enqueue(queued, true, l);
             start_ready(shared, ready);
         }
         (_, None) if caller_drives && reg.reg.stateless => {
             lock(&shared.runs).insert(ctx.run_id.clone(), ctx.clone());
             driver = Some(RunDriver {
-                run: Some(Box::pin(run_task(
-                    shared.clone(),
-                    ctx,
-                    root,
-                    done_tx,
-                    false,
-                ))),
+                run: Some(Box::pin(run_task(shared.clone(), ctx, root, done, false))),
                 run_id: run_id.clone(),
                 shared: shared.clone(),
             });
         }
-        _ => spawn_run(shared, ctx, root, done_tx, false),
+        _ => spawn_run(shared, ctx, root, done, false),
     }
-    RunHandle {
+    StartedRun {
         run_id,
         response,
-        completion: done_rx,
         driver,
     }
 }
@@ -1271,7 +1303,9 @@ async fn cancel_waiting(shared: &Arc<EngineShared>, queued: Queued) {
         actions: Vec::new(),
     };
     let _ = shared.completions.send(outcome.clone());
-    let _ = queued.done.send(outcome);
+    if let Some(done) = queued.done {
+        let _ = done.send(outcome);
+    }
 }
 
 /// `promote`: the run leaves `Waiting`, which the store hears before any step.
@@ -1279,7 +1313,7 @@ fn spawn_run(
     shared: &Arc<EngineShared>,
     ctx: Arc<RunCtx>,
     root: Arc<Frame>,
-    done: oneshot::Sender<RunOutcome>,
+    done: Option<oneshot::Sender<RunOutcome>>,
     promote: bool,
 ) {
     lock(&shared.runs).insert(ctx.run_id.clone(), ctx.clone());
@@ -1300,7 +1334,7 @@ async fn run_task(
     shared: Arc<EngineShared>,
     ctx: Arc<RunCtx>,
     root: Arc<Frame>,
-    done: oneshot::Sender<RunOutcome>,
+    done: Option<oneshot::Sender<RunOutcome>>,
     promote: bool,
 ) {
     if promote {
@@ -1308,7 +1342,7 @@ async fn run_task(
         batch.transition(RunTransition::new(ctx.run_id.clone(), RunStatus::Running));
         ctx.recorder.commit(batch).await;
     }
-    let outcome = drive(&ctx, &root, &done).await;
+    let outcome = drive(&ctx, &root, done.as_ref()).await;
     lock(&shared.runs).remove(ctx.run_id.as_str());
     if let Some(limits) = Limits::of(&ctx.workflow) {
         let ready = shared.gates.release(&ctx.workflow_name, limits);
@@ -1319,7 +1353,9 @@ async fn run_task(
         if shared.completions.receiver_count() > 0 {
             let _ = shared.completions.send(o.clone());
         }
-        let _ = done.send(o);
+        if let Some(done) = done {
+            let _ = done.send(o);
+        }
     }
 }
 
@@ -1330,7 +1366,7 @@ async fn run_task(
 async fn drive(
     ctx: &Arc<RunCtx>,
     root: &Arc<Frame>,
-    done: &oneshot::Sender<RunOutcome>,
+    done: Option<&oneshot::Sender<RunOutcome>>,
 ) -> Option<RunOutcome> {
     let work = exec::run_map(ctx, &ctx.workflow.actions, root);
     // The run duration limit stops the run like a cancellation: running
@@ -1459,7 +1495,9 @@ async fn drive(
         error,
         outputs,
         // Summaries of the run's actions are built only for someone who listens.
-        actions: if !done.is_closed() || ctx.engine.completions.receiver_count() > 0 {
+        actions: if done.is_some_and(|d| !d.is_closed())
+            || ctx.engine.completions.receiver_count() > 0
+        {
             ctx.recorder.take_summaries()
         } else {
             Vec::new()

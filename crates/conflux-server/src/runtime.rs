@@ -157,7 +157,15 @@ impl WorkflowRuntime for conflux_engine::Engine {
         } else {
             conflux_engine::Engine::start_run(self, start).await
         };
-        started.map(started_run).map_err(engine_error)
+        started
+            .map(|started| {
+                started_run(conflux_engine::StartedRun {
+                    run_id: started.run_id,
+                    response: started.response,
+                    driver: started.driver,
+                })
+            })
+            .map_err(engine_error)
     }
 
     fn start_now(&self, request: StartRequest) -> StartNow {
@@ -192,7 +200,7 @@ impl WorkflowRuntime for conflux_engine::Engine {
     }
 }
 
-fn started_run(started: conflux_engine::RunHandle) -> StartedRun {
+fn started_run(started: conflux_engine::StartedRun) -> StartedRun {
     // When the host stops waiting (the caller timed out), it drops this
     // receiver, which is the engine's own: a later Response fails.
     let response = started
