@@ -152,6 +152,21 @@ struct AcceptedQuery {
 
 const ACCEPTED_KEPT: usize = 8;
 
+/// Adds `entry` to a per-thread list of the `kept` most recent entries.
+fn keep_recent<T: 'static>(
+    list: &'static std::thread::LocalKey<std::cell::RefCell<Vec<T>>>,
+    kept: usize,
+    entry: T,
+) {
+    list.with(|list| {
+        let mut list = list.borrow_mut();
+        if list.len() == kept {
+            list.remove(0);
+        }
+        list.push(entry);
+    });
+}
+
 /// Whether `a` and `b` hold the same bytes, in a time that depends on their
 /// lengths only (compared eight bytes at a time).
 fn bytes_ct_eq(a: &[u8], b: &[u8]) -> bool {
@@ -352,13 +367,7 @@ impl AccessKeys {
             signed: Self::signed_parts(request).map(str::to_string),
             sig,
         };
-        VERIFIED.with(|verified| {
-            let mut verified = verified.borrow_mut();
-            if verified.len() == VERIFIED_KEPT {
-                verified.remove(0);
-            }
-            verified.push(entry);
-        });
+        keep_recent(&VERIFIED, VERIFIED_KEPT, entry);
     }
 
     /// The key a call to `path` with exactly this `query` string was
@@ -405,13 +414,7 @@ impl AccessKeys {
             query: query.as_bytes().into(),
             expiry,
         };
-        ACCEPTED.with(|accepted| {
-            let mut accepted = accepted.borrow_mut();
-            if accepted.len() == ACCEPTED_KEPT {
-                accepted.remove(0);
-            }
-            accepted.push(entry);
-        });
+        keep_recent(&ACCEPTED, ACCEPTED_KEPT, entry);
     }
 
     fn mac(&self, key: KeyType, request: &SasRequest<'_>) -> [u8; 32] {
