@@ -134,13 +134,11 @@ fn assemble(status: StatusCode, headers: HeaderMap, body: axum::body::Body) -> R
     response
 }
 
-/// The answer a Response action chose. 3xx is not a valid Response status,
-/// so anything outside 100..=599 falls back to 500 rather than panicking.
-pub fn passthrough(status: u16, mut headers: HeaderMap, body: Vec<u8>) -> Response {
+/// The answer a Response action chose, its headers complete. 3xx is not a
+/// valid Response status, so anything outside 100..=599 falls back to 500
+/// rather than panicking.
+pub fn answer(status: u16, headers: HeaderMap, body: Vec<u8>) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    headers
-        .entry(axum::http::header::CONTENT_TYPE)
-        .or_insert(HeaderValue::from_static("application/octet-stream"));
     assemble(status, headers, axum::body::Body::from(body))
 }
 

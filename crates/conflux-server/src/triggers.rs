@@ -282,22 +282,25 @@ async fn handle<B: RequestBody>(
     )
     .await?;
     let suppress = trigger.options.suppress_workflow_headers_on_response;
-    let headers_for = |values: WorkflowHeaders<'_>| {
+    let headers_for = |values: WorkflowHeaders<'_>, typed: bool| {
         if suppress {
             // Room for a Response action's usual few.
             HeaderMap::with_capacity(8)
         } else {
-            workflow_headers(&wf.answer_headers, values)
+            workflow_headers(&wf.answer_headers, values, typed)
         }
     };
     let mut first = match fired {
         Fired::Skipped { history: entry } => {
-            let headers = headers_for(WorkflowHeaders {
-                history: entry.as_str(),
-                run: None,
-                tracking: tracking.as_deref(),
-                correlation,
-            });
+            let headers = headers_for(
+                WorkflowHeaders {
+                    history: entry.as_str(),
+                    run: None,
+                    tracking: tracking.as_deref(),
+                    correlation,
+                },
+                false,
+            );
             history.commit().await;
             return Ok(reply::accepted(headers));
         }
@@ -305,7 +308,7 @@ async fn handle<B: RequestBody>(
             let mut runs = runs.into_iter();
             let Some(first) = runs.next() else {
                 history.commit().await;
-                return Ok(reply::accepted(headers_for(WorkflowHeaders::none())));
+                return Ok(reply::accepted(headers_for(WorkflowHeaders::none(), false)));
             };
             for mut other in runs {
                 detach_response(&mut other);
@@ -313,13 +316,18 @@ async fn handle<B: RequestBody>(
             first
         }
     };
-    let mut headers = headers_for(WorkflowHeaders {
-        history: first.run_id.as_str(),
-        run: Some(first.run_id.as_str()),
-        // The engine's default tracking id is the run id.
-        tracking: Some(tracking.as_deref().unwrap_or(first.run_id.as_str())),
-        correlation,
-    });
+    // A Response action answers this caller (see the match below).
+    let typed = first.response.is_some() && !asynchronous && trigger.split_on.is_none();
+    let mut headers = headers_for(
+        WorkflowHeaders {
+            history: first.run_id.as_str(),
+            run: Some(first.run_id.as_str()),
+            // The engine's default tracking id is the run id.
+            tracking: Some(tracking.as_deref().unwrap_or(first.run_id.as_str())),
+            correlation,
+        },
+        typed,
+    );
     if trigger.split_on.is_some() {
         detach_response(&mut first);
     }
@@ -395,6 +403,9 @@ const CALL_HEADERS: [HeaderName; 4] = [
 /// [`workflow_headers`]).
 pub struct AnswerHeaders {
     template: HeaderMap,
+    /// `template` and a `content-type` last, for answers a Response action
+    /// renders (which always have one): the copy has room for it.
+    typed: HeaderMap,
     named: bool,
 }
 
@@ -410,14 +421,26 @@ impl AnswerHeaders {
         for name in CALL_HEADERS {
             template.append(name, HeaderValue::from_static(""));
         }
-        AnswerHeaders { template, named }
+        let mut typed = template.clone();
+        typed.append(axum::http::header::CONTENT_TYPE, JSON_UTF8);
+        AnswerHeaders {
+            template,
+            typed,
+            named,
+        }
     }
 }
 
 /// A copy of a workflow's [`AnswerHeaders`] with this call's values. The
 /// values are set in place, by position, so no header name is hashed or
-/// compared on the way; headers without a value are removed.
-fn workflow_headers(headers: &AnswerHeaders, values: WorkflowHeaders<'_>) -> HeaderMap {
+/// compared on the way; headers without a value are removed. `typed`: the
+/// answer is a Response action's, whose content type [`render_response`]
+/// writes over the one the copy holds.
+fn workflow_headers(
+    headers: &AnswerHeaders,
+    values: WorkflowHeaders<'_>,
+    typed: bool,
+) -> HeaderMap {
     let history = (!values.history.is_empty())
         .then(|| HeaderValue::from_str(values.history).ok())
         .flatten();
@@ -434,7 +457,11 @@ fn workflow_headers(headers: &AnswerHeaders, values: WorkflowHeaders<'_>) -> Hea
     let tracking = values.tracking.and_then(value_of);
     let mut call_values = [history, run, tracking, values.correlation];
     let present = call_values.each_ref().map(Option::is_some);
-    let mut answer = headers.template.clone();
+    let mut answer = if typed {
+        headers.typed.clone()
+    } else {
+        headers.template.clone()
+    };
     let slots = answer.values_mut().skip(usize::from(headers.named));
     for (slot, value) in slots.zip(&mut call_values) {
         if let Some(value) = value.take() {
@@ -598,51 +625,45 @@ async fn await_response(
 }
 
 /// A Response action's answer on the wire, after the host's own `headers`.
+/// Its content type is the action's own `Content-Type` header, else the
+/// usual one for its body (JSON, text, the content's own type; octet-stream
+/// for none). It replaces a content type the host's headers may hold (see
+/// [`AnswerHeaders`]), so the type is written in place, without growing the map.
 pub(crate) fn render_response(response: RunResponse, mut headers: HeaderMap) -> Response {
+    use axum::http::header::CONTENT_TYPE;
+    let mut typed = false;
     for (name, value) in &response.headers {
+        if name.eq_ignore_ascii_case(CONTENT_TYPE.as_str()) {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                headers.insert(CONTENT_TYPE, value);
+                typed = true;
+            }
+            continue;
+        }
         reply::insert_header(&mut headers, name, value);
     }
-    let body = match response.body {
-        ResponseBody::Empty => Vec::new(),
-        ResponseBody::Json(value) => {
-            default_content_type(&mut headers, JSON_UTF8);
-            serde_json::to_vec(&value).unwrap_or_default()
-        }
-        ResponseBody::JsonText(text) => {
-            default_content_type(&mut headers, JSON_UTF8);
-            text
-        }
-        ResponseBody::Text(text) => {
-            default_content_type(&mut headers, TEXT_UTF8);
-            text.into_bytes()
-        }
+    let (body, usual_type) = match response.body {
+        ResponseBody::Empty => (Vec::new(), OCTET_STREAM),
+        ResponseBody::Json(value) => (serde_json::to_vec(&value).unwrap_or_default(), JSON_UTF8),
+        ResponseBody::JsonText(text) => (text, JSON_UTF8),
+        ResponseBody::Text(text) => (text.into_bytes(), TEXT_UTF8),
         ResponseBody::Binary {
             content_type,
             bytes,
-        } => {
-            if let axum::http::header::Entry::Vacant(entry) =
-                headers.entry(axum::http::header::CONTENT_TYPE)
-            {
-                if let Ok(value) = HeaderValue::from_str(&content_type) {
-                    entry.insert(value);
-                }
-            }
-            bytes
-        }
+        } => (
+            bytes,
+            HeaderValue::from_str(&content_type).unwrap_or(OCTET_STREAM),
+        ),
     };
-    reply::passthrough(response.status, headers, body)
+    if !typed {
+        headers.insert(CONTENT_TYPE, usual_type);
+    }
+    reply::answer(response.status, headers, body)
 }
 
 const JSON_UTF8: HeaderValue = HeaderValue::from_static("application/json; charset=utf-8");
 const TEXT_UTF8: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
-
-fn default_content_type(headers: &mut HeaderMap, content_type: HeaderValue) {
-    if let axum::http::header::Entry::Vacant(entry) =
-        headers.entry(axum::http::header::CONTENT_TYPE)
-    {
-        entry.insert(content_type);
-    }
-}
+const OCTET_STREAM: HeaderValue = HeaderValue::from_static("application/octet-stream");
 
 /// What firing a trigger did.
 pub enum Fired {
@@ -1282,6 +1303,7 @@ mod tests {
                 tracking: Some("my-tracking"),
                 correlation: Some(HeaderValue::from_static("corr")),
             },
+            false,
         );
         assert_eq!(
             names(&headers),
@@ -1308,14 +1330,35 @@ mod tests {
                 tracking: None,
                 correlation: Some(HeaderValue::from_static("corr")),
             },
+            false,
         );
         assert_eq!(
             names(&skipped),
             ["x-ms-trigger-history-name", "x-ms-correlation-id"]
         );
         assert_eq!(values(&skipped), [run, "corr"]);
-        let none = workflow_headers(&template, WorkflowHeaders::none());
+        let none = workflow_headers(&template, WorkflowHeaders::none(), false);
         assert_eq!(names(&none), ["x-ms-workflow-name"]);
+        // A Response's answer has room for its content type, which it sets.
+        let typed = workflow_headers(&template, WorkflowHeaders::none(), true);
+        assert_eq!(names(&typed), ["x-ms-workflow-name", "content-type"]);
+        let rendered = render_response(
+            RunResponse {
+                status: 200,
+                headers: vec![("X-Extra".into(), "1".into())],
+                body: ResponseBody::Text("hi".into()),
+            },
+            typed,
+        );
+        assert_eq!(
+            rendered
+                .headers()
+                .get_all("content-type")
+                .iter()
+                .collect::<Vec<_>>(),
+            ["text/plain; charset=utf-8"]
+        );
+        assert_eq!(rendered.headers()["x-extra"], "1");
     }
 
     #[test]

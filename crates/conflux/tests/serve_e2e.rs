@@ -761,3 +761,55 @@ async fn a_full_waiting_queue_answers_429_with_retry_after() {
         .count();
     assert_eq!(waiting, 10);
 }
+
+#[tokio::test]
+async fn a_response_has_its_own_content_type_or_the_usual_one_for_its_body() {
+    let respond = |inputs: Value| {
+        let mut doc = request_workflow(
+            json!({"Respond": {"type": "Response", "kind": "Http", "inputs": inputs}}),
+            json!({}),
+        );
+        doc["kind"] = json!("Stateless");
+        doc
+    };
+    let dir = project(&[
+        (
+            "object",
+            respond(json!({"statusCode": 200, "body": {"a": 1}})),
+        ),
+        (
+            "text",
+            respond(json!({"statusCode": 200, "body": "plain words"})),
+        ),
+        ("empty", respond(json!({"statusCode": 204}))),
+        (
+            "own",
+            respond(
+                json!({"statusCode": 201, "headers": {"Content-Type": "application/xml", "X-Kind": "own"}, "body": "<a/>"}),
+            ),
+        ),
+    ]);
+    let server = start(dir.path(), &[]);
+    for (workflow, status, content_type) in [
+        ("object", 200, "application/json; charset=utf-8"),
+        ("text", 200, "text/plain; charset=utf-8"),
+        ("empty", 204, "application/octet-stream"),
+        ("own", 201, "application/xml"),
+    ] {
+        // Twice: the second call reuses what the first made (a remembered URL, the
+        // headers' template), and must answer the same.
+        for _ in 0..2 {
+            let response = server.call(&server.url(workflow), json!({})).await;
+            assert_eq!(response.status().as_u16(), status, "{workflow}");
+            let types: Vec<_> = response.headers().get_all("content-type").iter().collect();
+            assert_eq!(types, [content_type], "{workflow}");
+            assert!(
+                response.headers().contains_key("x-ms-workflow-run-id"),
+                "{workflow}"
+            );
+        }
+    }
+    let own = server.call(&server.url("own"), json!({})).await;
+    assert_eq!(own.headers()["x-kind"], "own");
+    assert_eq!(own.text().await.unwrap(), "<a/>");
+}
