@@ -33,75 +33,83 @@ const DEFAULT_REPETITIONS: usize = 20;
 const DEFAULT_UNTIL_COUNT: u32 = 60;
 const DEFAULT_UNTIL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// Runs every action of `map` in `frame`; returns one result per action, by index.
+/// Runs every action of `map` in `frame`; returns one result per action, by
+/// index. Boxed, for the containers that run their actions through it.
 pub(crate) fn run_map<'a>(
     ctx: &'a Arc<RunCtx>,
     map: &'a ActionMap,
     frame: &'a Arc<Frame>,
 ) -> BoxFuture<'a, Vec<Arc<ActionResult>>> {
-    async move {
-        let n = map.len();
-        let mut waiting: Vec<usize> = map.actions.iter().map(|a| a.run_after.len()).collect();
-        let mut results: Vec<Option<Arc<ActionResult>>> = vec![None; n];
-        let mut ready: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).rev().collect();
-        // Made when two actions first run at once: a chain never needs it.
-        let mut running: Option<FuturesUnordered<_>> = None;
-        // When the action a chain just ran ended: the next one starts then.
-        let mut chain_end = None;
-        loop {
-            while let Some(i) = ready.pop() {
-                let def = &map.actions[i];
-                let stop = ctx.stop_reason();
-                let verdict = match stop {
-                    Some(Stop::Shutdown) => None,
-                    Some(_) => Some(Err(ActionStatus::Cancelled)),
-                    None => Some(decide(def, &results)),
-                };
-                match verdict {
-                    None => chain_end = None,
-                    // The only action that can run now (a chain, most
-                    // workflows): run here, without the set's bookkeeping.
-                    Some(Ok(()))
-                        if running.as_ref().is_none_or(FuturesUnordered::is_empty)
-                            && ready.is_empty() =>
-                    {
-                        let r = run_action_here(ctx, def, frame, chain_end.take()).await;
-                        // (A result replayed after a restart ended back then.)
-                        chain_end = ctx.replay.is_empty().then_some(r.end);
-                        complete(map, i, r, &mut results, &mut waiting, &mut ready);
-                    }
-                    Some(Ok(())) => {
-                        chain_end = None;
-                        running
-                            .get_or_insert_with(FuturesUnordered::new)
-                            .push(run_action(ctx, def, frame).map(move |r| (i, r)));
-                    }
-                    Some(Err(cause)) => {
-                        chain_end = None;
-                        let r = skipped(ctx, def, frame, cause).await;
-                        complete(map, i, r, &mut results, &mut waiting, &mut ready);
-                    }
-                }
-            }
-            let next = match running.as_mut() {
-                Some(running) => running.next().await,
-                None => None,
+    run_map_here(ctx, map, frame).boxed()
+}
+
+/// [`run_map`] as a future of its own type, for the run's top level: the
+/// run's future holds it, rather than a box of its own per run.
+pub(crate) async fn run_map_here(
+    ctx: &Arc<RunCtx>,
+    map: &ActionMap,
+    frame: &Arc<Frame>,
+) -> Vec<Arc<ActionResult>> {
+    let n = map.len();
+    let mut waiting: Vec<usize> = map.actions.iter().map(|a| a.run_after.len()).collect();
+    let mut results: Vec<Option<Arc<ActionResult>>> = vec![None; n];
+    let mut ready: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).rev().collect();
+    // Made when two actions first run at once: a chain never needs it.
+    let mut running: Option<FuturesUnordered<_>> = None;
+    // When the action a chain just ran ended: the next one starts then.
+    let mut chain_end = None;
+    loop {
+        while let Some(i) = ready.pop() {
+            let def = &map.actions[i];
+            let stop = ctx.stop_reason();
+            let verdict = match stop {
+                Some(Stop::Shutdown) => None,
+                Some(_) => Some(Err(ActionStatus::Cancelled)),
+                None => Some(decide(def, &results)),
             };
-            match next {
-                Some((i, r)) => {
-                    chain_end = None;
+            match verdict {
+                None => chain_end = None,
+                // The only action that can run now (a chain, most
+                // workflows): run here, without the set's bookkeeping.
+                Some(Ok(()))
+                    if running.as_ref().is_none_or(FuturesUnordered::is_empty)
+                        && ready.is_empty() =>
+                {
+                    let r = run_action_here(ctx, def, frame, chain_end.take()).await;
+                    // (A result replayed after a restart ended back then.)
+                    chain_end = ctx.replay.is_empty().then_some(r.end);
                     complete(map, i, r, &mut results, &mut waiting, &mut ready);
                 }
-                None => break,
+                Some(Ok(())) => {
+                    chain_end = None;
+                    running
+                        .get_or_insert_with(FuturesUnordered::new)
+                        .push(run_action(ctx, def, frame).map(move |r| (i, r)));
+                }
+                Some(Err(cause)) => {
+                    chain_end = None;
+                    let r = skipped(ctx, def, frame, cause).await;
+                    complete(map, i, r, &mut results, &mut waiting, &mut ready);
+                }
             }
         }
-        results
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| r.unwrap_or_else(|| Arc::new(placeholder(&map.actions[i], ctx))))
-            .collect()
+        let next = match running.as_mut() {
+            Some(running) => running.next().await,
+            None => None,
+        };
+        match next {
+            Some((i, r)) => {
+                chain_end = None;
+                complete(map, i, r, &mut results, &mut waiting, &mut ready);
+            }
+            None => break,
+        }
     }
-    .boxed()
+    results
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| r.unwrap_or_else(|| Arc::new(placeholder(&map.actions[i], ctx))))
+        .collect()
 }
 
 fn complete(

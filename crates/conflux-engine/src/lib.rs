@@ -1368,7 +1368,7 @@ async fn drive(
     root: &Arc<Frame>,
     done: Option<&oneshot::Sender<RunOutcome>>,
 ) -> Option<RunOutcome> {
-    let work = exec::run_map(ctx, &ctx.workflow.actions, root);
+    let work = std::pin::pin!(exec::run_map_here(ctx, &ctx.workflow.actions, root));
     // The run duration limit stops the run like a cancellation: running
     // actions and those not started yet end Cancelled, and the run winds down.
     let watchdog = async {
