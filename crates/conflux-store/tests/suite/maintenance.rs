@@ -254,29 +254,35 @@ pub async fn close_finishes_queued_writes_then_refuses(h: &dyn Harness) {
     let store = opened.store;
     let queued = run("w", 0);
     let pause = opened.pause_writer.as_ref().map(|pause| pause());
-    let write = {
+    let mut write = {
         let (store, queued) = (Arc::clone(&store), queued.clone());
-        tokio::spawn(async move {
+        Box::pin(async move {
             let mut batch = WriteBatch::new();
             batch.create_run(queued);
             store.commit(batch).await
         })
     };
-    if pause.is_some() {
-        while store.stats().await.unwrap().pending < 1 {
-            tokio::task::yield_now().await;
+    // One poll hands the write to the writer's queue (there is room in it):
+    // from then on it is ahead of the close, whichever thread runs what.
+    let mut early = None;
+    std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(result) = std::future::Future::poll(write.as_mut(), cx) {
+            early = Some(result);
         }
-    }
+        std::task::Poll::Ready(())
+    })
+    .await;
     let closing = {
         let store = Arc::clone(&store);
         tokio::spawn(async move { store.close().await })
     };
     drop(pause);
+    let written = match early {
+        Some(result) => result,
+        None => write.await,
+    };
+    written.expect("a write queued before close is committed");
     closing.await.unwrap().unwrap();
-    write
-        .await
-        .unwrap()
-        .expect("a write queued before close is committed");
 
     let late = commit_one(&store, |b| {
         b.create_run(run("w", 1));
