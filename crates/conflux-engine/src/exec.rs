@@ -61,6 +61,8 @@ pub(crate) async fn run_map_here(
     loop {
         while let Some(i) = ready.pop() {
             let def = &map.actions[i];
+            // Known only for the action that runs right after a chain's last.
+            let start = chain_end.take();
             let stop = ctx.stop_reason();
             let verdict = match stop {
                 Some(Stop::Shutdown) => None,
@@ -68,26 +70,22 @@ pub(crate) async fn run_map_here(
                 None => Some(decide(def, &results)),
             };
             match verdict {
-                None => chain_end = None,
+                None => {}
                 // The only action that can run now (a chain, most
                 // workflows): run here, without the set's bookkeeping.
                 Some(Ok(()))
                     if running.as_ref().is_none_or(FuturesUnordered::is_empty)
                         && ready.is_empty() =>
                 {
-                    let r = run_action_here(ctx, def, frame, chain_end.take()).await;
+                    let r = run_action_here(ctx, def, frame, start).await;
                     // (A result replayed after a restart ended back then.)
                     chain_end = ctx.replay.is_empty().then_some(r.end);
                     complete(map, i, r, &mut results, &mut waiting, &mut ready);
                 }
-                Some(Ok(())) => {
-                    chain_end = None;
-                    running
-                        .get_or_insert_with(FuturesUnordered::new)
-                        .push(run_action(ctx, def, frame).map(move |r| (i, r)));
-                }
+                Some(Ok(())) => running
+                    .get_or_insert_with(FuturesUnordered::new)
+                    .push(run_action(ctx, def, frame).map(move |r| (i, r))),
                 Some(Err(cause)) => {
-                    chain_end = None;
                     let r = skipped(ctx, def, frame, cause).await;
                     complete(map, i, r, &mut results, &mut waiting, &mut ready);
                 }
@@ -98,10 +96,7 @@ pub(crate) async fn run_map_here(
             None => None,
         };
         match next {
-            Some((i, r)) => {
-                chain_end = None;
-                complete(map, i, r, &mut results, &mut waiting, &mut ready);
-            }
+            Some((i, r)) => complete(map, i, r, &mut results, &mut waiting, &mut ready),
             None => break,
         }
     }

@@ -395,6 +395,18 @@ pub struct RunHandle {
     pub driver: Option<RunDriver>,
 }
 
+impl RunHandle {
+    /// The handle without its completion, for a caller that reads outcomes
+    /// elsewhere (see [`StartedRun`]).
+    pub fn without_completion(self) -> StartedRun {
+        StartedRun {
+            run_id: self.run_id,
+            response: self.response,
+            driver: self.driver,
+        }
+    }
+}
+
 /// A run that is polled by whoever started it instead of by a task of its
 /// own: a caller waiting for a stateless run's Response drives the run in its
 /// own task, which saves a task spawn and the cross-thread wake-ups between

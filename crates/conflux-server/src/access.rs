@@ -129,11 +129,12 @@ pub async fn authorize_trigger_call(
 ) -> Result<(), ApiError> {
     // A caller calls the same signed URL again and again: a query string
     // that passed every check below on this thread passes again as it is.
+    let keys = state.keys();
     if let Some(raw) = raw_query.filter(|_| wf.access.oauth.is_empty() && !wf.access.sas_disabled) {
-        let accepted = state
-            .keys()
-            .accepted_query(&plan.invoke_path, raw, || state.clock.now());
-        if accepted.is_some() {
+        if keys
+            .accepted_query(&plan.invoke_path, raw, || state.clock.now())
+            .is_some()
+        {
             return Ok(());
         }
     }
@@ -162,7 +163,6 @@ pub async fn authorize_trigger_call(
                     ),
                 ));
             }
-            let keys = state.keys();
             let key = verify_trigger_call(&keys, &plan.invoke_path, query, || state.clock.now())
                 .map_err(|err| {
                     let hint = if query.get("sig").is_some() {

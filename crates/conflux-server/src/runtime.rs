@@ -27,6 +27,19 @@ pub struct StartRequest {
     pub caller_drives: bool,
 }
 
+impl StartRequest {
+    /// The engine's request, and whether the caller drives the run.
+    fn into_engine(self) -> (conflux_engine::StartRun, bool) {
+        let start = conflux_engine::StartRun {
+            workflow: self.workflow,
+            trigger_name: self.trigger_name,
+            trigger_outputs: self.trigger_outputs,
+            client_tracking_id: self.client_tracking_id,
+        };
+        (start, self.caller_drives)
+    }
+}
+
 /// A run that exists in the store.
 #[derive(Debug)]
 pub struct StartedRun {
@@ -146,36 +159,20 @@ pub trait WorkflowRuntime: Send + Sync + 'static {
 #[async_trait]
 impl WorkflowRuntime for conflux_engine::Engine {
     async fn start_run(&self, request: StartRequest) -> Result<StartedRun, RuntimeError> {
-        let start = conflux_engine::StartRun {
-            workflow: request.workflow,
-            trigger_name: request.trigger_name,
-            trigger_outputs: request.trigger_outputs,
-            client_tracking_id: request.client_tracking_id,
-        };
-        let started = if request.caller_drives {
+        let (start, caller_drives) = request.into_engine();
+        let started = if caller_drives {
             conflux_engine::Engine::start_run_driven(self, start).await
         } else {
             conflux_engine::Engine::start_run(self, start).await
         };
         started
-            .map(|started| {
-                started_run(conflux_engine::StartedRun {
-                    run_id: started.run_id,
-                    response: started.response,
-                    driver: started.driver,
-                })
-            })
+            .map(|handle| started_run(handle.without_completion()))
             .map_err(engine_error)
     }
 
     fn start_now(&self, request: StartRequest) -> StartNow {
-        let start = conflux_engine::StartRun {
-            workflow: request.workflow,
-            trigger_name: request.trigger_name,
-            trigger_outputs: request.trigger_outputs,
-            client_tracking_id: request.client_tracking_id,
-        };
-        match conflux_engine::Engine::start_now(self, start, request.caller_drives) {
+        let (start, caller_drives) = request.into_engine();
+        match conflux_engine::Engine::start_now(self, start, caller_drives) {
             conflux_engine::StartNow::Done(started) => {
                 StartNow::Done(started.map(started_run).map_err(engine_error))
             }
@@ -184,7 +181,7 @@ impl WorkflowRuntime for conflux_engine::Engine {
                 trigger_name: start.trigger_name,
                 trigger_outputs: start.trigger_outputs,
                 client_tracking_id: start.client_tracking_id,
-                caller_drives: request.caller_drives,
+                caller_drives,
             }),
         }
     }
