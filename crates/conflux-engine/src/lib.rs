@@ -206,6 +206,17 @@ impl WorkflowRegistration {
     }
 }
 
+/// Boxes the future `make` returns, built in the box. `Box::pin(future)`
+/// builds the future on the stack and copies all of it into the box; an async
+/// fn's future is as large as its largest state (a run's is ~2.8 KB) though
+/// only its arguments are set when it is made, so most of that copy moves
+/// nothing but cold memory. With the box allocated first, the compiler writes
+/// the arguments straight into it.
+#[inline(always)]
+pub fn box_in_place<F: std::future::Future>(make: impl FnOnce() -> F) -> std::pin::Pin<Box<F>> {
+    Box::into_pin(Box::write(Box::new_uninit(), make()))
+}
+
 /// Whether the app settings turn on the run history of a stateless
 /// workflow: `Workflows.<workflow>.OperationOptions` (name matched without
 /// regard to case, as app settings are) lists `WithStatelessRunHistory`.
@@ -1223,7 +1234,9 @@ fn launch(
         (_, None) if caller_drives && reg.reg.stateless => {
             lock(&shared.runs).insert(ctx.run_id.clone(), ctx.clone());
             driver = Some(RunDriver {
-                run: Some(Box::pin(run_task(shared.clone(), ctx, root, done, false))),
+                run: Some(box_in_place(|| {
+                    run_task(shared.clone(), ctx, root, done, false)
+                })),
                 run_id: run_id.clone(),
                 shared: shared.clone(),
             });

@@ -23,6 +23,7 @@ mod eval;
 pub mod functions;
 pub mod host;
 pub mod lexer;
+pub mod map;
 pub mod parser;
 pub mod template;
 pub mod value;

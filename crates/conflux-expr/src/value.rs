@@ -11,19 +11,11 @@ use std::fmt;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use indexmap::IndexMap;
 use rust_decimal::Decimal;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
-/// An object's properties, in insertion order (JSON order is kept).
-///
-/// Hashed with foldhash rather than SipHash: every trigger call builds a few
-/// such maps (headers, body, records), and SipHash was the larger part of
-/// building them. foldhash is seeded at random per process, so keys a caller
-/// chooses cannot be aimed at collisions without knowing the seed. Build one
-/// with `Map::default()` or [`map_with_capacity`].
-pub type Map = IndexMap<Key, Value, foldhash::fast::RandomState>;
+pub use crate::map::Map;
 
 /// A property name: names up to 23 bytes (nearly all) are kept inline, so
 /// building an object allocates nothing per property.
@@ -33,11 +25,8 @@ pub type Key = smol_str::SmolStr;
 pub type KeyBuilder = smol_str::SmolStrBuilder;
 
 /// An empty [`Map`] with room for `capacity` properties.
-/// Objects up to this many entries are searched by comparing keys in order.
-const SCANNED_OBJECT_LEN: usize = 8;
-
 pub fn map_with_capacity(capacity: usize) -> Map {
-    Map::with_capacity_and_hasher(capacity, Default::default())
+    Map::with_capacity(capacity)
 }
 
 /// A value produced or consumed by an expression.
@@ -193,21 +182,14 @@ impl Value {
     /// case-sensitive match first, then a case-insensitive one, as the runtime does.
     pub fn get(&self, key: &str) -> Option<Value> {
         match self {
-            Value::Object(o) => {
-                // A handful of entries are compared faster than the key is hashed.
-                let exact = if o.len() <= SCANNED_OBJECT_LEN {
-                    o.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
-                } else {
-                    o.get(key)
-                };
-                exact
-                    .or_else(|| {
-                        o.iter()
-                            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-                            .map(|(_, v)| v)
-                    })
-                    .cloned()
-            }
+            Value::Object(o) => o
+                .get(key)
+                .or_else(|| {
+                    o.iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                        .map(|(_, v)| v)
+                })
+                .cloned(),
             Value::Content(c) => match key {
                 k if k.eq_ignore_ascii_case(CONTENT_TYPE_KEY) => {
                     Some(Value::string(c.content_type.as_str()))
@@ -504,10 +486,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::array(out))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
-        let mut out = Map::with_capacity_and_hasher(
-            access.size_hint().unwrap_or(0).min(4096),
-            Default::default(),
-        );
+        let mut out = Map::with_capacity(access.size_hint().unwrap_or(0).min(4096));
         while let Some((k, v)) = access.next_entry::<crate::Key, Value>()? {
             out.insert(k, v);
         }
@@ -534,7 +513,7 @@ mod tests {
 
     #[test]
     fn property_lookup_prefers_the_exact_name_in_small_and_large_objects() {
-        for extra in [0, SCANNED_OBJECT_LEN * 2] {
+        for extra in [0, crate::map::SMALL * 2] {
             let mut json = serde_json::json!({"Name": "upper", "name": "lower", "Only": 1});
             for i in 0..extra {
                 json[format!("k{i}")] = serde_json::json!(i);

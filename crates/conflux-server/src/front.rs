@@ -128,7 +128,7 @@ impl hyper::service::Service<Request<Incoming>> for Front {
         let inner = if let Some(path) = TriggerPath::parse(request.uri().path()) {
             let state = self.state.clone();
             let peer = self.peer;
-            FrontFuture::Trigger(Box::pin(async move {
+            FrontFuture::Trigger(conflux_engine::box_in_place(|| async move {
                 let target = crate::triggers::Target::InPath(path);
                 crate::triggers::answer(&state, peer, target, request).await
             }))

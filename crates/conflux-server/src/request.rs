@@ -101,13 +101,12 @@ pub fn outputs_with_body(request: &OutputsRequest<'_>, body: Option<&ExprValue>)
             continue;
         }
         let Ok(value) = value.to_str() else { continue };
-        match headers.entry(title_case(name.as_str())) {
-            indexmap::map::Entry::Occupied(mut entry) => {
-                let joined = format!("{}, {value}", entry.get().to_text());
-                entry.insert(ExprValue::string(joined));
-            }
-            indexmap::map::Entry::Vacant(entry) => {
-                entry.insert(ExprValue::string(value));
+        let name = title_case(name.as_str());
+        match headers.get_mut(&name) {
+            // A repeated header's values are joined, as one header would carry them.
+            Some(first) => *first = ExprValue::string(format!("{}, {value}", first.to_text())),
+            None => {
+                headers.insert(name, ExprValue::string(value));
             }
         }
     }

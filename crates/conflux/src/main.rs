@@ -14,9 +14,10 @@ mod serve;
 mod validate;
 
 /// Many small, short-lived allocations cross threads on the request path; mimalloc
-/// keeps them off a shared lock (see BENCHMARKS.md, "HTTP load").
+/// keeps them off a shared lock (see BENCHMARKS.md, "HTTP load"), and
+/// `conflux-alloc` asks it for plain blocks where their alignment suffices.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: conflux_alloc::Mimalloc = conflux_alloc::Mimalloc;
 
 /// Conflux: run Logic Apps workflow definitions, unmodified, as one binary.
 #[derive(Parser)]

@@ -198,7 +198,7 @@ const MAX_PAGES: usize = 1000;
 fn next_link(body: &Map) -> Option<(String, String)> {
     ["nextLink", "@odata.nextLink"]
         .iter()
-        .find_map(|k| match body.get(*k) {
+        .find_map(|k| match body.get(k) {
             Some(Value::String(s)) if !s.is_empty() => Some(((*k).to_string(), s.to_string())),
             _ => None,
         })
