@@ -51,9 +51,10 @@ pub(crate) async fn run_map_here(
     frame: &Arc<Frame>,
 ) -> Vec<Arc<ActionResult>> {
     let n = map.len();
-    let mut waiting: Vec<usize> = map.actions.iter().map(|a| a.run_after.len()).collect();
+    // On the stack for the usual handful of actions.
+    let mut waiting: Counts = map.actions.iter().map(|a| a.run_after.len()).collect();
     let mut results: Vec<Option<Arc<ActionResult>>> = vec![None; n];
-    let mut ready: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).rev().collect();
+    let mut ready: Counts = (0..n).filter(|&i| waiting[i] == 0).rev().collect();
     // Made when two actions first run at once: a chain never needs it.
     let mut running: Option<FuturesUnordered<_>> = None;
     // When the action a chain just ran ended: the next one starts then.
@@ -107,13 +108,16 @@ pub(crate) async fn run_map_here(
         .collect()
 }
 
+/// Per-action counters and indexes of one map of actions.
+type Counts = smallvec::SmallVec<[usize; 8]>;
+
 fn complete(
     map: &ActionMap,
     i: usize,
     r: Arc<ActionResult>,
     results: &mut [Option<Arc<ActionResult>>],
     waiting: &mut [usize],
-    ready: &mut Vec<usize>,
+    ready: &mut Counts,
 ) {
     results[i] = Some(r);
     for &s in &map.successors[i] {
