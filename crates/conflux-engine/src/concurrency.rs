@@ -109,7 +109,9 @@ impl Gates {
     /// returns the runs that may start now.
     pub fn enqueue(&self, run: Queued, reserved: bool, limits: Limits) -> Vec<Queued> {
         let mut gates = lock(&self.gates);
-        let gate = gates.entry(run.ctx.workflow_name.to_string()).or_default();
+        let gate = gates
+            .entry(run.ctx.workflow_name().to_string())
+            .or_default();
         if reserved {
             gate.reserved = gate.reserved.saturating_sub(1);
         }

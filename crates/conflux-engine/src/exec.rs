@@ -130,7 +130,7 @@ fn complete(
 
 /// A result for an action the run never reached (it stopped for shutdown).
 fn placeholder(def: &ActionDefinition, ctx: &RunCtx) -> ActionResult {
-    let now = ctx.clock.now();
+    let now = ctx.clock().now();
     ActionResult {
         name: def.name.clone(),
         status: ActionStatus::Aborted,
@@ -218,7 +218,7 @@ async fn skipped(
     frame: &Arc<Frame>,
     cause: ActionStatus,
 ) -> Arc<ActionResult> {
-    let now = ctx.clock.now();
+    let now = ctx.clock().now();
     // Pending actions of a cancelled or timed-out run are cancelled; after
     // Terminate they are skipped.
     let status = if cause == ActionStatus::Cancelled
@@ -310,14 +310,14 @@ async fn run_action_here(
             return r.clone();
         }
     }
-    let start = start.unwrap_or_else(|| ctx.clock.now());
+    let start = start.unwrap_or_else(|| ctx.clock().now());
     ctx.recorder.action_started(ctx, def, frame, start).await;
     if matches!(def.kind, ActionKind::Response { .. }) {
         // The caller learns of the run's work only once that work is durable.
         ctx.recorder.flush().await;
     }
     let outcome = execute(ctx, def, frame).await;
-    let end = ctx.clock.now();
+    let end = ctx.clock().now();
     let mut r = ActionResult {
         name: def.name.clone(),
         status: outcome.status,
@@ -363,7 +363,7 @@ async fn run_action_here(
 async fn execute(ctx: &Arc<RunCtx>, def: &Arc<ActionDefinition>, frame: &Arc<Frame>) -> Outcome {
     if let Some(sr) = &def.runtime.static_result {
         if sr.enabled {
-            if let Some(res) = ctx.workflow.static_results.get(&sr.name) {
+            if let Some(res) = ctx.workflow().static_results.get(&sr.name) {
                 return actions::static_result(res);
             }
         }
@@ -530,7 +530,7 @@ fn in_foreach(ctx: &RunCtx, frame: &Frame) -> bool {
     while let Some(fr) = f {
         if !fr.loop_name.is_empty()
             && ctx
-                .workflow
+                .workflow()
                 .action(&fr.loop_name)
                 .is_some_and(|a| matches!(a.kind, ActionKind::Foreach { .. }))
         {
@@ -587,7 +587,7 @@ async fn run_foreach(
     // used somewhere; otherwise only the statuses are folded, so a loop of
     // 100,000 items does not hold 100,000 iterations' records in memory.
     let keep_records = ctx
-        .workflow
+        .workflow()
         .result_targets
         .contains(&def.name.to_ascii_lowercase());
     let iterations = futures::stream::iter(0..count)
@@ -632,9 +632,9 @@ async fn run_until(
     let max = def.limit.count.unwrap_or(DEFAULT_UNTIL_COUNT);
     let timeout = def.limit.timeout.unwrap_or(DEFAULT_UNTIL_TIMEOUT);
     let deadline =
-        ctx.clock.now() + chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::MAX);
+        ctx.clock().now() + chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::MAX);
     let keep_records = ctx
-        .workflow
+        .workflow()
         .result_targets
         .contains(&def.name.to_ascii_lowercase());
     if keep_records {
@@ -667,7 +667,7 @@ async fn run_until(
                 return o;
             }
         }
-        if index >= max || ctx.clock.now() >= deadline {
+        if index >= max || ctx.clock().now() >= deadline {
             if def.options.fail_when_limits_reached {
                 let mut o = Outcome::failed(
                     "UntilLimitsReached",

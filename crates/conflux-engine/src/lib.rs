@@ -484,15 +484,15 @@ impl Drop for RunDriver {
     }
 }
 
-struct Registered {
-    reg: WorkflowRegistration,
+pub(crate) struct Registered {
+    pub(crate) reg: WorkflowRegistration,
     /// `reg.name`, shared by the runs rather than copied into each.
-    name: Arc<str>,
-    parameters: Arc<HashMap<String, Value>>,
-    app_settings: Arc<HashMap<String, Value>>,
+    pub(crate) name: Arc<str>,
+    pub(crate) parameters: Arc<HashMap<String, Value>>,
+    pub(crate) app_settings: Arc<HashMap<String, Value>>,
     /// The version new runs of this registration record.
-    version_id: Arc<str>,
-    version: Option<Arc<WorkflowVersion>>,
+    pub(crate) version_id: Arc<str>,
+    pub(crate) version: Option<Arc<WorkflowVersion>>,
     /// `version` is known to be in the store.
     version_stored: AtomicBool,
 }
@@ -703,7 +703,7 @@ impl Engine {
             ctx = lock(&self.shared.runs).get(run_id.as_str()).cloned();
         }
         match ctx {
-            Some(ctx) if *ctx.workflow_name == *workflow => {
+            Some(ctx) if **ctx.workflow_name() == *workflow => {
                 ctx.stop(Stop::Cancelled);
                 Ok(())
             }
@@ -780,7 +780,7 @@ impl Engine {
                     vars.insert(n.to_ascii_lowercase(), v.clone());
                 }
             }
-            let root = Frame::root(ctx.workflow.all_actions.len());
+            let root = Frame::root(ctx.workflow().all_actions.len());
             for r in &replay.ordered {
                 root.insert(r.clone());
             }
@@ -957,8 +957,7 @@ struct RunSeed {
     started: DateTime<Utc>,
 }
 
-fn new_run_ctx(shared: &Arc<EngineShared>, reg: &Registered, seed: RunSeed) -> Arc<RunCtx> {
-    let name = reg.name.clone();
+fn new_run_ctx(shared: &Arc<EngineShared>, reg: &Arc<Registered>, seed: RunSeed) -> Arc<RunCtx> {
     let limit = reg.reg.run_timeout.unwrap_or(if reg.reg.stateless {
         shared.stateless_run_timeout
     } else {
@@ -970,15 +969,11 @@ fn new_run_ctx(shared: &Arc<EngineShared>, reg: &Registered, seed: RunSeed) -> A
     Arc::new(RunCtx {
         engine: shared.clone(),
         run_id: seed.run_id,
-        workflow_name: name,
-        workflow: reg.reg.workflow.clone(),
-        parameters: reg.parameters.clone(),
-        app_settings: reg.app_settings.clone(),
+        reg: reg.clone(),
         trigger: seed.trigger,
         workflow_value: std::sync::OnceLock::new(),
         client_tracking_id: seed.client_tracking_id,
         variables: Mutex::new(HashMap::new()),
-        clock: shared.clock.clone(),
         stop_reason: Mutex::new(None),
         stop_signal: tokio::sync::Notify::new(),
         response_tx: Mutex::new(None),
@@ -990,8 +985,6 @@ fn new_run_ctx(shared: &Arc<EngineShared>, reg: &Registered, seed: RunSeed) -> A
         stateless: reg.reg.stateless,
         keeps_history: !reg.reg.stateless || reg.reg.stateless_run_history,
         deadline,
-        version_id: reg.version_id.clone(),
-        version: reg.version.clone(),
     })
 }
 
@@ -1208,7 +1201,7 @@ async fn start_stateful(
 /// `done` is where the run's outcome goes, if anyone asked.
 fn launch(
     shared: &Arc<EngineShared>,
-    reg: &Registered,
+    reg: &Arc<Registered>,
     seed: RunSeed,
     (admission, limits): (Admission, Option<Limits>),
     caller_drives: bool,
@@ -1306,7 +1299,7 @@ fn start_ready(shared: &Arc<EngineShared>, ready: Vec<Queued>) {
 /// Ends a run that never left the queue: `Cancelled`, with nothing executed.
 async fn cancel_waiting(shared: &Arc<EngineShared>, queued: Queued) {
     let ctx = queued.ctx;
-    let end = ctx.clock.now();
+    let end = ctx.clock().now();
     let code = Some("Cancelled".to_string());
     let mut transition = RunTransition::new(ctx.run_id.clone(), RunStatus::Cancelled);
     transition.code = code.clone();
@@ -1369,8 +1362,8 @@ async fn run_task(
     }
     let outcome = drive(&ctx, &root, done.as_ref()).await;
     lock(&shared.runs).remove(ctx.run_id.as_str());
-    if let Some(limits) = Limits::of(&ctx.workflow) {
-        let ready = shared.gates.release(&ctx.workflow_name, limits);
+    if let Some(limits) = Limits::of(ctx.workflow()) {
+        let ready = shared.gates.release(ctx.workflow_name(), limits);
         start_ready(&shared, ready);
     }
     if let Some(o) = outcome {
@@ -1393,12 +1386,12 @@ async fn drive(
     root: &Arc<Frame>,
     done: Option<&oneshot::Sender<RunOutcome>>,
 ) -> Option<RunOutcome> {
-    let work = std::pin::pin!(exec::run_map_here(ctx, &ctx.workflow.actions, root));
+    let work = std::pin::pin!(exec::run_map_here(ctx, &ctx.workflow().actions, root));
     // The run duration limit stops the run like a cancellation: running
     // actions and those not started yet end Cancelled, and the run winds down.
     let watchdog = async {
         if let Some(deadline) = ctx.deadline {
-            ctx.clock.watch_until(deadline).await;
+            ctx.clock().watch_until(deadline).await;
             ctx.stop(Stop::TimedOut);
         }
         std::future::pending::<std::convert::Infallible>().await
@@ -1429,7 +1422,7 @@ async fn drive(
                 },
             })),
         ),
-        _ => match exec::aggregate(&ctx.workflow.actions, &results) {
+        _ => match exec::aggregate(&ctx.workflow().actions, &results) {
             ActionStatus::Succeeded => (RunStatus::Succeeded, None, None),
             ActionStatus::Cancelled => (RunStatus::Cancelled, Some("Cancelled".to_string()), None),
             _ => (
@@ -1457,7 +1450,7 @@ async fn drive(
     };
     match &ctx.recorder {
         Recorder::Durable { .. } => {
-            let end = ctx.clock.now();
+            let end = ctx.clock().now();
             let mut batch = WriteBatch::new();
             batch.append_event(ctx.recorder.event(
                 &ctx.run_id,
@@ -1474,10 +1467,10 @@ async fn drive(
             // unless its workflow keeps the history of every run.
             if ctx.keeps_history || matches!(status, RunStatus::Failed | RunStatus::TimedOut) {
                 if let Some((store, records)) = ctx.recorder.deferred_records(ctx) {
-                    let end = ctx.clock.now();
+                    let end = ctx.clock().now();
                     let trigger = persist::stored_trigger(
                         &ctx.trigger_record().to_json(),
-                        trigger_outputs_secured(&ctx.workflow, &ctx.trigger.name),
+                        trigger_outputs_secured(ctx.workflow(), &ctx.trigger.name),
                     );
                     let trigger_name = trigger
                         .get("name")
@@ -1487,8 +1480,8 @@ async fn drive(
                     let start = ctx.run_id.timestamp().unwrap_or(end);
                     let mut record = RunRecord::new(
                         ctx.run_id.clone(),
-                        WorkflowName::new(&*ctx.workflow_name),
-                        &*ctx.version_id,
+                        WorkflowName::new(&**ctx.workflow_name()),
+                        &**ctx.version_id(),
                         trigger_name,
                         start,
                     );
@@ -1497,7 +1490,7 @@ async fn drive(
                     record.client_tracking_id =
                         ctx.client_tracking_id.as_deref().map(str::to_string);
                     let mut batch = WriteBatch::new();
-                    if let Some(v) = &ctx.version {
+                    if let Some(v) = &ctx.version() {
                         // Kept as is when already stored.
                         batch.put_workflow_version(WorkflowVersion::clone(v));
                     }
@@ -1531,7 +1524,7 @@ async fn drive(
 }
 
 fn evaluate_outputs(ctx: &Arc<RunCtx>, root: &Arc<Frame>) -> Option<serde_json::Value> {
-    if ctx.workflow.outputs.is_empty() {
+    if ctx.workflow().outputs.is_empty() {
         return None;
     }
     let host = state::Host {
@@ -1542,7 +1535,7 @@ fn evaluate_outputs(ctx: &Arc<RunCtx>, root: &Arc<Frame>) -> Option<serde_json::
         nondet: None,
     };
     let mut m = Map::default();
-    for o in &ctx.workflow.outputs {
+    for o in &ctx.workflow().outputs {
         let mut entry = Map::default();
         entry.insert("type".into(), Value::string(o.type_name.as_str()));
         match o.value.eval(&host) {

@@ -272,7 +272,7 @@ impl Recorder {
         }
         let mut batch = WriteBatch::new();
         let payload = json!({"type": "inputsEvaluated", "name": def.name, "repetition": frame.repetition, "values": values});
-        batch.append_event(self.event(&ctx.run_id, ctx.clock.now(), payload));
+        batch.append_event(self.event(&ctx.run_id, ctx.clock().now(), payload));
         // The action must not act on values a resumed run could not replay.
         self.commit(batch).await;
     }

@@ -20,14 +20,14 @@ pub(crate) fn apply(ctx: &RunCtx, def: &ActionDefinition, _frame: &Frame, r: &mu
         inputs = def
             .input_references
             .iter()
-            .filter_map(|n| ctx.workflow.action(n))
+            .filter_map(|n| ctx.workflow().action(n))
             .any(|src| {
                 src.runtime.secure_data.outputs
                     || (src.runtime.secure_data.inputs && !hides_outputs_with_inputs(src))
             })
             || (def.reads_trigger
                 && ctx
-                    .workflow
+                    .workflow()
                     .triggers
                     .values()
                     .any(|t| t.runtime.secure_data.outputs || t.runtime.secure_data.inputs));

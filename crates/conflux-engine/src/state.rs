@@ -212,16 +212,15 @@ impl SentResponse {
 pub(crate) struct RunCtx {
     pub engine: Arc<EngineShared>,
     pub run_id: RunId,
-    pub workflow_name: Arc<str>,
-    pub workflow: Arc<Workflow>,
-    pub parameters: Arc<HashMap<String, Value>>,
-    pub app_settings: Arc<HashMap<String, Value>>,
+    /// The registration the run started from: its workflow, name,
+    /// parameters, app settings and definition version (one shared handle
+    /// rather than one per part).
+    pub reg: Arc<crate::Registered>,
     pub trigger: TriggerRecord,
     /// What `workflow()` returns, built on first use.
     pub workflow_value: std::sync::OnceLock<Value>,
     pub client_tracking_id: Option<Arc<str>>,
     pub variables: Mutex<HashMap<String, Value>>,
-    pub clock: Arc<dyn Clock>,
     /// Why the run was asked to stop, once it was; `stop_signal` wakes
     /// [`RunCtx::stopped`] waiters when it is set.
     pub stop_reason: Mutex<Option<Stop>>,
@@ -240,10 +239,39 @@ pub(crate) struct RunCtx {
     pub keeps_history: bool,
     /// When the run duration limit ends the run (`None`: no limit).
     pub deadline: Option<DateTime<Utc>>,
+}
+
+impl RunCtx {
+    pub fn workflow_name(&self) -> &Arc<str> {
+        &self.reg.name
+    }
+
+    pub fn workflow(&self) -> &Arc<Workflow> {
+        &self.reg.reg.workflow
+    }
+
+    pub fn parameters(&self) -> &HashMap<String, Value> {
+        &self.reg.parameters
+    }
+
+    pub fn app_settings(&self) -> &HashMap<String, Value> {
+        &self.reg.app_settings
+    }
+
     /// The definition version this run executes ([`crate::UNVERSIONED`] without a document).
-    pub version_id: Arc<str>,
+    pub fn version_id(&self) -> &Arc<str> {
+        &self.reg.version_id
+    }
+
     /// That version's document, written along with the history of a failed stateless run.
-    pub version: Option<Arc<conflux_store::WorkflowVersion>>,
+    pub fn version(&self) -> Option<&Arc<conflux_store::WorkflowVersion>> {
+        self.reg.version.as_ref()
+    }
+
+    /// The engine's clock.
+    pub fn clock(&self) -> &dyn Clock {
+        &*self.engine.clock
+    }
 }
 
 /// What `trigger()` returns in a run. A new run keeps the trigger's outputs
@@ -342,7 +370,7 @@ impl RunCtx {
     /// `workflow()`: the workflow's id, name and type, and its run's.
     pub fn workflow_value(&self) -> &Value {
         self.workflow_value.get_or_init(|| {
-            let name = &self.workflow_name;
+            let name = self.workflow_name();
             let mut run = conflux_expr::map_with_capacity(3);
             run.insert(
                 "id".into(),
@@ -459,7 +487,7 @@ impl<'a> Host<'a> {
 
 impl EvalHost for Host<'_> {
     fn parameter(&self, name: &str) -> Result<Value, EvalError> {
-        self.run.parameters.get(name).cloned().ok_or_else(|| {
+        self.run.parameters().get(name).cloned().ok_or_else(|| {
             EvalError::new(format!(
                 "the workflow parameter '{name}' is not declared in the definition's parameters"
             ))
@@ -493,7 +521,7 @@ impl EvalHost for Host<'_> {
         if let Some(r) = self.frame.lookup(name) {
             return Ok(r.record());
         }
-        if self.run.workflow.action(name).is_some() {
+        if self.run.workflow().action(name).is_some() {
             Err(EvalError::new(format!(
                 "the action '{name}' has not run yet; make this action run after it"
             )))
@@ -566,7 +594,7 @@ impl EvalHost for Host<'_> {
     }
 
     fn result(&self, scope_name: &str) -> Result<Value, EvalError> {
-        let def = self.run.workflow.action(scope_name).ok_or_else(|| {
+        let def = self.run.workflow().action(scope_name).ok_or_else(|| {
             EvalError::new(format!(
                 "the action '{scope_name}' does not exist in the workflow"
             ))
@@ -601,7 +629,7 @@ impl EvalHost for Host<'_> {
 
     fn app_setting(&self, name: &str) -> Result<Value, EvalError> {
         self.run
-            .app_settings
+            .app_settings()
             .get(name)
             .cloned()
             .ok_or_else(|| EvalError::new(format!("the app setting '{name}' is not defined")))
@@ -627,7 +655,7 @@ impl EvalHost for Host<'_> {
 
     fn now(&self) -> DateTime<Utc> {
         let Some(log) = self.nondet else {
-            return self.run.clock.now();
+            return self.run.clock().now();
         };
         if let Some(t) = log.next("now").and_then(|v| {
             v.as_str()
@@ -635,7 +663,7 @@ impl EvalHost for Host<'_> {
         }) {
             return t.with_timezone(&Utc);
         }
-        let t = self.run.clock.now();
+        let t = self.run.clock().now();
         log.record("now", serde_json::Value::String(fmt_time(t)));
         t
     }
@@ -676,7 +704,7 @@ impl EvalHost for Host<'_> {
 impl Host<'_> {
     fn is_foreach(&self, name: &str) -> bool {
         self.run
-            .workflow
+            .workflow()
             .action(name)
             .is_some_and(|a| matches!(a.kind, conflux_definition::ActionKind::Foreach { .. }))
     }

@@ -63,7 +63,7 @@ pub(crate) async fn run(ctx: &Arc<RunCtx>, def: &ActionDefinition, inputs: Value
             pairs.append_pair(k, &v.to_text());
         }
     }
-    let mut retry = RetryState::new(&def.retry_policy, ctx.clock.now());
+    let mut retry = RetryState::new(&def.retry_policy, ctx.clock().now());
     let mut response = match send_retrying(ctx, &mut retry, &method, url.clone(), &inputs).await {
         Ok(r) => r,
         Err(failure) => {
@@ -156,9 +156,9 @@ async fn send_retrying(
     inputs: &Value,
 ) -> Result<Response, Failure> {
     loop {
-        let started = ctx.clock.now();
+        let started = ctx.clock().now();
         let attempt = send(ctx, method, url.clone(), inputs).await;
-        let ended = ctx.clock.now();
+        let ended = ctx.clock().now();
         let (retryable, retry_after, code, message) = match &attempt {
             Attempt::Transport(msg) => (true, None, "ServiceUnavailable".to_string(), msg.clone()),
             Attempt::Done(r) if r.status == 408 || r.status == 429 || r.status >= 500 => (
@@ -256,7 +256,7 @@ async fn paginate(
             ));
         };
         // Each page gets the whole retry policy; its retries join the history.
-        let mut page_retry = RetryState::new(&def.retry_policy, ctx.clock.now());
+        let mut page_retry = RetryState::new(&def.retry_policy, ctx.clock().now());
         let fetched = send_retrying(
             ctx,
             &mut page_retry,
@@ -295,8 +295,8 @@ async fn paginate(
 }
 
 async fn sleep(ctx: &RunCtx, d: Duration) {
-    let until = ctx.clock.now() + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
-    ctx.clock.sleep_until(until).await;
+    let until = ctx.clock().now() + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+    ctx.clock().sleep_until(until).await;
 }
 
 pub(crate) fn header(headers: &[(String, String)], name: &str) -> Option<String> {

@@ -138,7 +138,7 @@ pub(super) async fn wait(
         )
         .with_inputs(Some(v));
     };
-    host.run.clock.sleep_until(deadline).await;
+    host.run.clock().sleep_until(deadline).await;
     Outcome::ok(Some(v), None)
 }
 

@@ -116,11 +116,11 @@ pub(crate) async fn run_leaf(
     let timed = async {
         match def.limit.timeout {
             Some(t) => {
-                let deadline = ctx.clock.now()
+                let deadline = ctx.clock().now()
                     + chrono::Duration::from_std(t).unwrap_or(chrono::Duration::MAX);
                 tokio::select! {
                     o = work => o,
-                    _ = ctx.clock.sleep_until(deadline) => Outcome {
+                    _ = ctx.clock().sleep_until(deadline) => Outcome {
                         status: ActionStatus::TimedOut,
                         code: Some("ActionTimedOut".into()),
                         error: Some(error_value("ActionTimedOut", &format!("The action '{}' did not complete within its timeout {t:?}.", def.name))),
@@ -273,17 +273,17 @@ async fn run_executor(
         )
         .with_inputs(Some(inputs));
     };
-    let mut retry = crate::retry::RetryState::new(&def.retry_policy, ctx.clock.now());
+    let mut retry = crate::retry::RetryState::new(&def.retry_policy, ctx.clock().now());
     loop {
-        let started = ctx.clock.now();
+        let started = ctx.clock().now();
         let req = ExecuteRequest {
-            workflow: &ctx.workflow_name,
+            workflow: ctx.workflow_name(),
             run_id: &ctx.run_id,
             action: def,
             action_type: type_name,
             kind,
             inputs: &inputs,
-            app_settings: &ctx.app_settings,
+            app_settings: ctx.app_settings(),
         };
         match exec.execute(req).await {
             Ok(outputs) => {
@@ -299,14 +299,14 @@ async fn run_executor(
                     retry_after,
                     outputs,
                 } = err;
-                let ended = ctx.clock.now();
+                let ended = ctx.clock().now();
                 let error = error_value(&code, &message);
                 if retryable {
                     if let Some(delay) = retry.next_delay(retry_after) {
                         retry.record(started, ended, &code, &error);
-                        let until = ctx.clock.now()
+                        let until = ctx.clock().now()
                             + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
-                        ctx.clock.sleep_until(until).await;
+                        ctx.clock().sleep_until(until).await;
                         continue;
                     }
                 }

@@ -28,7 +28,7 @@ use crate::webhook::{classify, is_retryable_status, target, CallbackKey, Sent};
 /// The key of the callback an action (in one repetition) waits for.
 pub(crate) fn callback_key(ctx: &RunCtx, action: &str, repetition: &[u32]) -> CallbackKey {
     CallbackKey {
-        workflow: ctx.workflow_name.to_string(),
+        workflow: ctx.workflow_name().to_string(),
         run_id: ctx.run_id.to_string(),
         action: action.to_string(),
         repetition: RepetitionKey::from_indexes(repetition).as_str().to_string(),
@@ -237,9 +237,9 @@ async fn subscribe_phase(job: SubscribeJob) -> Result<Subscribed, Outcome> {
         secret,
         phase,
     } = job;
-    let mut retry = RetryState::new(&policy, ctx.clock.now());
+    let mut retry = RetryState::new(&policy, ctx.clock().now());
     let reply = loop {
-        let started = ctx.clock.now();
+        let started = ctx.clock().now();
         let sent = classify(
             http::send_with(
                 &ctx.engine.http,
@@ -250,7 +250,7 @@ async fn subscribe_phase(job: SubscribeJob) -> Result<Subscribed, Outcome> {
             )
             .await,
         );
-        let ended = ctx.clock.now();
+        let ended = ctx.clock().now();
         let (retryable, retry_after, code, message) = match &sent {
             Sent::Reply(r) if is_retryable_status(r.status) => (
                 true,
@@ -457,8 +457,8 @@ fn retry_policy(json: &Json) -> Result<RetryPolicy, String> {
 }
 
 async fn sleep(ctx: &RunCtx, d: Duration) {
-    let until = ctx.clock.now() + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
-    ctx.clock.sleep_until(until).await;
+    let until = ctx.clock().now() + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+    ctx.clock().sleep_until(until).await;
 }
 
 /// Sends an unsubscribe request once; a failure is logged (without the
@@ -467,7 +467,7 @@ async fn unsubscribe(ctx: &RunCtx, action: &str, request: &Value) {
     let (method, url) = match target(request) {
         Ok(t) => t,
         Err(message) => {
-            tracing::warn!(workflow = %ctx.workflow_name, run = %ctx.run_id, action, %message, "The unsubscribe request is not valid.");
+            tracing::warn!(workflow = %ctx.workflow_name(), run = %ctx.run_id, action, %message, "The unsubscribe request is not valid.");
             return;
         }
     };
@@ -483,13 +483,13 @@ async fn unsubscribe(ctx: &RunCtx, action: &str, request: &Value) {
     );
     match sent {
         Sent::Reply(r) if r.status < 400 => {
-            tracing::debug!(workflow = %ctx.workflow_name, run = %ctx.run_id, action, "Unsubscribed.");
+            tracing::debug!(workflow = %ctx.workflow_name(), run = %ctx.run_id, action, "Unsubscribed.");
         }
         Sent::Reply(r) => {
-            tracing::warn!(workflow = %ctx.workflow_name, run = %ctx.run_id, action, status = r.status, "The unsubscribe request was refused.");
+            tracing::warn!(workflow = %ctx.workflow_name(), run = %ctx.run_id, action, status = r.status, "The unsubscribe request was refused.");
         }
         Sent::Failed(e) => {
-            tracing::warn!(workflow = %ctx.workflow_name, run = %ctx.run_id, action, code = %e.code, message = %e.message, "The unsubscribe request failed.");
+            tracing::warn!(workflow = %ctx.workflow_name(), run = %ctx.run_id, action, code = %e.code, message = %e.message, "The unsubscribe request failed.");
         }
     }
 }
