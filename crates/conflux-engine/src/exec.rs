@@ -40,15 +40,18 @@ pub(crate) fn run_map<'a>(
     map: &'a ActionMap,
     frame: &'a Arc<Frame>,
 ) -> BoxFuture<'a, Vec<Arc<ActionResult>>> {
-    run_map_here(ctx, map, frame).boxed()
+    run_map_here(ctx, map, frame, None).boxed()
 }
 
 /// [`run_map`] as a future of its own type, for the run's top level: the
 /// run's future holds it, rather than a box of its own per run.
+/// `first_start`: when the first action to run starts, if the caller knows
+/// (a run that starts its actions as it is made: the run's start).
 pub(crate) async fn run_map_here(
     ctx: &Arc<RunCtx>,
     map: &ActionMap,
     frame: &Arc<Frame>,
+    first_start: Option<DateTime<Utc>>,
 ) -> Vec<Arc<ActionResult>> {
     let n = map.len();
     // On the stack for the usual handful of actions.
@@ -58,7 +61,7 @@ pub(crate) async fn run_map_here(
     // Made when two actions first run at once: a chain never needs it.
     let mut running: Option<FuturesUnordered<_>> = None;
     // When the action a chain just ran ended: the next one starts then.
-    let mut chain_end = None;
+    let mut chain_end = first_start;
     loop {
         while let Some(i) = ready.pop() {
             let def = &map.actions[i];

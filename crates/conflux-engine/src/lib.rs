@@ -1208,6 +1208,7 @@ fn launch(
     done: Option<oneshot::Sender<RunOutcome>>,
 ) -> StartedRun {
     let run_id = seed.run_id.clone();
+    let started = seed.started;
     let ctx = new_run_ctx(shared, reg, seed);
     let response = if reg.reg.workflow.has_response {
         let (tx, rx) = oneshot::channel();
@@ -1227,8 +1228,9 @@ fn launch(
         (_, None) if caller_drives && reg.reg.stateless => {
             lock(&shared.runs).insert(ctx.run_id.clone(), ctx.clone());
             driver = Some(RunDriver {
+                // Its first action starts as the run does.
                 run: Some(box_in_place(|| {
-                    run_task(shared.clone(), ctx, root, done, false)
+                    run_task(shared.clone(), ctx, root, done, false, Some(started))
                 })),
                 run_id: run_id.clone(),
                 shared: shared.clone(),
@@ -1335,7 +1337,7 @@ fn spawn_run(
     promote: bool,
 ) {
     lock(&shared.runs).insert(ctx.run_id.clone(), ctx.clone());
-    let handle = tokio::spawn(run_task(shared.clone(), ctx, root, done, promote));
+    let handle = tokio::spawn(run_task(shared.clone(), ctx, root, done, promote, None));
     track_task(shared, handle);
 }
 
@@ -1354,13 +1356,14 @@ async fn run_task(
     root: Arc<Frame>,
     done: Option<oneshot::Sender<RunOutcome>>,
     promote: bool,
+    first_start: Option<DateTime<Utc>>,
 ) {
     if promote {
         let mut batch = WriteBatch::new();
         batch.transition(RunTransition::new(ctx.run_id.clone(), RunStatus::Running));
         ctx.recorder.commit(batch).await;
     }
-    let outcome = drive(&ctx, &root, done.as_ref()).await;
+    let outcome = drive(&ctx, &root, done.as_ref(), first_start).await;
     lock(&shared.runs).remove(ctx.run_id.as_str());
     if let Some(limits) = Limits::of(ctx.workflow()) {
         let ready = shared.gates.release(ctx.workflow_name(), limits);
@@ -1385,8 +1388,14 @@ async fn drive(
     ctx: &Arc<RunCtx>,
     root: &Arc<Frame>,
     done: Option<&oneshot::Sender<RunOutcome>>,
+    first_start: Option<DateTime<Utc>>,
 ) -> Option<RunOutcome> {
-    let work = std::pin::pin!(exec::run_map_here(ctx, &ctx.workflow().actions, root));
+    let work = std::pin::pin!(exec::run_map_here(
+        ctx,
+        &ctx.workflow().actions,
+        root,
+        first_start
+    ));
     // The run duration limit stops the run like a cancellation: running
     // actions and those not started yet end Cancelled, and the run winds down.
     let watchdog = async {

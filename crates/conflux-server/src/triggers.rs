@@ -953,7 +953,14 @@ async fn fire_keeping_responses(
     client_tracking_id: Option<String>,
     caller_drives: bool,
 ) -> Result<(Fired, PendingHistory), ApiError> {
-    let now = state.clock.now();
+    // When the trigger fired, read from the clock only if something records
+    // or evaluates it (a deferred call without history does neither).
+    let fired = std::sync::OnceLock::new();
+    let now = || *fired.get_or_init(|| state.clock.now());
+    if wf.keeps_run_history {
+        // The history entry starts when the call came, before its run.
+        now();
+    }
     let mut history = PendingHistory::new(&state.store);
     // Deferred outputs start one run (`CallPlan::reads_outputs_when_fired`
     // is false: no condition or splitOn reads them); built ones one per item.
@@ -962,7 +969,7 @@ async fn fire_keeping_responses(
         TriggerOutputs::Built(outputs) => {
             // `None`: a condition is false. `Some(None)`: one run with `outputs`.
             let split_items = {
-                let host = TriggerHost::new(trigger, &outputs, wf, &state.app_settings, now);
+                let host = TriggerHost::new(trigger, &outputs, wf, &state.app_settings, now());
                 let mut holds = true;
                 for (index, condition) in trigger.conditions.iter().enumerate() {
                     let value = condition.eval(&host).map_err(|err| {
@@ -1003,13 +1010,13 @@ async fn fire_keeping_responses(
                 None if !wf.keeps_run_history => {
                     return Ok((
                         Fired::Skipped {
-                            history: RunId::generate(now),
+                            history: RunId::generate(now()),
                         },
                         history,
                     ))
                 }
                 None => {
-                    let id = RunId::generate(now);
+                    let id = RunId::generate(now());
                     let mut batch = WriteBatch::new();
                     batch.record_trigger_history(TriggerHistoryRecord {
                         workflow: WorkflowName::new(wf.name.as_str()),
@@ -1018,8 +1025,8 @@ async fn fire_keeping_responses(
                         status: ActionStatus::Skipped,
                         code: Some("TriggerConditionNotMet".into()),
                         error: None,
-                        start_time: now,
-                        end_time: Some(now),
+                        start_time: now(),
+                        end_time: Some(now()),
                         fired: false,
                         run_id: None,
                         inputs: None,
@@ -1058,7 +1065,7 @@ async fn fire_keeping_responses(
         // tracking id) names the run; otherwise the caller's header does.
         let tracking = match &item {
             TriggerOutputs::Built(outputs) => {
-                defined_tracking_id(wf, trigger, outputs, &state.app_settings, now)
+                defined_tracking_id(wf, trigger, outputs, &state.app_settings, now())
             }
             TriggerOutputs::Deferred(_) => None,
         }
@@ -1094,7 +1101,7 @@ async fn fire_keeping_responses(
                 status: ActionStatus::Succeeded,
                 code: Some("OK".into()),
                 error: None,
-                start_time: now,
+                start_time: now(),
                 end_time: Some(state.clock.now()),
                 fired: true,
                 run_id: Some(started.run_id.clone()),
