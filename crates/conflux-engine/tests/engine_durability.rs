@@ -210,6 +210,9 @@ impl Store for HoldFinal {
     ) -> Result<Option<Value>, StoreError> {
         self.inner.get_trigger_state(workflow, trigger).await
     }
+    async fn list_trigger_states(&self) -> Result<Vec<conflux_store::TriggerState>, StoreError> {
+        self.inner.list_trigger_states().await
+    }
     async fn get_workflow_version(
         &self,
         workflow: &WorkflowName,

@@ -16,6 +16,10 @@
 //! new one is made, and disabling sends it rather than what the current
 //! definition would evaluate to. State without it (written before it was
 //! kept) falls back to evaluating the current definition's unsubscribe.
+//! When the host starts, a subscription recorded for a trigger that no
+//! longer listens (its workflow folder removed, the trigger removed or no
+//! longer a webhook, or the workflow disabled without the subscription
+//! having been cleared) is ended the same way.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -244,11 +248,93 @@ fn not_waiting() -> ApiError {
 }
 
 /// Subscribes every enabled workflow's HttpWebhook triggers (in the background,
-/// retrying with backoff).
+/// retrying with backoff), and ends the subscriptions the store still holds
+/// for triggers that no longer listen.
 pub fn subscribe_all(state: &Arc<HostState>) {
     for wf in &state.workflows {
         if wf.is_enabled() && wf.workflow.triggers.values().any(is_webhook_trigger) {
             start_subscribing(state, wf);
+        }
+    }
+    if state.webhooks.get().is_some() {
+        tokio::spawn(end_stale_subscriptions(state.clone()));
+    }
+}
+
+/// Ends the subscriptions recorded for HttpWebhook triggers that are not
+/// listening: the workflow's folder is gone, the trigger was removed or is
+/// no longer a webhook (both while the host was stopped), or the workflow is
+/// disabled and its subscription was not cleared then. The subscribed service would otherwise keep calling a URL that
+/// starts nothing. A gone trigger is ended with the unsubscribe request
+/// kept when it subscribed (its definition is gone with it).
+async fn end_stale_subscriptions(state: Arc<HostState>) {
+    let Some(hosting) = state.webhooks.get() else {
+        return;
+    };
+    let stored = match state.store.list_trigger_states().await {
+        Ok(stored) => stored,
+        Err(e) => {
+            tracing::warn!(error = %e, "Could not list trigger states; subscriptions of removed webhook triggers are not ended.");
+            return;
+        }
+    };
+    for entry in stored
+        .into_iter()
+        .filter(|entry| entry.state.get(SUBSCRIPTION).is_some())
+    {
+        let hosted = state.workflow(entry.workflow.as_str()).and_then(|wf| {
+            wf.workflow
+                .triggers
+                .get(&entry.trigger)
+                .filter(|t| is_webhook_trigger(t))
+                .map(|trigger| (wf, trigger))
+        });
+        match hosted {
+            // Subscribed, or being subscribed, by `keep_subscribed`.
+            Some((wf, _)) if wf.is_enabled() => {}
+            Some((wf, trigger)) => {
+                tracing::info!(workflow = %wf.name, trigger = %trigger.name, "The workflow is disabled but its webhook trigger subscription was not ended; ending it.");
+                unsubscribe(&state, hosting, wf, trigger).await;
+            }
+            None => end_removed_subscription(&state, hosting, &entry).await,
+        }
+    }
+}
+
+/// Ends the subscription of a trigger that is no longer hosted and clears
+/// its state, whether or not the request succeeds (nothing would retry it:
+/// a trigger that comes back subscribes anew).
+async fn end_removed_subscription(
+    state: &HostState,
+    hosting: &WebhookHosting,
+    entry: &conflux_store::TriggerState,
+) {
+    let (workflow, trigger) = (entry.workflow.as_str(), entry.trigger.as_str());
+    let sent = match open_unsubscribe(state, workflow, trigger, &entry.state) {
+        Some(request) => Some(hosting.client.send(&request).await),
+        None => None,
+    };
+    if let Err(e) = state
+        .store
+        .put_trigger_state(&entry.workflow, trigger, None)
+        .await
+    {
+        tracing::warn!(workflow, trigger, error = %e, "Could not clear the state of a webhook trigger no longer in the project.");
+    }
+    // Logged once the state is cleared: the subscription is over for good.
+    match sent {
+        Some(Ok(_)) => {
+            tracing::info!(
+                workflow,
+                trigger,
+                "Webhook trigger no longer in the project unsubscribed."
+            );
+        }
+        Some(Err(e)) => {
+            tracing::warn!(workflow, trigger, error = %e, "Webhook trigger no longer in the project could not unsubscribe.");
+        }
+        None => {
+            tracing::warn!(workflow, trigger, "Webhook trigger no longer in the project cannot unsubscribe: no unsubscribe request was kept with its subscription, and its definition is gone.");
         }
     }
 }
@@ -327,7 +413,7 @@ async fn subscribe_once(
     }
     if let Some(old) = stored
         .as_ref()
-        .and_then(|s| open_unsubscribe(state, wf, trigger, s))
+        .and_then(|s| open_unsubscribe(state, &wf.name, &trigger.name, s))
     {
         match hosting.client.send(&old).await {
             Ok(_) => {
@@ -372,8 +458,8 @@ async fn subscribe_once(
 }
 
 /// What binds a sealed unsubscribe request to its workflow and trigger.
-fn unsubscribe_aad(wf: &HostedWorkflow, trigger: &TriggerDefinition) -> Vec<u8> {
-    format!("webhook-unsubscribe/{}/{}", wf.name, trigger.name).into_bytes()
+fn unsubscribe_aad(workflow: &str, trigger: &str) -> Vec<u8> {
+    format!("webhook-unsubscribe/{workflow}/{trigger}").into_bytes()
 }
 
 fn seal_unsubscribe(
@@ -384,7 +470,7 @@ fn seal_unsubscribe(
 ) -> String {
     let sealed = state.master_key.seal(
         request.to_string().as_bytes(),
-        &unsubscribe_aad(wf, trigger),
+        &unsubscribe_aad(&wf.name, &trigger.name),
     );
     BASE64.encode(sealed)
 }
@@ -393,8 +479,8 @@ fn seal_unsubscribe(
 /// (state of an older version) or it cannot be opened (logged).
 fn open_unsubscribe(
     state: &HostState,
-    wf: &HostedWorkflow,
-    trigger: &TriggerDefinition,
+    workflow: &str,
+    trigger: &str,
     stored: &Value,
 ) -> Option<Value> {
     let text = stored.get(SEALED_UNSUBSCRIBE)?.as_str()?;
@@ -404,7 +490,7 @@ fn open_unsubscribe(
         .and_then(|blob| {
             state
                 .master_key
-                .open(&blob, &unsubscribe_aad(wf, trigger))
+                .open(&blob, &unsubscribe_aad(workflow, trigger))
                 .map_err(|e| e.to_string())
         })
         .and_then(|plain| {
@@ -414,7 +500,7 @@ fn open_unsubscribe(
     match opened {
         Ok(request) => Some(request),
         Err(reason) => {
-            tracing::warn!(workflow = %wf.name, trigger = %trigger.name, error = %reason, "The stored webhook trigger unsubscribe request cannot be opened.");
+            tracing::warn!(workflow, trigger, error = %reason, "The stored webhook trigger unsubscribe request cannot be opened.");
             None
         }
     }
@@ -440,7 +526,7 @@ async fn rewrap_if_needed(
     }
     let rewrapped = match state
         .master_key
-        .rewrap(&blob, &unsubscribe_aad(wf, trigger))
+        .rewrap(&blob, &unsubscribe_aad(&wf.name, &trigger.name))
     {
         Ok(rewrapped) => rewrapped,
         Err(e) => {
@@ -521,7 +607,7 @@ async fn unsubscribe(
     {
         Ok(stored) => stored
             .as_ref()
-            .and_then(|s| open_unsubscribe(state, wf, trigger, s)),
+            .and_then(|s| open_unsubscribe(state, &wf.name, &trigger.name, s)),
         Err(e) => {
             tracing::warn!(workflow = %wf.name, trigger = %trigger.name, error = %e, "Could not read the webhook trigger state; unsubscribing with the current definition.");
             None

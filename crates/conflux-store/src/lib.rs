@@ -71,7 +71,7 @@ pub use batch::{KvWrite, RunTransition, TriggerStatePut, WriteBatch};
 pub use error::StoreError;
 pub use model::{
     ActionRecord, ActionStatus, JournalEvent, RepetitionKey, RunId, RunRecord, RunStatus,
-    TriggerHistoryRecord, WorkflowName, WorkflowVersion,
+    TriggerHistoryRecord, TriggerState, WorkflowName, WorkflowVersion,
 };
 pub use query::{
     page_size, ContinuationToken, HistoryQuery, Page, RunQuery, StoreStats, DEFAULT_PAGE_SIZE,
@@ -172,6 +172,10 @@ pub trait Store: Send + Sync + 'static {
         workflow: &WorkflowName,
         trigger: &str,
     ) -> Result<Option<Value>, StoreError>;
+
+    /// Every stored trigger state, of hosted workflows and of any others the
+    /// store still has (a workflow folder removed since), by workflow and trigger.
+    async fn list_trigger_states(&self) -> Result<Vec<TriggerState>, StoreError>;
 
     /// Sets (`Some`) or clears (`None`) a trigger's state; a one-item [`WriteBatch`].
     async fn put_trigger_state(

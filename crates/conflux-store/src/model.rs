@@ -602,3 +602,15 @@ mod tests {
         );
     }
 }
+
+/// The stored state of one trigger, as [`crate::Store::list_trigger_states`]
+/// lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriggerState {
+    /// The workflow the trigger belongs to (it may no longer be hosted).
+    pub workflow: WorkflowName,
+    /// The trigger's name.
+    pub trigger: String,
+    /// What the trigger keeps (cursor, next occurrence, subscription, ...).
+    pub state: Value,
+}

@@ -547,3 +547,54 @@ async fn trigger_state_without_a_stored_unsubscribe_request_unsubscribes_with_th
         "no other subscribe or unsubscribe request"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflow_removed_while_stopped_has_its_subscription_ended_at_start() {
+    let (case, mut events) = KeyedCase::new("A").await;
+    let server = case.start();
+    assert_eq!(next(&mut events.log).await, "subscribe A");
+    server.wait_for_log("Webhook trigger subscribed.", 1).await;
+    drop(server);
+
+    // The workflow's folder is deleted while the server is stopped; another
+    // workflow stays.
+    std::fs::remove_dir_all(case.dir.path().join("renamed")).unwrap();
+    let other = case.dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(
+        other.join("workflow.json"),
+        request_workflow(json!({}), json!({})).to_string(),
+    )
+    .unwrap();
+
+    let server = case.start();
+    assert_eq!(next(&mut events.log).await, "unsubscribe A");
+    assert_eq!(
+        next(&mut events.unsubscribed).await,
+        json!({"kind": "A", "apiKey": case.secret})
+    );
+    server
+        .wait_for_log("Webhook trigger no longer in the project unsubscribed.", 1)
+        .await;
+    assert!(
+        !server.log_text().contains(&case.secret),
+        "the key is not logged"
+    );
+    drop(server);
+
+    let store = SqliteStore::open(case.data.path().join("conflux.db"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_trigger_state(&WorkflowName::new("renamed"), "When_notified")
+            .await
+            .unwrap(),
+        None,
+        "the ended subscription is forgotten, so no later start sends it again"
+    );
+    assert!(
+        events.log.try_recv().is_err(),
+        "no other subscribe or unsubscribe request"
+    );
+}

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::model::{
     ActionRecord, JournalEvent, RepetitionKey, RunId, RunRecord, TriggerHistoryRecord,
-    WorkflowName, WorkflowVersion,
+    TriggerState, WorkflowName, WorkflowVersion,
 };
 use crate::StoreError;
 
@@ -226,6 +226,16 @@ pub(crate) fn decode_workflow_version(row: &Row<'_>) -> Result<WorkflowVersion, 
         version_id: c.text(1)?,
         definition: c.json(2)?,
         created: c.time(3)?,
+    })
+}
+
+/// A `trigger_state` row selected as `workflow, trigger_name, state`.
+pub(crate) fn decode_stored_trigger_state(row: &Row<'_>) -> Result<TriggerState, StoreError> {
+    let c = Columns::new(row, "trigger_state", 1);
+    Ok(TriggerState {
+        workflow: WorkflowName::new(c.text(0)?),
+        trigger: c.text(1)?,
+        state: c.json(2)?,
     })
 }
 

@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::model::{
     ActionRecord, JournalEvent, RepetitionKey, RunId, RunRecord, RunStatus, TriggerHistoryRecord,
-    WorkflowName, WorkflowVersion,
+    TriggerState, WorkflowName, WorkflowVersion,
 };
 use crate::query::{HistoryQuery, Page, RunQuery, StoreStats};
 use crate::{Store, StoreError, WriteBatch};
@@ -410,6 +410,10 @@ impl Store for SqliteStore {
         self.reads
             .run(move |conn| read::get_trigger_state(conn, &workflow, &trigger))
             .await
+    }
+
+    async fn list_trigger_states(&self) -> Result<Vec<TriggerState>, StoreError> {
+        self.reads.run(read::list_trigger_states).await
     }
 
     async fn get_workflow_version(

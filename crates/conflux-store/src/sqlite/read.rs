@@ -7,13 +7,14 @@ use rusqlite::{params, params_from_iter, Connection, Row};
 use tokio::sync::Semaphore;
 
 use super::codec::{
-    decode_action, decode_event, decode_run, decode_trigger_history, decode_trigger_state,
-    decode_workflow_version, micros, ACTION_COLUMNS, HISTORY_COLUMNS, RUN_COLUMNS,
+    decode_action, decode_event, decode_run, decode_stored_trigger_state, decode_trigger_history,
+    decode_trigger_state, decode_workflow_version, micros, ACTION_COLUMNS, HISTORY_COLUMNS,
+    RUN_COLUMNS,
 };
 use super::Location;
 use crate::model::{
     ActionRecord, JournalEvent, RepetitionKey, RunId, RunRecord, RunStatus, TriggerHistoryRecord,
-    WorkflowName, WorkflowVersion,
+    TriggerState, WorkflowName, WorkflowVersion,
 };
 use crate::query::{page_size, ContinuationToken, HistoryQuery, Page, RunQuery};
 use crate::StoreError;
@@ -315,6 +316,18 @@ pub(crate) fn get_trigger_state(
         decode_trigger_state,
     )?
     .pop())
+}
+
+pub(crate) fn list_trigger_states(conn: &Connection) -> Result<Vec<TriggerState>, StoreError> {
+    let sql =
+        "SELECT workflow, trigger_name, state FROM trigger_state ORDER BY workflow, trigger_name";
+    collect(
+        conn,
+        "list trigger states",
+        sql,
+        [],
+        decode_stored_trigger_state,
+    )
 }
 
 pub(crate) fn get_workflow_version(

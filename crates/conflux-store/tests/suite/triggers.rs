@@ -111,6 +111,28 @@ pub async fn trigger_state_set_and_reset(h: &dyn Harness) {
         store.get_trigger_state(&w, t).await.unwrap(),
         Some(json!({"cursor": 11}))
     );
+    store
+        .put_trigger_state(&wf("gone"), "hook", Some(json!({"subscription": "x"})))
+        .await
+        .unwrap();
+    let listed = |states: Vec<TriggerState>| {
+        states
+            .into_iter()
+            .map(|s| (s.workflow.as_str().to_string(), s.trigger, s.state))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        listed(store.list_trigger_states().await.unwrap()),
+        vec![
+            ("gone".into(), "hook".into(), json!({"subscription": "x"})),
+            ("poller".into(), "check".into(), json!({"cursor": 11})),
+            (
+                "poller".into(),
+                "other".into(),
+                json!({"next": "2026-03-02T00:00:00Z"})
+            ),
+        ]
+    );
     store.put_trigger_state(&w, t, None).await.unwrap();
     assert_eq!(store.get_trigger_state(&w, t).await.unwrap(), None);
     assert!(store
@@ -118,6 +140,13 @@ pub async fn trigger_state_set_and_reset(h: &dyn Harness) {
         .await
         .unwrap()
         .is_some());
+    assert_eq!(
+        listed(store.list_trigger_states().await.unwrap())
+            .into_iter()
+            .map(|(w, t, _)| format!("{w}/{t}"))
+            .collect::<Vec<_>>(),
+        ["gone/hook", "poller/other"]
+    );
 }
 
 pub async fn trigger_state_survives_reopen(h: &dyn Harness) {
