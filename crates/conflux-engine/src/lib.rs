@@ -703,7 +703,7 @@ impl Engine {
             ctx = lock(&self.shared.runs).get(run_id.as_str()).cloned();
         }
         match ctx {
-            Some(ctx) if **ctx.workflow_name() == *workflow => {
+            Some(ctx) if ctx.workflow_name() == workflow => {
                 ctx.stop(Stop::Cancelled);
                 Ok(())
             }
@@ -1489,8 +1489,8 @@ async fn drive(
                     let start = ctx.run_id.timestamp().unwrap_or(end);
                     let mut record = RunRecord::new(
                         ctx.run_id.clone(),
-                        WorkflowName::new(&**ctx.workflow_name()),
-                        &**ctx.version_id(),
+                        WorkflowName::new(ctx.workflow_name()),
+                        ctx.version_id(),
                         trigger_name,
                         start,
                     );
@@ -1499,7 +1499,7 @@ async fn drive(
                     record.client_tracking_id =
                         ctx.client_tracking_id.as_deref().map(str::to_string);
                     let mut batch = WriteBatch::new();
-                    if let Some(v) = &ctx.version() {
+                    if let Some(v) = ctx.version() {
                         // Kept as is when already stored.
                         batch.put_workflow_version(WorkflowVersion::clone(v));
                     }

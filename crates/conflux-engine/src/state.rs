@@ -242,7 +242,7 @@ pub(crate) struct RunCtx {
 }
 
 impl RunCtx {
-    pub fn workflow_name(&self) -> &Arc<str> {
+    pub fn workflow_name(&self) -> &str {
         &self.reg.name
     }
 
@@ -259,7 +259,7 @@ impl RunCtx {
     }
 
     /// The definition version this run executes ([`crate::UNVERSIONED`] without a document).
-    pub fn version_id(&self) -> &Arc<str> {
+    pub fn version_id(&self) -> &str {
         &self.reg.version_id
     }
 
@@ -380,7 +380,7 @@ impl RunCtx {
             run.insert("type".into(), Value::string("workflows/runs"));
             let mut workflow = conflux_expr::map_with_capacity(4);
             workflow.insert("id".into(), Value::string(format!("/workflows/{name}")));
-            workflow.insert("name".into(), Value::string(&**name));
+            workflow.insert("name".into(), Value::string(name));
             workflow.insert("type".into(), Value::string("workflows"));
             workflow.insert("run".into(), Value::object(run));
             Value::object(workflow)
